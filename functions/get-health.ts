@@ -1,0 +1,3 @@
+import { endpoint } from '#shared/http';
+
+export const handler = endpoint('get-health', {}, ({ services }) => services.health.check());

@@ -1,0 +1,85 @@
+/**
+ * The HTTP API (API Gateway v2, HTTPS only) in front of the functions: one `$default` stage with
+ * JSON access logs and stage-wide throttling. Authorization is not done here: the functions verify
+ * the bearer token themselves (shared/http), so the route table stays the one place that says who
+ * may call what.
+ */
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { HttpMethod } from '#shared/routes';
+
+export interface PublicApiProps {
+  readonly logRetention: logs.RetentionDays;
+  /**
+   * Steady requests per second across the stage. Sized to the account's default 1,000 concurrent
+   * Lambda executions: a request holds a function for tens of milliseconds, so this leaves room
+   * while keeping a runaway client from exhausting Lambda, Redis and DynamoDB for everyone.
+   * @default 1000
+   */
+  readonly rateLimit?: number;
+  /** Bucket for the opening spike of a sale. @default 2000 */
+  readonly burstLimit?: number;
+}
+
+/** HTTP API context variables (REST API names such as `$context.identity.caller` do not exist here). */
+const accessLogFormat = AccessLogFormat.custom(
+  JSON.stringify({
+    requestId: '$context.requestId',
+    requestTime: '$context.requestTime',
+    sourceIp: '$context.identity.sourceIp',
+    userAgent: '$context.identity.userAgent',
+    routeKey: '$context.routeKey',
+    status: '$context.status',
+    protocol: '$context.protocol',
+    responseLength: '$context.responseLength',
+    responseLatency: '$context.responseLatency',
+    integrationLatency: '$context.integrationLatency',
+    integrationStatus: '$context.integrationStatus',
+    integrationError: '$context.integrationErrorMessage',
+  }),
+);
+
+export class PublicApi extends Construct {
+  readonly api: apigwv2.HttpApi;
+  readonly stage: apigwv2.HttpStage;
+
+  constructor(scope: Construct, id: string, props: PublicApiProps) {
+    super(scope, id);
+
+    this.api = new apigwv2.HttpApi(this, 'HttpApi', {
+      description: 'Flash-sale inventory API',
+      createDefaultStage: false,
+    });
+
+    this.stage = new apigwv2.HttpStage(this, 'DefaultStage', {
+      httpApi: this.api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: props.rateLimit ?? 1_000, burstLimit: props.burstLimit ?? 2_000 },
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(
+          new logs.LogGroup(this, 'AccessLogs', { retention: props.logRetention }),
+        ),
+        format: accessLogFormat,
+      },
+    });
+  }
+
+  /** `https://<api id>.execute-api.<region>.<suffix>/` */
+  get url(): string {
+    return this.stage.url;
+  }
+
+  /** Routes `${method} ${path}` to the function through the Lambda proxy (payload format 2.0). */
+  addRoute(method: HttpMethod, path: string, fn: lambda.IFunction): void {
+    this.api.addRoutes({
+      path,
+      methods: [apigwv2.HttpMethod[method]],
+      integration: new HttpLambdaIntegration('Integration', fn),
+    });
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Table shapes: the one description of keys and indexes that the CDK stack deploys and the local
+ * runtime (and the tests) create in DynamoDB Local. Plain data so both sides can read it.
+ */
+import type { TableName } from '../routes.ts';
+
+export type AttributeType = 'S' | 'N';
+
+export interface KeyAttribute {
+  readonly name: string;
+  readonly type: AttributeType;
+}
+
+export interface IndexDefinition {
+  readonly indexName: string;
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey?: KeyAttribute;
+  /** Attributes projected besides the keys; ALL when omitted. */
+  readonly nonKeyAttributes?: readonly string[];
+}
+
+export interface TableDefinition {
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey?: KeyAttribute;
+  readonly globalSecondaryIndexes: readonly IndexDefinition[];
+}
+
+export const PURCHASES_BY_USER_INDEX = 'byUser';
+export const PURCHASES_BY_PRODUCT_INDEX = 'byProduct';
+
+export const tableDefinitions: Record<TableName, TableDefinition> = {
+  /**
+   * Users: `pk` is `USER#<id>` for the user, `USERNAME#<name>` for the uniqueness guard (written in
+   * the same transaction, conditional on not existing), and `SEQUENCE` for the id counter.
+   */
+  users: {
+    partitionKey: { name: 'pk', type: 'S' },
+    globalSecondaryIndexes: [],
+  },
+  /**
+   * Products by integer id. Id 0 is the sequence row that hands out ids atomically. Products are
+   * spread over partitions by id: a single-partition design would make every stock decrement of every
+   * product land on one partition.
+   */
+  products: {
+    partitionKey: { name: 'id', type: 'N' },
+    globalSecondaryIndexes: [],
+  },
+  /** Purchases by id (ULID, or derived from the Idempotency-Key). */
+  purchases: {
+    partitionKey: { name: 'id', type: 'S' },
+    globalSecondaryIndexes: [
+      {
+        indexName: PURCHASES_BY_USER_INDEX,
+        partitionKey: { name: 'user_id', type: 'N' },
+        sortKey: { name: 'purchased_at', type: 'S' },
+      },
+      {
+        // The audit sums quantities per product; it needs nothing else.
+        indexName: PURCHASES_BY_PRODUCT_INDEX,
+        partitionKey: { name: 'product_id', type: 'N' },
+        sortKey: { name: 'id', type: 'S' },
+        nonKeyAttributes: ['quantity'],
+      },
+    ],
+  },
+};

@@ -1,0 +1,45 @@
+/**
+ * DynamoDB transactions that touch a hot item (a product's stock row, a username) are cancelled with
+ * `TransactionConflict` when another transaction holds the item. That is contention, not an answer:
+ * retry with backoff and jitter. Condition failures are answers and go back to the caller.
+ */
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export type CancellationCode = 'None' | 'ConditionalCheckFailed' | 'TransactionConflict' | string;
+
+/** The per-item reasons of a cancelled transaction, in the order of its items. */
+export function cancellationCodes(error: unknown): CancellationCode[] | null {
+  if (!(error instanceof TransactionCanceledException)) return null;
+  return (error.CancellationReasons ?? []).map((reason) => reason.Code ?? 'None');
+}
+
+const isConflictOnly = (codes: CancellationCode[]) =>
+  codes.includes('TransactionConflict') && !codes.includes('ConditionalCheckFailed');
+
+export interface TransactRetry {
+  readonly attempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+export const TRANSACT_RETRY: TransactRetry = { attempts: 12, baseDelayMs: 5, maxDelayMs: 100 };
+
+export async function transactWrite(
+  doc: DynamoDBDocumentClient,
+  input: TransactWriteCommandInput,
+  retry: TransactRetry = TRANSACT_RETRY,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await doc.send(new TransactWriteCommand(input));
+      return;
+    } catch (error) {
+      const codes = cancellationCodes(error);
+      if (!codes || !isConflictOnly(codes) || attempt >= retry.attempts) throw error;
+      const step = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1));
+      await sleep(step / 2 + Math.random() * (step / 2));
+    }
+  }
+}

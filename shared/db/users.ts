@@ -1,0 +1,104 @@
+/**
+ * Users in DynamoDB. Usernames are unique by a conditional write: the user row and a
+ * `USERNAME#<name>` guard row are written in one transaction, the guard only if it does not exist.
+ * Names compare case-insensitively (the guard is keyed by the lower-cased name).
+ */
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { cancellationCodes, transactWrite } from './transactions.ts';
+
+export type Role = 'user' | 'admin';
+
+export interface UserRecord {
+  readonly id: number;
+  readonly username: string;
+  readonly email: string | null;
+  readonly password_hash: string;
+  readonly role: Role;
+  readonly created_at: string;
+  readonly updated_at: string;
+}
+
+const userKey = (id: number) => `USER#${id}`;
+const usernameKey = (username: string) => `USERNAME#${username.toLowerCase()}`;
+
+export class UsernameTakenError extends Error {
+  override readonly name = 'UsernameTakenError';
+  constructor(readonly username: string) {
+    super(`Username ${username} is taken`);
+  }
+}
+
+export class UserRepository {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    readonly tableName: string,
+  ) {}
+
+  async nextId(): Promise<number> {
+    const { Attributes } = await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: 'SEQUENCE' },
+        UpdateExpression: 'ADD next_id :one',
+        ExpressionAttributeValues: { ':one': 1 },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    return Number(Attributes?.next_id);
+  }
+
+  /** Throws UsernameTakenError when the name (in any letter case) exists. */
+  async create(user: UserRecord): Promise<void> {
+    try {
+      await transactWrite(this.doc, {
+        TransactItems: [
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: { pk: usernameKey(user.username), user_id: user.id },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: { pk: userKey(user.id), ...user },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+        ],
+      });
+    } catch (error) {
+      if (cancellationCodes(error)?.[0] === 'ConditionalCheckFailed') throw new UsernameTakenError(user.username);
+      throw error;
+    }
+  }
+
+  async getById(id: number): Promise<UserRecord | null> {
+    const { Item } = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: userKey(id) } }));
+    if (!Item) return null;
+    const { pk: _pk, ...user } = Item;
+    return user as UserRecord;
+  }
+
+  async getByUsername(username: string): Promise<UserRecord | null> {
+    const { Item } = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: usernameKey(username) }, ConsistentRead: true }),
+    );
+    return Item ? this.getById(Number(Item.user_id)) : null;
+  }
+
+  /** Set a user's password hash and role (the admin script's "create or update"). */
+  async updateCredentials(id: number, passwordHash: string, role: Role, now: string): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: userKey(id) },
+        UpdateExpression: 'SET password_hash = :h, #role = :r, updated_at = :now',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: { '#role': 'role' },
+        ExpressionAttributeValues: { ':h': passwordHash, ':r': role, ':now': now },
+      }),
+    );
+  }
+}

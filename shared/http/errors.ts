@@ -1,0 +1,180 @@
+/**
+ * HTTP-level errors (the request itself is wrong), and the one table that maps every domain error
+ * to the contract's status and `{detail, code}` body. A 5xx body never carries internals.
+ */
+import { ForbiddenError, InvalidCredentialsError, NotAuthenticatedError, UserExistsError } from '../auth/errors.ts';
+import { LockNotAcquiredError } from '../lock/errors.ts';
+import {
+  IdempotencyKeyReusedError,
+  InsufficientStockError,
+  ProductNotFoundError,
+  PurchaseInProgressError,
+  PurchaseNotRecordedError,
+  PurchaseOutcomeUnknownError,
+  StockUnavailableError,
+} from '../stock/errors.ts';
+
+export interface FieldIssue {
+  readonly field: string;
+  readonly message: string;
+}
+
+export class ValidationError extends Error {
+  override readonly name = 'ValidationError';
+  constructor(readonly issues: readonly FieldIssue[]) {
+    super(`Invalid request: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`);
+  }
+}
+
+export class InvalidJsonError extends Error {
+  override readonly name = 'InvalidJsonError';
+  constructor(options?: ErrorOptions) {
+    super('The request body is not valid JSON', options);
+  }
+}
+
+export class UnsupportedMediaTypeError extends Error {
+  override readonly name = 'UnsupportedMediaTypeError';
+  constructor(readonly contentType: string | undefined) {
+    super('The request body must be JSON (content-type: application/json)');
+  }
+}
+
+export class PayloadTooLargeError extends Error {
+  override readonly name = 'PayloadTooLargeError';
+  constructor(
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(`The request body is ${bytes} bytes; the limit is ${limit}`);
+  }
+}
+
+export class RouteNotFoundError extends Error {
+  override readonly name = 'RouteNotFoundError';
+  constructor(
+    readonly method: string,
+    readonly path: string,
+  ) {
+    super(`No route for ${method} ${path}`);
+  }
+}
+
+export class MethodNotAllowedError extends Error {
+  override readonly name = 'MethodNotAllowedError';
+  constructor(
+    readonly method: string,
+    readonly allowed: readonly string[],
+  ) {
+    super(`Method ${method} is not allowed here; use ${allowed.join(', ')}`);
+  }
+}
+
+/** A dependency (Redis, DynamoDB) is down: the health check names which. */
+export class DependencyUnavailableError extends Error {
+  override readonly name = 'DependencyUnavailableError';
+  constructor(readonly report: Record<string, string>) {
+    super(
+      `Unavailable: ${Object.entries(report)
+        .filter(([, v]) => v !== 'ok')
+        .map(([k]) => k)
+        .join(', ')}`,
+    );
+  }
+}
+
+export interface ErrorResponse {
+  readonly status: number;
+  readonly body: { detail: string; code: string } & Record<string, unknown>;
+  readonly headers?: Record<string, string>;
+}
+
+type Rule = [new (...args: never[]) => Error, (error: never) => ErrorResponse];
+
+const plain =
+  (status: number, code: string, headers?: Record<string, string>) =>
+  (error: Error): ErrorResponse => ({ status, body: { detail: error.message, code }, ...(headers && { headers }) });
+
+/** The table: first matching class wins. Anything unlisted is a 500 with a generic body. */
+export const errorTable: readonly Rule[] = [
+  [ValidationError, (e: ValidationError) => ({ status: 422, body: { detail: e.message, code: 'VALIDATION_ERROR', errors: e.issues } })],
+  [InvalidJsonError, plain(422, 'INVALID_JSON')],
+  [UnsupportedMediaTypeError, plain(415, 'UNSUPPORTED_MEDIA_TYPE')],
+  [PayloadTooLargeError, plain(413, 'PAYLOAD_TOO_LARGE')],
+  [RouteNotFoundError, (e: RouteNotFoundError) => ({ status: 404, body: { detail: 'Not found', code: 'NOT_FOUND' } })],
+  [
+    MethodNotAllowedError,
+    (e: MethodNotAllowedError) => ({
+      status: 405,
+      body: { detail: e.message, code: 'METHOD_NOT_ALLOWED' },
+      headers: { allow: e.allowed.join(', ') },
+    }),
+  ],
+  [NotAuthenticatedError, plain(401, 'NOT_AUTHENTICATED', { 'www-authenticate': 'Bearer' })],
+  [InvalidCredentialsError, plain(401, 'INVALID_CREDENTIALS', { 'www-authenticate': 'Bearer' })],
+  [ForbiddenError, plain(403, 'FORBIDDEN')],
+  [UserExistsError, plain(409, 'USER_EXISTS')],
+  [ProductNotFoundError, plain(404, 'PRODUCT_NOT_FOUND')],
+  [
+    InsufficientStockError,
+    (e: InsufficientStockError) => ({
+      status: 400,
+      body: { detail: e.message, code: 'INSUFFICIENT_STOCK', product_id: e.productId, available: e.available },
+    }),
+  ],
+  [LockNotAcquiredError, (e: LockNotAcquiredError) => ({ status: 409, body: { detail: 'The product is busy; try again', code: 'LOCK_CONFLICT' }, headers: { 'retry-after': '1' } })],
+  [IdempotencyKeyReusedError, plain(422, 'IDEMPOTENCY_KEY_REUSED')],
+  [PurchaseInProgressError, plain(409, 'PURCHASE_IN_PROGRESS', { 'retry-after': '1' })],
+  [
+    PurchaseNotRecordedError,
+    () => ({
+      status: 503,
+      body: { detail: 'The purchase could not be recorded; nothing was bought. Try again.', code: 'PURCHASE_NOT_RECORDED' },
+      headers: { 'retry-after': '1' },
+    }),
+  ],
+  [
+    PurchaseOutcomeUnknownError,
+    () => ({
+      status: 503,
+      body: {
+        detail: 'The purchase may or may not have been recorded; retry with the same Idempotency-Key to find out.',
+        code: 'PURCHASE_OUTCOME_UNKNOWN',
+      },
+      headers: { 'retry-after': '2' },
+    }),
+  ],
+  [StockUnavailableError, () => ({ status: 503, body: { detail: 'Live stock is unavailable; try again', code: 'STOCK_UNAVAILABLE' } })],
+  [
+    DependencyUnavailableError,
+    (e: DependencyUnavailableError) => ({ status: 503, body: { detail: e.message, code: 'SERVICE_UNAVAILABLE', status: 'unavailable', ...e.report } }),
+  ],
+];
+
+/** Redis or DynamoDB did not answer: a retryable 503, not a 500. */
+function isDependencyOutage(error: Error): boolean {
+  const fault = (error as { $fault?: string }).$fault;
+  const retryable = (error as { $retryable?: unknown }).$retryable;
+  return (
+    error.name === 'MaxRetriesPerRequestError' ||
+    /Connection is closed|ECONNREFUSED|ETIMEDOUT|Command timed out/.test(error.message) ||
+    fault === 'server' ||
+    retryable !== undefined ||
+    error.name === 'ProvisionedThroughputExceededException' ||
+    error.name === 'ThrottlingException'
+  );
+}
+
+export function toErrorResponse(error: unknown): ErrorResponse {
+  if (error instanceof Error) {
+    for (const [type, render] of errorTable) if (error instanceof type) return render(error as never);
+    if (isDependencyOutage(error)) {
+      return {
+        status: 503,
+        body: { detail: 'A backing service is unavailable; try again', code: 'SERVICE_UNAVAILABLE' },
+        headers: { 'retry-after': '1' },
+      };
+    }
+  }
+  return { status: 500, body: { detail: 'Internal server error', code: 'INTERNAL_ERROR' } };
+}

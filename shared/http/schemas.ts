@@ -1,0 +1,66 @@
+/** Request schemas of the contract (../shared/CONTRACT.md), shared by the handlers. */
+import { z } from 'zod';
+import { MAX_PASSWORD_BYTES } from '../auth/passwords.ts';
+
+export const username = z
+  .string()
+  .min(3, 'must be at least 3 characters')
+  .max(50, 'must be at most 50 characters')
+  .regex(/^[A-Za-z0-9_.-]+$/, 'may contain only letters, digits, "_", "." and "-"');
+
+/** bcrypt reads 72 bytes: a longer password is refused, never silently truncated. */
+export const password = z
+  .string()
+  .min(8, 'must be at least 8 characters')
+  .refine((p) => Buffer.byteLength(p, 'utf8') <= MAX_PASSWORD_BYTES, `must be at most ${MAX_PASSWORD_BYTES} bytes`);
+
+export const registerBody = z.object({
+  username,
+  password,
+  email: z.email().max(254).optional(),
+});
+
+/** Login checks credentials, not their format: any mismatch is the same 401. */
+export const loginBody = z.object({
+  username: z.string().min(1).max(200),
+  password: z.string().min(1).max(1024),
+});
+
+const wholeNumber = z.number().int('must be a whole number');
+
+export const createProductBody = z.object({
+  name: z.string().trim().min(1).max(200),
+  description: z.string().max(2000).nullish(),
+  price: wholeNumber.nonnegative().max(1_000_000_000_000),
+  stock: wholeNumber.nonnegative().max(100_000_000),
+  /** Extension: how purchases of this product are serialized; the configured default otherwise. */
+  strategy: z.enum(['lock', 'atomic']).optional(),
+});
+
+/** A positive integer in a path: API Gateway hands it over as a string. */
+export const idParams = z.object({
+  id: z
+    .string()
+    .regex(/^[1-9]\d{0,15}$/, 'must be a positive integer')
+    .transform(Number),
+});
+
+export const pageQuery = z.object({
+  skip: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+export const purchaseBody = z.object({
+  product_id: wholeNumber.positive(),
+  quantity: wholeNumber.positive().max(10_000),
+});
+
+/** Optional `Idempotency-Key`: printable ASCII, as the IETF draft and the big payment APIs use it. */
+export const idempotencyHeaders = z.object({
+  'idempotency-key': z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[\x21-\x7e]+$/, 'must be 1-255 printable ASCII characters')
+    .optional(),
+});

@@ -1,0 +1,25 @@
+/** Response shapes of the contract: what a client sees of the stored records. */
+import type { PurchaseRecord, UserRecord } from '../db/index.ts';
+import type { ProductWithLiveStock } from '../stock/index.ts';
+
+export const userView = (u: UserRecord) => ({ id: u.id, username: u.username, role: u.role, created_at: u.created_at });
+
+export const productView = (p: ProductWithLiveStock) => ({
+  id: p.id,
+  name: p.name,
+  description: p.description,
+  price: p.price,
+  stock: p.stock,
+  redis_stock: p.redis_stock,
+  strategy: p.strategy,
+  created_at: p.created_at,
+  updated_at: p.updated_at,
+});
+
+export const purchaseView = (p: PurchaseRecord) => ({
+  id: p.id,
+  product_id: p.product_id,
+  quantity: p.quantity,
+  total_price: p.total_price,
+  purchased_at: p.purchased_at,
+});

@@ -1,0 +1,209 @@
+/**
+ * The route table: the one list of endpoints that the CDK stack (lib/) and the local runtime
+ * (bin/local/) both read, so what runs locally is what deploys.
+ *
+ * Each entry names its Lambda (functions/<name>.ts), who may call it, the status a success answers
+ * with, and what the function touches. `uses` drives both the environment variables and the IAM
+ * grants of the deployed function, so a function can reach only what it declares here.
+ */
+
+export type Access = 'public' | 'user' | 'admin';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+export type TableName = 'users' | 'products' | 'purchases';
+export type TableAccess = 'read' | 'readWrite';
+
+export interface Resources {
+  /** DynamoDB tables and the access level the function needs on each. */
+  readonly tables: Partial<Record<TableName, TableAccess>>;
+  /** Talks to the Redis lock-and-stock store. */
+  readonly redis: boolean;
+  /** Reads the JWT signing key (to issue or verify tokens). */
+  readonly jwt: boolean;
+}
+
+export interface HttpRoute {
+  readonly method: HttpMethod;
+  /** API Gateway path syntax: `{id}` is a path parameter. */
+  readonly path: string;
+  /** File stem under functions/ and the logical name of the deployed function. */
+  readonly function: string;
+  readonly access: Access;
+  readonly successStatus: 200 | 201 | 202;
+  readonly summary: string;
+  readonly uses: Resources;
+}
+
+export interface ScheduledFunction {
+  readonly function: string;
+  readonly everyMinutes: number;
+  readonly summary: string;
+  readonly uses: Resources;
+}
+
+const authed = { jwt: true } as const;
+
+export const httpRoutes = [
+  {
+    method: 'POST',
+    path: '/api/auth/register',
+    function: 'register-user',
+    access: 'public',
+    successStatus: 201,
+    summary: 'Create a user account',
+    uses: { tables: { users: 'readWrite' }, redis: false, jwt: false },
+  },
+  {
+    method: 'POST',
+    path: '/api/auth/login',
+    function: 'login-user',
+    access: 'public',
+    successStatus: 200,
+    summary: 'Exchange username and password for a bearer token',
+    uses: { tables: { users: 'read' }, redis: false, ...authed },
+  },
+  {
+    method: 'GET',
+    path: '/api/auth/me',
+    function: 'get-current-user',
+    access: 'user',
+    successStatus: 200,
+    summary: 'The caller',
+    uses: { tables: { users: 'read' }, redis: false, ...authed },
+  },
+  {
+    method: 'GET',
+    path: '/api/health',
+    function: 'get-health',
+    access: 'public',
+    successStatus: 200,
+    summary: 'Redis and DynamoDB reachability',
+    uses: { tables: { products: 'read' }, redis: true, jwt: false },
+  },
+  {
+    method: 'POST',
+    path: '/api/products',
+    function: 'create-product',
+    access: 'admin',
+    successStatus: 201,
+    summary: 'Create a product with its live stock',
+    uses: { tables: { products: 'readWrite' }, redis: true, ...authed },
+  },
+  {
+    method: 'GET',
+    path: '/api/products',
+    function: 'list-products',
+    access: 'user',
+    successStatus: 200,
+    summary: 'Products by id, with live stock',
+    uses: { tables: { products: 'read' }, redis: true, ...authed },
+  },
+  {
+    method: 'GET',
+    path: '/api/products/{id}',
+    function: 'get-product',
+    access: 'user',
+    successStatus: 200,
+    summary: 'One product with live stock',
+    uses: { tables: { products: 'read' }, redis: true, ...authed },
+  },
+  {
+    method: 'GET',
+    path: '/api/products/{id}/stock',
+    function: 'get-product-stock',
+    access: 'user',
+    successStatus: 200,
+    summary: 'Durable and live stock side by side',
+    uses: { tables: { products: 'read' }, redis: true, ...authed },
+  },
+  {
+    method: 'POST',
+    path: '/api/purchases',
+    function: 'create-purchase',
+    access: 'user',
+    successStatus: 200,
+    summary: 'Buy a product; a 200 means the purchase is durable',
+    uses: { tables: { products: 'readWrite', purchases: 'readWrite' }, redis: true, ...authed },
+  },
+  {
+    method: 'GET',
+    path: '/api/purchases/me',
+    function: 'list-my-purchases',
+    access: 'user',
+    successStatus: 200,
+    summary: "The caller's purchases, newest first",
+    uses: { tables: { purchases: 'read' }, redis: false, ...authed },
+  },
+  {
+    method: 'GET',
+    path: '/api/admin/inventory/verify',
+    function: 'verify-inventory',
+    access: 'admin',
+    successStatus: 200,
+    summary: 'Full audit: initial stock, sold, durable and live stock per product',
+    uses: { tables: { products: 'read', purchases: 'read' }, redis: true, ...authed },
+  },
+] as const satisfies readonly HttpRoute[];
+
+export const scheduledFunctions = [
+  {
+    function: 'reconcile-inventory',
+    everyMinutes: 1,
+    summary: 'Restore lost Redis stock, resolve stale holds, repair drift',
+    uses: { tables: { products: 'read', purchases: 'read' }, redis: true, jwt: false },
+  },
+] as const satisfies readonly ScheduledFunction[];
+
+/**
+ * API Gateway's `$default` route: every request no route matches. It answers the contract's 404 or
+ * 405 body instead of API Gateway's own `{"message":"Not Found"}`.
+ */
+export const fallbackRoute = {
+  method: 'ANY',
+  path: '$default',
+  function: 'route-not-found',
+  access: 'public',
+  successStatus: 200,
+  summary: 'Unknown route (404) or wrong method (405)',
+  uses: { tables: {}, redis: false, jwt: false },
+} as const;
+
+export type EndpointName = (typeof httpRoutes)[number]['function'] | (typeof fallbackRoute)['function'];
+export type FunctionName = EndpointName | (typeof scheduledFunctions)[number]['function'];
+export type EndpointRoute = HttpRoute | typeof fallbackRoute;
+
+export function routeOf(functionName: EndpointName): EndpointRoute {
+  if (functionName === fallbackRoute.function) return fallbackRoute;
+  const route = httpRoutes.find((r) => r.function === functionName);
+  if (!route) throw new Error(`No route in shared/routes.ts for function ${functionName}`);
+  return route;
+}
+
+const patterns = httpRoutes.map((route) => ({
+  route,
+  names: [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1] as string),
+  regex: new RegExp(`^${route.path.replace(/\{\w+\}/g, '([^/]+)')}$`),
+}));
+
+export interface RouteMatch {
+  readonly route: (typeof httpRoutes)[number];
+  readonly pathParameters: Record<string, string>;
+}
+
+/**
+ * How API Gateway would route `method path`: the route and its path parameters, or null. `allowed`
+ * lists the methods the path answers to (for a 405 and its Allow header).
+ */
+export function matchRoute(method: string, path: string): { match: RouteMatch | null; allowed: HttpMethod[] } {
+  const allowed: HttpMethod[] = [];
+  let match: RouteMatch | null = null;
+  for (const { route, names, regex } of patterns) {
+    const found = regex.exec(path);
+    if (!found) continue;
+    allowed.push(route.method);
+    if (route.method === method.toUpperCase() && !match) {
+      const pathParameters = Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(found[i + 1] ?? '')]));
+      match = { route, pathParameters };
+    }
+  }
+  return { match, allowed };
+}

@@ -1,0 +1,132 @@
+/**
+ * Reconciliation (scheduled every minute in AWS, on an interval locally) and the full audit.
+ *
+ * Per product, cheapest first:
+ *  1. Redis lost the product (flush, failover, new cluster) → restore it from DynamoDB (the seed's init_redis).
+ *  2. Holds older than any request can live → the purchase exists in DynamoDB: commit; it does not: release.
+ *  3. No hold in flight and Redis disagrees with DynamoDB → set Redis to DynamoDB's stock (compare-and-set).
+ * Its cost grows with products and stale holds, never with purchases.
+ */
+import type { ProductRecord } from '../db/products.ts';
+import type { EventLog, ProductStore, PurchaseStore } from './ports.ts';
+import type { RedisStock } from './redis-stock.ts';
+
+export interface ReconcileSummary {
+  products: number;
+  restored: number;
+  holdsCommitted: number;
+  holdsReleased: number;
+  repaired: number;
+}
+
+export interface ProductAudit {
+  readonly product_id: number;
+  readonly initial_stock: number;
+  readonly sold: number;
+  readonly db_stock: number;
+  readonly redis_stock: number | null;
+  /** Units taken in Redis whose purchase is not settled yet (in flight, or waiting for the reconciler). */
+  readonly held: number;
+  readonly ok: boolean;
+}
+
+export interface InventoryAudit {
+  readonly consistent: boolean;
+  readonly products: ProductAudit[];
+}
+
+export class Reconciler {
+  constructor(
+    private readonly deps: {
+      readonly stock: RedisStock;
+      readonly products: Pick<ProductStore, 'get' | 'listAll'>;
+      readonly purchases: Pick<PurchaseStore, 'get' | 'unitsSold'>;
+      readonly log: EventLog;
+      /** Longer than the longest possible request (the Lambda timeout), so a stale hold's owner is dead. */
+      readonly holdStaleAfterMs: number;
+    },
+  ) {}
+
+  async reconcileAll(): Promise<ReconcileSummary> {
+    const summary: ReconcileSummary = { products: 0, restored: 0, holdsCommitted: 0, holdsReleased: 0, repaired: 0 };
+    for (const product of await this.deps.products.listAll(true)) {
+      const one = await this.reconcileProduct(product);
+      summary.products += 1;
+      summary.restored += one.restored;
+      summary.holdsCommitted += one.holdsCommitted;
+      summary.holdsReleased += one.holdsReleased;
+      summary.repaired += one.repaired;
+    }
+    return summary;
+  }
+
+  async reconcileProduct(product: ProductRecord): Promise<Omit<ReconcileSummary, 'products'>> {
+    const { stock, purchases, log } = this.deps;
+    const result = { restored: 0, holdsCommitted: 0, holdsReleased: 0, repaired: 0 };
+    const product_id = product.id;
+
+    if (await stock.load(product)) {
+      result.restored = 1;
+      log.warn('reconcile: live stock restored from DynamoDB', { repair: 'restore', product_id, available: product.stock });
+    }
+
+    for (const hold of await stock.holds(product_id)) {
+      if (hold.ageMs < this.deps.holdStaleAfterMs) continue;
+      const fields = { product_id, purchase_id: hold.holdId, quantity: hold.quantity, age_ms: hold.ageMs };
+      if (await purchases.get(hold.holdId)) {
+        if (await stock.commit(product_id, hold.holdId)) {
+          result.holdsCommitted += 1;
+          log.warn('reconcile: stale hold committed (purchase is durable)', { repair: 'commit-hold', ...fields });
+        }
+      } else if ((await stock.release(product_id, hold.holdId)) !== 'no-hold') {
+        result.holdsReleased += 1;
+        log.warn('reconcile: stale hold released (no durable purchase)', { repair: 'release-hold', ...fields });
+      }
+    }
+
+    // Read Redis, then DynamoDB, then compare-and-set: any sale in between changes Redis or adds a
+    // hold, and the script then leaves it alone for the next run.
+    const observed = await stock.peek(product_id);
+    const durable = await this.deps.products.get(product_id, true);
+    if (observed && durable && observed.available !== durable.stock) {
+      const repair = await stock.repair(product_id, observed.available, durable.stock);
+      if (repair === 'repaired') {
+        result.repaired = 1;
+        log.warn('reconcile: live stock set to the durable stock', {
+          repair: 'set-stock',
+          product_id,
+          redis_stock: observed.available,
+          db_stock: durable.stock,
+        });
+      }
+    }
+    return result;
+  }
+
+  /** The full audit: per product, initial = durable stock + Σ purchases, and live + held = durable. */
+  async verify(): Promise<InventoryAudit> {
+    const products = await this.deps.products.listAll(true);
+    const audits = await Promise.all(
+      products.map(async (product): Promise<ProductAudit> => {
+        const [sold, live, holds] = await Promise.all([
+          this.deps.purchases.unitsSold(product.id),
+          this.deps.stock.peek(product.id),
+          this.deps.stock.holds(product.id),
+        ]);
+        const held = holds.reduce((sum, h) => sum + h.quantity, 0);
+        const redis = live?.available ?? null;
+        const ok = product.initial_stock === product.stock + sold && redis !== null && redis + held === product.stock;
+        return {
+          product_id: product.id,
+          initial_stock: product.initial_stock,
+          sold,
+          db_stock: product.stock,
+          redis_stock: redis,
+          held,
+          ok,
+        };
+      }),
+    );
+    return { consistent: audits.every((a) => a.ok), products: audits };
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The stock's Lua. Each product has two keys in one hash slot:
+ *   stock:{42}  hash  available, price, strategy   (the live gate in front of DynamoDB)
+ *   holds:{42}  hash  <purchase id> -> "<quantity>:<redis time ms>"   (units taken, not yet settled)
+ * so at every instant: initial stock = available + held units + units in durable purchases.
+ * Times come from Redis's own clock (TIME), so every function and the reconciler agree on a hold's age.
+ */
+import type { Result } from 'ioredis';
+
+const NOW_MS = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+export const stockScripts = {
+  /** Check and decrement atomically, recording the hold. Returns {code, available}. */
+  stockReserve: {
+    numberOfKeys: 2,
+    lua: `
+local qty = tonumber(ARGV[1])
+local available = redis.call('HGET', KEYS[1], 'available')
+if not available then return {-1, 0} end
+available = tonumber(available)
+if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 then return {-2, available} end
+if available < qty then return {0, available} end
+${NOW_MS}
+redis.call('HSET', KEYS[2], ARGV[2], qty .. ':' .. now)
+return {1, redis.call('HINCRBY', KEYS[1], 'available', -qty)}`,
+  },
+  /** Return a hold's units (INCRBY, never SET), at most once: the hold is deleted in the same step. */
+  stockRelease: {
+    numberOfKeys: 2,
+    lua: `
+local hold = redis.call('HGET', KEYS[2], ARGV[1])
+if not hold then return 0 end
+redis.call('HDEL', KEYS[2], ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 0 then return 2 end
+local qty = tonumber(string.match(hold, '^(%d+):'))
+redis.call('HINCRBY', KEYS[1], 'available', qty)
+return 1`,
+  },
+  /** Put a product's live stock in place unless it is already there (creation and restore). */
+  stockLoad: {
+    numberOfKeys: 1,
+    lua: `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'available', ARGV[1], 'price', ARGV[2], 'strategy', ARGV[3])
+return 1`,
+  },
+  /**
+   * Set available to the durable value, but only when nothing is in flight (no holds) and nobody
+   * changed it since the caller read it: 1 repaired, 0 holds in flight, -1 changed meanwhile, -2 missing.
+   */
+  stockRepair: {
+    numberOfKeys: 2,
+    lua: `
+if redis.call('HLEN', KEYS[2]) > 0 then return 0 end
+local available = redis.call('HGET', KEYS[1], 'available')
+if not available then return -2 end
+if available ~= ARGV[1] then return -1 end
+redis.call('HSET', KEYS[1], 'available', ARGV[2])
+return 1`,
+  },
+  /** All holds of a product with Redis's current time, in one consistent read. */
+  stockHolds: {
+    numberOfKeys: 1,
+    lua: `
+${NOW_MS}
+return {now, redis.call('HGETALL', KEYS[1])}`,
+  },
+} as const;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    stockReserve(stockKey: string, holdsKey: string, quantity: number, holdId: string): Result<[number, number], Context>;
+    stockRelease(stockKey: string, holdsKey: string, holdId: string): Result<number, Context>;
+    stockLoad(stockKey: string, available: number, price: number, strategy: string): Result<number, Context>;
+    stockRepair(stockKey: string, holdsKey: string, observed: string, target: number): Result<number, Context>;
+    stockHolds(holdsKey: string): Result<[number, string[]], Context>;
+  }
+}

@@ -1,0 +1,517 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CfnElement, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { CfnRole } from 'aws-cdk-lib/aws-iam';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '#shared/config';
+import { type FunctionName, httpRoutes, scheduledFunctions, type TableName } from '#shared/routes';
+import { createFlashSaleApp } from '../../lib/app.ts';
+import type { EndpointFunction } from '../../lib/endpoint-function.ts';
+import type { FlashSaleStack } from '../../lib/flash-sale-stack.ts';
+import { tableDefinitions } from '../../shared/db/tables.ts';
+
+const repositoryRoot = fileURLToPath(new URL('../..', import.meta.url));
+/** The deploy settings and feature flags `cdk synth` gets from cdk.json. */
+const cdkJsonContext = JSON.parse(readFileSync(join(repositoryRoot, 'cdk.json'), 'utf8')).context as Record<
+  string,
+  unknown
+>;
+const noBundling = { 'aws:cdk:bundling-stacks': [] };
+
+type Json = Record<string, any>;
+
+function createApp(context: Record<string, unknown> = {}) {
+  return createFlashSaleApp({ context: { ...cdkJsonContext, ...noBundling, ...context } }, { projectRoot: '/tmp/fsroot' }); // TMPROOT
+}
+
+function synth(context: Record<string, unknown> = {}) {
+  const { app, stack } = createApp(context);
+  const assembly = app.synth();
+  const template = Template.fromJSON(assembly.getStackByName(stack.stackName).template);
+  return { stack, assembly, template };
+}
+
+function logicalId(stack: Stack, construct: { node: { defaultChild?: unknown } }): string {
+  return stack.getLogicalId(construct.node.defaultChild as CfnElement);
+}
+
+function endpoint(stack: FlashSaleStack, name: FunctionName): EndpointFunction {
+  const fn = stack.functions.get(name);
+  if (!fn) throw new Error(`no function ${name} in the stack`);
+  return fn;
+}
+
+function functionProperties(template: Template, stack: FlashSaleStack, name: FunctionName): Json {
+  const id = stack.getLogicalId(endpoint(stack, name).function.node.defaultChild as CfnFunction);
+  return template.toJSON().Resources[id].Properties;
+}
+
+/** The statements of every inline policy attached to the function's role. */
+function policyStatements(template: Template, stack: FlashSaleStack, name: FunctionName): Json[] {
+  const role = endpoint(stack, name).function.role;
+  const roleId = stack.getLogicalId(role?.node.defaultChild as CfnRole);
+  const policies = template.findResources('AWS::IAM::Policy', {
+    Properties: { Roles: Match.arrayWith([{ Ref: roleId }]) },
+  });
+  return Object.values(policies).flatMap((policy) => policy.Properties.PolicyDocument.Statement);
+}
+
+function actionsOf(statement: Json): string[] {
+  return [statement.Action].flat();
+}
+
+/** Logical ids a statement's resources point at (through Ref or Fn::GetAtt, at any depth). */
+function referencedIds(value: unknown): Set<string> {
+  const ids = new Set<string>();
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(visit);
+    else if (v && typeof v === 'object') {
+      const o = v as Json;
+      if (typeof o.Ref === 'string') ids.add(o.Ref);
+      if (Array.isArray(o['Fn::GetAtt'])) ids.add(o['Fn::GetAtt'][0]);
+      Object.values(o).forEach(visit);
+    }
+  };
+  visit(value);
+  return ids;
+}
+
+const allFunctions = [...httpRoutes, ...scheduledFunctions];
+const writeActions = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
+
+describe('the flash-sale stack, synthesized from cdk.json defaults without bundling', () => {
+  let stack: FlashSaleStack;
+  let template: Template;
+  let resources: Record<string, Json>;
+  let tableIds: Record<TableName, string>;
+  let validationReport: Json;
+
+  beforeAll(() => {
+    const synthesized = synth();
+    stack = synthesized.stack;
+    template = synthesized.template;
+    resources = template.toJSON().Resources;
+    tableIds = {
+      users: logicalId(stack, stack.data.tables.users),
+      products: logicalId(stack, stack.data.tables.products),
+      purchases: logicalId(stack, stack.data.tables.purchases),
+    };
+    validationReport = JSON.parse(
+      readFileSync(join(synthesized.assembly.directory, 'validation-report.json'), 'utf8'),
+    );
+  });
+
+  describe('functions', () => {
+    it('deploys one Node.js 24 arm64 function per route and per scheduled job', () => {
+      template.resourcePropertiesCountIs(
+        'AWS::Lambda::Function',
+        {
+          Runtime: 'nodejs24.x',
+          Architectures: ['arm64'],
+          MemorySize: 1024,
+          Handler: 'index.handler',
+          TracingConfig: { Mode: 'Active' },
+          Environment: {
+            Variables: Match.objectLike({ NODE_OPTIONS: '--enable-source-maps', STAGE: 'dev', LOG_LEVEL: 'INFO' }),
+          },
+        },
+        httpRoutes.length + scheduledFunctions.length,
+      );
+      expect([...stack.functions.keys()].sort()).toEqual(allFunctions.map((f) => f.function).sort());
+    });
+
+    it('gives HTTP functions 10 s and the reconciler 55 s', () => {
+      for (const route of httpRoutes) {
+        expect(functionProperties(template, stack, route.function).Timeout).toBe(10);
+      }
+      for (const job of scheduledFunctions) {
+        expect(functionProperties(template, stack, job.function).Timeout).toBe(55);
+      }
+    });
+
+    it('keeps every function timeout shorter than HOLD_STALE_AFTER_MS, so the reconciler never settles a live hold', () => {
+      const holdStaleAfterMs = configSchema.shape.HOLD_STALE_AFTER_MS.parse(undefined);
+      for (const { function: name } of allFunctions) {
+        expect(functionProperties(template, stack, name).Timeout * 1000).toBeLessThan(holdStaleAfterMs);
+      }
+    });
+
+    it('puts exactly the functions that use Redis in the VPC', () => {
+      for (const { function: name, uses } of allFunctions) {
+        const vpcConfig = functionProperties(template, stack, name).VpcConfig;
+        if (uses.redis) expect(vpcConfig, name).toBeDefined();
+        else expect(vpcConfig, name).toBeUndefined();
+      }
+    });
+
+    it('sets table names, the Redis URL and secret ARNs only for what each function uses', () => {
+      const tableVariables: Record<TableName, string> = {
+        users: 'USERS_TABLE',
+        products: 'PRODUCTS_TABLE',
+        purchases: 'PURCHASES_TABLE',
+      };
+      for (const { function: name, uses } of allFunctions) {
+        const variables = functionProperties(template, stack, name).Environment.Variables;
+        for (const table of Object.keys(tableVariables) as TableName[]) {
+          if (uses.tables[table as keyof typeof uses.tables]) {
+            expect(variables[tableVariables[table]], name).toEqual({ Ref: tableIds[table] });
+          } else {
+            expect(variables[tableVariables[table]], name).toBeUndefined();
+          }
+        }
+        expect('REDIS_URL' in variables, name).toBe(uses.redis);
+        expect('REDIS_AUTH_SECRET_ARN' in variables, name).toBe(uses.redis);
+        expect('JWT_SECRET_ARN' in variables, name).toBe(uses.jwt);
+      }
+    });
+
+    it('points REDIS_URL at the primary endpoint over TLS', () => {
+      const variables = functionProperties(template, stack, 'create-purchase').Environment.Variables;
+      expect(variables.REDIS_URL).toEqual({
+        'Fn::Join': [
+          '',
+          [
+            'rediss://',
+            { 'Fn::GetAtt': [logicalId(stack, stack.redis.replicationGroup), 'PrimaryEndPoint.Address'] },
+            ':6380',
+          ],
+        ],
+      });
+    });
+  });
+
+  describe('least privilege', () => {
+    it('grants DynamoDB actions only on the tables a function declares, and writes only where it declares readWrite', () => {
+      for (const { function: name, uses } of allFunctions) {
+        const dynamoStatements = policyStatements(template, stack, name).filter((s) =>
+          actionsOf(s).some((a) => a.startsWith('dynamodb:')),
+        );
+        const reached = new Set(dynamoStatements.flatMap((s) => [...referencedIds(s.Resource)]));
+        const declared = Object.keys(uses.tables) as TableName[];
+        expect([...reached].sort(), name).toEqual(declared.map((t) => tableIds[t]).sort());
+
+        const written = new Set(
+          dynamoStatements
+            .filter((s) => actionsOf(s).some((a) => writeActions.includes(a)))
+            .flatMap((s) => [...referencedIds(s.Resource)]),
+        );
+        const declaredWrites = declared.filter(
+          (t) => (uses.tables as Partial<Record<TableName, string>>)[t] === 'readWrite',
+        );
+        expect([...written].sort(), name).toEqual(declaredWrites.map((t) => tableIds[t]).sort());
+      }
+    });
+
+    it('lets list-my-purchases read the purchases table and nothing else', () => {
+      const statements = policyStatements(template, stack, 'list-my-purchases');
+      const dynamo = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
+      expect(dynamo.flatMap((s) => [...referencedIds(s.Resource)])).toEqual([tableIds.purchases]);
+      expect(dynamo.flatMap(actionsOf).filter((a) => writeActions.includes(a))).toEqual([]);
+    });
+
+    it('gives register-user no access to products or purchases', () => {
+      const reached = policyStatements(template, stack, 'register-user').flatMap((s) => [
+        ...referencedIds(s.Resource),
+      ]);
+      expect(reached).not.toContain(tableIds.products);
+      expect(reached).not.toContain(tableIds.purchases);
+    });
+
+    it('lets only the functions that declare them read the JWT key and the Redis AUTH token', () => {
+      const jwtSecret = logicalId(stack, stack.jwtSecret);
+      const redisSecret = logicalId(stack, stack.redis.authSecret);
+      for (const { function: name, uses } of allFunctions) {
+        const secretsRead = new Set(
+          policyStatements(template, stack, name)
+            .filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue'))
+            .flatMap((s) => [...referencedIds(s.Resource)]),
+        );
+        expect(secretsRead.has(jwtSecret), name).toBe(uses.jwt);
+        expect(secretsRead.has(redisSecret), name).toBe(uses.redis);
+      }
+    });
+
+    it('writes each function’s logs to its own log group only, without AWSLambdaBasicExecutionRole', () => {
+      for (const { function: name } of allFunctions) {
+        const logStatements = policyStatements(template, stack, name).filter((s) =>
+          actionsOf(s).some((a) => a.startsWith('logs:')),
+        );
+        const logGroup = functionProperties(template, stack, name).LoggingConfig.LogGroup;
+        expect(logStatements.flatMap((s) => [...referencedIds(s.Resource)]), name).toEqual([logGroup.Ref]);
+      }
+      expect(JSON.stringify(template.findResources('AWS::IAM::Role'))).not.toContain('AWSLambdaBasicExecutionRole');
+    });
+
+    it('opens the Redis port only to the security groups of the functions that use Redis', () => {
+      const redisGroup = logicalId(stack, stack.redis.securityGroup);
+      const ingress = Object.values(template.findResources('AWS::EC2::SecurityGroupIngress')).filter(
+        (r) => r.Properties.GroupId['Fn::GetAtt'][0] === redisGroup,
+      );
+      expect(ingress.map((r) => [r.Properties.FromPort, r.Properties.ToPort])).toEqual(
+        ingress.map(() => [6380, 6380]),
+      );
+      const sources = new Set(ingress.map((r) => r.Properties.SourceSecurityGroupId['Fn::GetAtt'][0]));
+      const redisFunctionGroups = allFunctions
+        .filter((f) => f.uses.redis)
+        .map((f) => functionProperties(template, stack, f.function).VpcConfig.SecurityGroupIds[0]['Fn::GetAtt'][0]);
+      expect([...sources].sort()).toEqual(redisFunctionGroups.sort());
+    });
+  });
+
+  describe('HTTP API', () => {
+    it('has a route for every method and path of shared/routes.ts and no other', () => {
+      const routeKeys = Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map(
+        (r) => r.Properties.RouteKey,
+      );
+      expect(routeKeys.sort()).toEqual(httpRoutes.map((r) => `${r.method} ${r.path}`).sort());
+    });
+
+    it('sends each route to the function the route table names', () => {
+      for (const route of httpRoutes) {
+        const [routeResource] = Object.values(
+          template.findResources('AWS::ApiGatewayV2::Route', {
+            Properties: { RouteKey: `${route.method} ${route.path}` },
+          }),
+        );
+        const integrationId = (routeResource?.Properties.Target['Fn::Join'][1][1] as Json).Ref as string;
+        const uri = resources[integrationId]?.Properties.IntegrationUri;
+        const functionId = stack.getLogicalId(
+          endpoint(stack, route.function).function.node.defaultChild as CfnFunction,
+        );
+        expect(uri, route.function).toEqual({ 'Fn::GetAtt': [functionId, 'Arn'] });
+      }
+    });
+
+    it('serves a throttled $default stage with JSON access logs and outputs its URL', () => {
+      template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+        StageName: '$default',
+        AutoDeploy: true,
+        DefaultRouteSettings: { ThrottlingRateLimit: 1000, ThrottlingBurstLimit: 2000 },
+        AccessLogSettings: {
+          DestinationArn: { 'Fn::GetAtt': [Match.anyValue(), 'Arn'] },
+          Format: Match.stringLikeRegexp('"routeKey":"\\$context.routeKey"'),
+        },
+      });
+      template.hasOutput('ApiUrl', {
+        Value: { 'Fn::Join': ['', Match.arrayWith(['https://', Match.stringLikeRegexp('execute-api')])] },
+      });
+    });
+  });
+
+  describe('data', () => {
+    it('gives every table on-demand billing, point-in-time recovery, KMS encryption, deletion protection and Retain', () => {
+      const tables = template.findResources('AWS::DynamoDB::Table');
+      expect(Object.keys(tables).sort()).toEqual(Object.values(tableIds).sort());
+      for (const [id, table] of Object.entries(tables)) {
+        expect(table.DeletionPolicy, id).toBe('Retain');
+        expect(table.UpdateReplacePolicy, id).toBe('Retain');
+        expect(table.Properties, id).toMatchObject({
+          BillingMode: 'PAY_PER_REQUEST',
+          PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+          SSESpecification: { SSEEnabled: true, SSEType: 'KMS' },
+          DeletionProtectionEnabled: true,
+        });
+        expect(table.Properties.TableName, id).toBeUndefined();
+      }
+    });
+
+    it('builds keys and indexes from shared/db/tables.ts, projecting only the listed attributes', () => {
+      for (const [name, definition] of Object.entries(tableDefinitions) as [TableName, Json][]) {
+        const properties = resources[tableIds[name]]?.Properties;
+        expect(properties.KeySchema[0], name).toEqual({
+          AttributeName: definition.partitionKey.name,
+          KeyType: 'HASH',
+        });
+        const indexes = properties.GlobalSecondaryIndexes ?? [];
+        expect(indexes.map((i: Json) => i.IndexName).sort(), name).toEqual(
+          definition.globalSecondaryIndexes.map((i: Json) => i.indexName).sort(),
+        );
+      }
+      template.hasResourceProperties('AWS::DynamoDB::Table', {
+        GlobalSecondaryIndexes: Match.arrayWith([
+          Match.objectLike({
+            IndexName: 'byProduct',
+            Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['quantity'] },
+          }),
+          Match.objectLike({ IndexName: 'byUser', Projection: { ProjectionType: 'ALL' } }),
+        ]),
+      });
+    });
+  });
+
+  describe('Redis', () => {
+    it('encrypts the replication group in transit and at rest, with automatic failover across AZs', () => {
+      template.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', {
+        Engine: 'valkey',
+        CacheNodeType: 'cache.t4g.small',
+        NumCacheClusters: 2,
+        AutomaticFailoverEnabled: true,
+        MultiAZEnabled: true,
+        TransitEncryptionEnabled: true,
+        AtRestEncryptionEnabled: true,
+        Port: 6380,
+      });
+    });
+
+    it('takes the AUTH token from Secrets Manager by dynamic reference, never as a literal', () => {
+      const [group] = Object.values(template.findResources('AWS::ElastiCache::ReplicationGroup'));
+      const authToken = group?.Properties.AuthToken;
+      expect(typeof authToken).not.toBe('string');
+      expect(authToken).toEqual({
+        'Fn::Join': [
+          '',
+          ['{{resolve:secretsmanager:', { Ref: logicalId(stack, stack.redis.authSecret) }, ':SecretString:::}}'],
+        ],
+      });
+    });
+
+    it('generates both secrets, 64 characters long, with no value in the template', () => {
+      const secrets = Object.values(template.findResources('AWS::SecretsManager::Secret'));
+      expect(secrets).toHaveLength(2);
+      for (const secret of secrets) {
+        expect(secret.Properties.SecretString).toBeUndefined();
+        expect(secret.Properties.GenerateSecretString).toMatchObject({ PasswordLength: 64, ExcludePunctuation: true });
+      }
+    });
+  });
+
+  describe('network', () => {
+    it('uses two AZs of isolated subnets with no NAT or internet gateway', () => {
+      template.resourceCountIs('AWS::EC2::Subnet', 2);
+      template.resourceCountIs('AWS::EC2::NatGateway', 0);
+      template.resourceCountIs('AWS::EC2::InternetGateway', 0);
+    });
+
+    it('reaches DynamoDB through a gateway endpoint and Secrets Manager through an interface endpoint', () => {
+      template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+        VpcEndpointType: 'Gateway',
+        ServiceName: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('\\.dynamodb$')])] },
+      });
+      template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+        VpcEndpointType: 'Interface',
+        ServiceName: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('\\.secretsmanager$')])] },
+        PrivateDnsEnabled: true,
+      });
+    });
+
+    it('logs rejected VPC traffic', () => {
+      template.hasResourceProperties('AWS::EC2::FlowLog', { TrafficType: 'REJECT' });
+    });
+  });
+
+  describe('schedule and logs', () => {
+    it('runs the reconciler every minute without piling up retries', () => {
+      const reconcilerId = stack.getLogicalId(
+        endpoint(stack, 'reconcile-inventory').function.node.defaultChild as CfnFunction,
+      );
+      template.hasResourceProperties('AWS::Events::Rule', {
+        ScheduleExpression: 'rate(1 minute)',
+        State: 'ENABLED',
+        Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [reconcilerId, 'Arn'] } })],
+      });
+      template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: reconcilerId },
+        MaximumRetryAttempts: 0,
+      });
+    });
+
+    it('keeps every log group for the configured 30 days', () => {
+      const logGroups = Object.values(template.findResources('AWS::Logs::LogGroup'));
+      // One per function, the API access logs and the VPC flow logs.
+      expect(logGroups).toHaveLength(allFunctions.length + 2);
+      for (const logGroup of logGroups) expect(logGroup.Properties.RetentionInDays).toBe(30);
+    });
+  });
+
+  describe('cdk-nag (AwsSolutions)', () => {
+    it('passes the synth with no unacknowledged finding', () => {
+      const report = validationReport.pluginReports.find((r: Json) => r.pluginName === 'AwsSolutions');
+      expect(report?.conclusion).toBe('success');
+      expect(report?.violations).toEqual([]);
+    });
+
+    it('reports every acknowledged finding with its reason', () => {
+      const report = validationReport.pluginReports.find((r: Json) => r.pluginName === 'AwsSolutions');
+      const acknowledged = report?.suppressedViolations as Json[];
+      expect(new Set(acknowledged.map((v) => v.ruleName))).toEqual(
+        new Set([
+          'AwsSolutions-APIG4',
+          'AwsSolutions-SMG4',
+          'AwsSolutions-IAM5[Resource::*]',
+          `AwsSolutions-IAM5[Resource::<${tableIds.purchases}.Arn>/index/*]`,
+          'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+        ]),
+      );
+      for (const finding of acknowledged) expect(finding.reason.length, finding.ruleName).toBeGreaterThan(40);
+    });
+  });
+});
+
+describe('deploy settings from context', () => {
+  it('names the stack after the stage and passes the stage to the functions', () => {
+    const { stack, template } = synth({ stage: 'prod' });
+    expect(stack.stackName).toBe('FlashSaleInventory-prod');
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ STAGE: 'prod' }) },
+    });
+  });
+
+  it('runs a single cache node without failover when redisReplicas is 0, and acknowledges AEC4 for it', () => {
+    const { template } = synth({ redisReplicas: '0', redisNodeType: 'cache.t4g.micro' });
+    template.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', {
+      CacheNodeType: 'cache.t4g.micro',
+      NumCacheClusters: 1,
+      AutomaticFailoverEnabled: false,
+      MultiAZEnabled: false,
+    });
+  });
+
+  it('accepts -c values given as strings', () => {
+    const { template } = synth({ redisReplicas: '2', logRetentionDays: '7' });
+    template.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', { NumCacheClusters: 3 });
+    template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 7 });
+  });
+
+  it.each([
+    [{ logRetentionDays: 31 }, /logRetentionDays/],
+    [{ logRetentionDays: 9999 }, /logRetentionDays/],
+    [{ redisReplicas: 6 }, /redisReplicas/],
+    [{ redisReplicas: 'one' }, /redisReplicas/],
+    [{ stage: 'Prod_1' }, /stage/],
+    [{ redisNodeType: 't4g.small' }, /redisNodeType/],
+  ])('refuses %o', (context, message) => {
+    expect(() => createApp(context)).toThrow(message);
+  });
+});
+
+describe('cdk-nag plugin', () => {
+  it('fails the synth on an AwsSolutions finding that nobody acknowledged', () => {
+    const { app, stack } = createApp();
+    // A secret without rotation and without an acknowledgement: AwsSolutions-SMG4.
+    new secretsmanager.Secret(stack, 'UnacknowledgedSecret');
+    expect(() => app.synth()).toThrow(/AwsSolutions-SMG4[\s\S]*UnacknowledgedSecret/);
+  });
+});
+
+describe('bundling', () => {
+  it('bundles each function with the local esbuild into a minified ESM file with a source map and a require shim', () => {
+    const { app, stack } = createFlashSaleApp({ context: cdkJsonContext }, { projectRoot: '/tmp/fsroot' }); // TMPROOT
+    const assembly = app.synth();
+    const template = assembly.getStackByName(stack.stackName).template as Json;
+    for (const { function: name } of allFunctions) {
+      const id = stack.getLogicalId(endpoint(stack, name).function.node.defaultChild as CfnFunction);
+      const assetHash = (template.Resources[id].Properties.Code.S3Key as string).replace(/\.zip$/, '');
+      const bundle = join(assembly.directory, `asset.${assetHash}`, 'index.mjs');
+      expect(existsSync(bundle), name).toBe(true);
+      expect(existsSync(`${bundle}.map`), name).toBe(true);
+      const code = readFileSync(bundle, 'utf8');
+      expect(code.startsWith("import { createRequire } from 'node:module';"), name).toBe(true);
+      // Minified: no line of the bundle is the indented source.
+      expect(code.split('\n').length, name).toBeLessThan(50);
+    }
+  });
+});

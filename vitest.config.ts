@@ -1,0 +1,34 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * Three projects: unit (no network), integration (real redis-server and DynamoDB Local started by
+ * tests/support/global-setup.ts on free ports), cdk (template assertions and cdk-nag).
+ */
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['tests/unit/**/*.test.ts'] },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['tests/integration/**/*.test.ts'],
+          globalSetup: ['tests/support/global-setup.ts'],
+          setupFiles: ['tests/support/env.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          // One file at a time: the files share one Redis and one DynamoDB Local and some of them
+          // flush Redis or kill servers on purpose.
+          fileParallelism: false,
+        },
+      },
+      {
+        extends: true,
+        test: { name: 'cdk', include: ['tests/cdk/**/*.test.ts'], testTimeout: 300_000 },
+      },
+    ],
+  },
+});
