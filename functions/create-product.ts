@@ -1,5 +1,7 @@
 import { endpoint, productView, schemas } from '#shared/http';
 
-export const handler = endpoint('create-product', { body: schemas.createProductBody }, async ({ body, services }) =>
-  productView(await services.products.create(body)),
+export const handler = endpoint(
+  'create-product',
+  { body: schemas.createProductBody },
+  async ({ body, services }) => productView(await services.products.create(body)),
 );

@@ -1,6 +1,10 @@
 import { endpoint, schemas } from '#shared/http';
 
-export const handler = endpoint('register-user', { body: schemas.registerBody }, async ({ body, services }) => {
-  const user = await services.accounts.register(body);
-  return { id: user.id, username: user.username, created_at: user.created_at };
-});
+export const handler = endpoint(
+  'register-user',
+  { body: schemas.registerBody },
+  async ({ body, services }) => {
+    const user = await services.accounts.register(body);
+    return { id: user.id, username: user.username, created_at: user.created_at };
+  },
+);

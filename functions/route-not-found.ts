@@ -5,5 +5,7 @@ import { matchRoute } from '#shared/routes';
 export const handler = endpoint('route-not-found', {}, async ({ event }) => {
   const { method, path } = event.requestContext.http;
   const { allowed } = matchRoute(method, path);
-  throw allowed.length > 0 ? new MethodNotAllowedError(method, allowed) : new RouteNotFoundError(method, path);
+  throw allowed.length > 0
+    ? new MethodNotAllowedError(method, allowed)
+    : new RouteNotFoundError(method, path);
 });

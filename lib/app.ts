@@ -6,23 +6,19 @@
 import { App, type AppProps, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { readDeploySettings } from './deploy-settings.ts';
-import { FlashSaleStack, type FlashSaleStackProps } from './flash-sale-stack.ts';
+import { FlashSaleStack } from './flash-sale-stack.ts';
 
 export interface FlashSaleApp {
   readonly app: App;
   readonly stack: FlashSaleStack;
 }
 
-export function createFlashSaleApp(
-  props: AppProps = {},
-  stackProps: Pick<FlashSaleStackProps, 'projectRoot'> = {},
-): FlashSaleApp {
+export function createFlashSaleApp(props: AppProps = {}): FlashSaleApp {
   const app = new App(props);
   const settings = readDeploySettings(app.node);
 
   // No env: account and region come from the deploying credentials, and nothing is looked up.
   const stack = new FlashSaleStack(app, `FlashSaleInventory-${settings.stage}`, {
-    ...stackProps,
     settings,
     description: `Flash-sale inventory service (${settings.stage})`,
   });

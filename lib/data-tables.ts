@@ -6,8 +6,8 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { type KeyAttribute, tableDefinitions } from '../shared/db/tables.ts';
 import type { TableName } from '#shared/routes';
+import { type KeyAttribute, tableDefinitions } from '../shared/db/tables.ts';
 
 function attribute(key: KeyAttribute): dynamodb.Attribute {
   return {
@@ -45,7 +45,10 @@ export class DataTables extends Construct {
             partitionKey: attribute(index.partitionKey),
             sortKey: index.sortKey && attribute(index.sortKey),
             ...(index.nonKeyAttributes
-              ? { projectionType: dynamodb.ProjectionType.INCLUDE, nonKeyAttributes: [...index.nonKeyAttributes] }
+              ? {
+                  projectionType: dynamodb.ProjectionType.INCLUDE,
+                  nonKeyAttributes: [...index.nonKeyAttributes],
+                }
               : { projectionType: dynamodb.ProjectionType.ALL }),
           });
         }

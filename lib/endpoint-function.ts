@@ -7,7 +7,6 @@
 import * as path from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -104,7 +103,8 @@ export class EndpointFunction extends Construct {
     this.function = new nodejs.NodejsFunction(this, 'Function', {
       entry: props.entry,
       handler: 'handler',
-      description: props.description,
+      // Lambda caps descriptions at 256 characters.
+      description: props.description.slice(0, 256),
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 1024,
@@ -121,13 +121,15 @@ export class EndpointFunction extends Construct {
         target: 'node24',
         mainFields: ['module', 'main'],
         // CommonJS dependencies (ioredis, ...) call require(); an ES module has none of its own.
-        banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+        banner:
+          "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
         minify: true,
         sourceMap: true,
         // Stack traces need the mappings, not a second copy of the sources.
         sourcesContent: false,
         // The runtime ships AWS SDK v3; everything else is bundled.
         externalModules: ['@aws-sdk/*'],
+        logLevel: nodejs.LogLevel.WARNING,
       },
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
@@ -149,7 +151,7 @@ export class EndpointFunction extends Construct {
       fn.addEnvironment('REDIS_URL', bindings.redis.url);
       fn.addEnvironment('REDIS_AUTH_SECRET_ARN', bindings.redis.authSecret.secretArn);
       bindings.redis.authSecret.grantRead(fn);
-      fn.connections.allowTo(bindings.redis, ec2.Port.tcp(bindings.redis.port), `${id} to Redis`);
+      bindings.redis.allowClient(fn, `${id} to Redis`);
     }
 
     if (uses.jwt) {

@@ -1,6 +1,6 @@
 /**
- * The flash-sale inventory service: the HTTP API with one function per route of shared/routes.ts,
- * the scheduled reconciler, the DynamoDB tables, the Redis cache in its private network, and the
+ * The flash-sale inventory service: the HTTP API with one function per route of shared/routes.ts
+ * (and one for the `$default` fallback), the scheduled reconciler, the DynamoDB tables, the Redis cache in its private network, and the
  * JWT signing key. Environment-agnostic: no lookups, so it synthesizes offline.
  */
 import { fileURLToPath } from 'node:url';
@@ -9,7 +9,13 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { type FunctionName, httpRoutes, type Resources, scheduledFunctions } from '#shared/routes';
+import {
+  type FunctionName,
+  fallbackRoute,
+  httpRoutes,
+  type Resources,
+  scheduledFunctions,
+} from '#shared/routes';
 import { DataTables } from './data-tables.ts';
 import type { DeploySettings } from './deploy-settings.ts';
 import { EndpointFunction, type FunctionBindings } from './endpoint-function.ts';
@@ -63,7 +69,11 @@ export class FlashSaleStack extends Stack {
       description: 'HMAC key that signs and verifies the flash-sale bearer tokens',
       generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
     });
-    const bindings: FunctionBindings = { tables: this.data.tables, redis: this.redis, jwtSecret: this.jwtSecret };
+    const bindings: FunctionBindings = {
+      tables: this.data.tables,
+      redis: this.redis,
+      jwtSecret: this.jwtSecret,
+    };
 
     const functions = new Map<FunctionName, EndpointFunction>();
     const endpointFunction = (
@@ -88,9 +98,19 @@ export class FlashSaleStack extends Stack {
 
     this.api = new PublicApi(this, 'Api', { logRetention: settings.logRetention });
     for (const route of httpRoutes) {
-      const fn = endpointFunction(route.function, route.uses, `${route.method} ${route.path}: ${route.summary}`);
+      const fn = endpointFunction(
+        route.function,
+        route.uses,
+        `${route.method} ${route.path}: ${route.summary}`,
+      );
       this.api.addRoute(route.method, route.path, fn.function);
     }
+    const fallback = endpointFunction(
+      fallbackRoute.function,
+      fallbackRoute.uses,
+      `${fallbackRoute.path}: ${fallbackRoute.summary}`,
+    );
+    this.api.addDefaultRoute(fallback.function);
 
     for (const job of scheduledFunctions) {
       const fn = endpointFunction(job.function, job.uses, job.summary, {

@@ -8,8 +8,8 @@
 import { Stack, Validations } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type { IConstruct } from 'constructs';
-import { tableDefinitions } from '../shared/db/tables.ts';
 import type { TableName } from '#shared/routes';
+import { tableDefinitions } from '../shared/db/tables.ts';
 import type { FlashSaleStack } from './flash-sale-stack.ts';
 
 function acknowledge(scope: IConstruct, rule: string, reason: string): void {

@@ -74,6 +74,18 @@ export class PublicApi extends Construct {
     return this.stage.url;
   }
 
+  /**
+   * Sends every request that no route matches to the function (API Gateway's `$default` route),
+   * so unknown paths get the contract's 404/405 body rather than API Gateway's own.
+   */
+  addDefaultRoute(fn: lambda.IFunction): void {
+    new apigwv2.HttpRoute(this.api, 'DefaultRoute', {
+      httpApi: this.api,
+      routeKey: apigwv2.HttpRouteKey.DEFAULT,
+      integration: new HttpLambdaIntegration('Integration', fn),
+    });
+  }
+
   /** Routes `${method} ${path}` to the function through the Lambda proxy (payload format 2.0). */
   addRoute(method: HttpMethod, path: string, fn: lambda.IFunction): void {
     this.api.addRoutes({

@@ -20,6 +20,8 @@ export interface RedisEndpoint extends ec2.IConnectable {
   readonly port: number;
   /** The AUTH token, as the whole secret string. */
   readonly authSecret: secretsmanager.ISecret;
+  /** Opens the cache's port to the client's security groups (and to nothing else). */
+  allowClient(client: ec2.IConnectable, description: string): void;
 }
 
 export interface RedisCacheProps {
@@ -60,7 +62,8 @@ export class RedisCache extends Construct implements RedisEndpoint {
 
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
-      description: 'Flash-sale Redis: reachable only from the functions that declare redis in shared/routes.ts',
+      description:
+        'Flash-sale Redis: reachable only from the functions that declare redis in shared/routes.ts',
       // The cache never opens connections.
       allowAllOutbound: false,
     });
@@ -95,5 +98,15 @@ export class RedisCache extends Construct implements RedisEndpoint {
     });
 
     this.url = `rediss://${this.replicationGroup.attrPrimaryEndPointAddress}:${this.port}`;
+  }
+
+  /**
+   * An ingress rule per client security group. Only ingress: clients keep their all-outbound egress
+   * (see EndpointFunction), so an egress rule on their side would be redundant.
+   */
+  allowClient(client: ec2.IConnectable, description: string): void {
+    for (const clientGroup of client.connections.securityGroups) {
+      this.securityGroup.addIngressRule(clientGroup, ec2.Port.tcp(this.port), description);
+    }
   }
 }

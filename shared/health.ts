@@ -10,7 +10,10 @@ export class HealthCheck {
   ) {}
 
   async check(): Promise<{ status: 'ok'; redis: 'ok'; dynamodb: 'ok' }> {
-    const [redis, dynamodb] = await Promise.all([this.probe(() => this.redis.ping()), this.probe(() => this.dynamodb.ping())]);
+    const [redis, dynamodb] = await Promise.all([
+      this.probe(() => this.redis.ping()),
+      this.probe(() => this.dynamodb.ping()),
+    ]);
     if (redis !== 'ok' || dynamodb !== 'ok') throw new DependencyUnavailableError({ redis, dynamodb });
     return { status: 'ok', redis, dynamodb };
   }

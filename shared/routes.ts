@@ -193,7 +193,10 @@ export interface RouteMatch {
  * How API Gateway would route `method path`: the route and its path parameters, or null. `allowed`
  * lists the methods the path answers to (for a 405 and its Allow header).
  */
-export function matchRoute(method: string, path: string): { match: RouteMatch | null; allowed: HttpMethod[] } {
+export function matchRoute(
+  method: string,
+  path: string,
+): { match: RouteMatch | null; allowed: HttpMethod[] } {
   const allowed: HttpMethod[] = [];
   let match: RouteMatch | null = null;
   for (const { route, names, regex } of patterns) {
@@ -201,7 +204,9 @@ export function matchRoute(method: string, path: string): { match: RouteMatch | 
     if (!found) continue;
     allowed.push(route.method);
     if (route.method === method.toUpperCase() && !match) {
-      const pathParameters = Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(found[i + 1] ?? '')]));
+      const pathParameters = Object.fromEntries(
+        names.map((n, i) => [n, decodeURIComponent(found[i + 1] ?? '')]),
+      );
       match = { route, pathParameters };
     }
   }

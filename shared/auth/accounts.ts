@@ -75,6 +75,9 @@ export class AccountService {
     const at = this.now().toISOString();
     const passwordHash = await this.passwords.hash(password);
     await this.users.updateCredentials(existing.id, passwordHash, 'admin', at);
-    return { user: { ...existing, password_hash: passwordHash, role: 'admin', updated_at: at }, created: false };
+    return {
+      user: { ...existing, password_hash: passwordHash, role: 'admin', updated_at: at },
+      created: false,
+    };
   }
 }

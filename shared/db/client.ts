@@ -8,7 +8,10 @@ import type { Config } from '../config.ts';
 
 type DynamoConfig = Pick<Config, 'AWS_REGION' | 'DYNAMODB_ENDPOINT'>;
 
-export function createDynamoClient(config: DynamoConfig, extra: { maxSockets?: number } = {}): DynamoDBClient {
+export function createDynamoClient(
+  config: DynamoConfig,
+  extra: { maxSockets?: number } = {},
+): DynamoDBClient {
   const local = config.DYNAMODB_ENDPOINT !== undefined;
   return new DynamoDBClient({
     region: config.AWS_REGION,
@@ -24,7 +27,10 @@ export function createDynamoClient(config: DynamoConfig, extra: { maxSockets?: n
   });
 }
 
-export function createDocumentClient(config: DynamoConfig, extra: { maxSockets?: number } = {}): DynamoDBDocumentClient {
+export function createDocumentClient(
+  config: DynamoConfig,
+  extra: { maxSockets?: number } = {},
+): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(createDynamoClient(config, extra), {
     marshallOptions: { removeUndefinedValues: true },
   });

@@ -13,14 +13,24 @@ import {
 import type { TableName } from '../routes.ts';
 import { type KeyAttribute, tableDefinitions } from './tables.ts';
 
-export async function createTables(client: DynamoDBClient, names: Record<TableName, string>): Promise<string[]> {
+export async function createTables(
+  client: DynamoDBClient,
+  names: Record<TableName, string>,
+): Promise<string[]> {
   const existing = new Set((await client.send(new ListTablesCommand({}))).TableNames ?? []);
   const created: string[] = [];
-  for (const [table, definition] of Object.entries(tableDefinitions) as [TableName, (typeof tableDefinitions)[TableName]][]) {
+  for (const [table, definition] of Object.entries(tableDefinitions) as [
+    TableName,
+    (typeof tableDefinitions)[TableName],
+  ][]) {
     const TableName = names[table];
     if (existing.has(TableName)) continue;
     const attributes = new Map<string, KeyAttribute>();
-    const keys = [definition.partitionKey, definition.sortKey, ...definition.globalSecondaryIndexes.flatMap((i) => [i.partitionKey, i.sortKey])];
+    const keys = [
+      definition.partitionKey,
+      definition.sortKey,
+      ...definition.globalSecondaryIndexes.flatMap((i) => [i.partitionKey, i.sortKey]),
+    ];
     for (const key of keys) if (key) attributes.set(key.name, key);
     try {
       await client.send(
@@ -32,7 +42,9 @@ export async function createTables(client: DynamoDBClient, names: Record<TableNa
           ),
           KeySchema: [
             { AttributeName: definition.partitionKey.name, KeyType: 'HASH' },
-            ...(definition.sortKey ? [{ AttributeName: definition.sortKey.name, KeyType: 'RANGE' as const }] : []),
+            ...(definition.sortKey
+              ? [{ AttributeName: definition.sortKey.name, KeyType: 'RANGE' as const }]
+              : []),
           ],
           ...(definition.globalSecondaryIndexes.length > 0 && {
             GlobalSecondaryIndexes: definition.globalSecondaryIndexes.map((index) => ({

@@ -4,4 +4,4 @@ export { type ProductRecord, ProductRepository } from './products.ts';
 export { type PurchaseRecord, PurchaseRepository, type RecordOutcome } from './purchases.ts';
 export { PURCHASES_BY_PRODUCT_INDEX, PURCHASES_BY_USER_INDEX, tableDefinitions } from './tables.ts';
 export { cancellationCodes, transactWrite } from './transactions.ts';
-export { type Role, type UserRecord, UserRepository, UsernameTakenError } from './users.ts';
+export { type Role, UsernameTakenError, type UserRecord, UserRepository } from './users.ts';

@@ -1,5 +1,12 @@
 /** Products in DynamoDB: the durable stock that no purchase can take below zero. */
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand, UpdateCommand, DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  ScanCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { PurchaseStrategy } from '../stock/redis-stock.ts';
 
 export interface ProductRecord {
@@ -40,13 +47,19 @@ export class ProductRepository {
 
   async create(product: ProductRecord): Promise<void> {
     await this.doc.send(
-      new PutCommand({ TableName: this.tableName, Item: product, ConditionExpression: 'attribute_not_exists(id)' }),
+      new PutCommand({
+        TableName: this.tableName,
+        Item: product,
+        ConditionExpression: 'attribute_not_exists(id)',
+      }),
     );
   }
 
   /** A cheap read that proves the table answers (the health check). */
   async ping(): Promise<void> {
-    await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { id: SEQUENCE_ID }, ProjectionExpression: 'id' }));
+    await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: { id: SEQUENCE_ID }, ProjectionExpression: 'id' }),
+    );
   }
 
   async delete(id: number): Promise<void> {
@@ -55,7 +68,9 @@ export class ProductRepository {
 
   async get(id: number, consistent = false): Promise<ProductRecord | null> {
     if (id === SEQUENCE_ID) return null;
-    const { Item } = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { id }, ConsistentRead: consistent }));
+    const { Item } = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: { id }, ConsistentRead: consistent }),
+    );
     return (Item as ProductRecord | undefined) ?? null;
   }
 

@@ -34,7 +34,11 @@ export class PurchaseRepository {
       await transactWrite(this.doc, {
         TransactItems: [
           {
-            Put: { TableName: this.tableName, Item: purchase, ConditionExpression: 'attribute_not_exists(id)' },
+            Put: {
+              TableName: this.tableName,
+              Item: purchase,
+              ConditionExpression: 'attribute_not_exists(id)',
+            },
           },
           {
             Update: {
@@ -57,7 +61,9 @@ export class PurchaseRepository {
   }
 
   async get(id: string): Promise<PurchaseRecord | null> {
-    const { Item } = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { id }, ConsistentRead: true }));
+    const { Item } = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: { id }, ConsistentRead: true }),
+    );
     return (Item as PurchaseRecord | undefined) ?? null;
   }
 

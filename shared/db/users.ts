@@ -69,13 +69,16 @@ export class UserRepository {
         ],
       });
     } catch (error) {
-      if (cancellationCodes(error)?.[0] === 'ConditionalCheckFailed') throw new UsernameTakenError(user.username);
+      if (cancellationCodes(error)?.[0] === 'ConditionalCheckFailed')
+        throw new UsernameTakenError(user.username);
       throw error;
     }
   }
 
   async getById(id: number): Promise<UserRecord | null> {
-    const { Item } = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: userKey(id) } }));
+    const { Item } = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: userKey(id) } }),
+    );
     if (!Item) return null;
     const { pk: _pk, ...user } = Item;
     return user as UserRecord;

@@ -15,7 +15,13 @@ import type { z } from 'zod';
 import { ForbiddenError, NotAuthenticatedError, type Principal } from '../auth/index.ts';
 import { config } from '../config.ts';
 import { logger } from '../logger.ts';
-import { type EndpointName, type EndpointRoute, fallbackRoute, type httpRoutes, routeOf } from '../routes.ts';
+import {
+  type EndpointName,
+  type EndpointRoute,
+  type fallbackRoute,
+  type httpRoutes,
+  routeOf,
+} from '../routes.ts';
 import { type Services, services } from '../services.ts';
 import {
   InvalidJsonError,
@@ -35,9 +41,14 @@ export interface Schemas {
   readonly headers?: z.ZodType;
 }
 
-type Parsed<S, K extends keyof Schemas> = S extends { [P in K]: infer T extends z.ZodType } ? z.output<T> : undefined;
+type Parsed<S, K extends keyof Schemas> = S extends { [P in K]: infer T extends z.ZodType }
+  ? z.output<T>
+  : undefined;
 
-type AccessOf<N extends EndpointName> = Extract<(typeof httpRoutes)[number] | typeof fallbackRoute, { function: N }>['access'];
+type AccessOf<N extends EndpointName> = Extract<
+  (typeof httpRoutes)[number] | typeof fallbackRoute,
+  { function: N }
+>['access'];
 type CallerOf<N extends EndpointName> = [AccessOf<N>] extends ['public'] ? null : Principal;
 
 export interface EndpointInput<S extends Schemas, Caller = Principal | null> {
@@ -76,7 +87,9 @@ const sizeLimit = (): MiddlewareObj<HttpEvent> => ({
   },
 });
 
-const authenticate = (route: EndpointRoute): MiddlewareObj<HttpEvent, HttpResult, Error, EndpointContext> => ({
+const authenticate = (
+  route: EndpointRoute,
+): MiddlewareObj<HttpEvent, HttpResult, Error, EndpointContext> => ({
   before: async (request) => {
     request.context.caller = null;
     if (route.access === 'public') return;
@@ -96,8 +109,10 @@ const jsonBody = (): MiddlewareObj<HttpEvent> => {
   return {
     before: async (request) => {
       const contentType = request.event.headers?.['content-type'];
-      if (!/^application\/(.+\+)?json($|;)/i.test(contentType ?? '')) throw new UnsupportedMediaTypeError(contentType);
-      if (!request.event.body) throw new ValidationError([{ field: 'body', message: 'A JSON body is required' }]);
+      if (!/^application\/(.+\+)?json($|;)/i.test(contentType ?? ''))
+        throw new UnsupportedMediaTypeError(contentType);
+      if (!request.event.body)
+        throw new ValidationError([{ field: 'body', message: 'A JSON body is required' }]);
       try {
         await parser.before?.(request as never);
       } catch (error) {

@@ -2,7 +2,12 @@
  * HTTP-level errors (the request itself is wrong), and the one table that maps every domain error
  * to the contract's status and `{detail, code}` body. A 5xx body never carries internals.
  */
-import { ForbiddenError, InvalidCredentialsError, NotAuthenticatedError, UserExistsError } from '../auth/errors.ts';
+import {
+  ForbiddenError,
+  InvalidCredentialsError,
+  NotAuthenticatedError,
+  UserExistsError,
+} from '../auth/errors.ts';
 import { LockNotAcquiredError } from '../lock/errors.ts';
 import {
   IdempotencyKeyReusedError,
@@ -93,15 +98,25 @@ type Rule = [new (...args: never[]) => Error, (error: never) => ErrorResponse];
 
 const plain =
   (status: number, code: string, headers?: Record<string, string>) =>
-  (error: Error): ErrorResponse => ({ status, body: { detail: error.message, code }, ...(headers && { headers }) });
+  (error: Error): ErrorResponse => ({
+    status,
+    body: { detail: error.message, code },
+    ...(headers && { headers }),
+  });
 
 /** The table: first matching class wins. Anything unlisted is a 500 with a generic body. */
 export const errorTable: readonly Rule[] = [
-  [ValidationError, (e: ValidationError) => ({ status: 422, body: { detail: e.message, code: 'VALIDATION_ERROR', errors: e.issues } })],
+  [
+    ValidationError,
+    (e: ValidationError) => ({
+      status: 422,
+      body: { detail: e.message, code: 'VALIDATION_ERROR', errors: e.issues },
+    }),
+  ],
   [InvalidJsonError, plain(422, 'INVALID_JSON')],
   [UnsupportedMediaTypeError, plain(415, 'UNSUPPORTED_MEDIA_TYPE')],
   [PayloadTooLargeError, plain(413, 'PAYLOAD_TOO_LARGE')],
-  [RouteNotFoundError, (e: RouteNotFoundError) => ({ status: 404, body: { detail: 'Not found', code: 'NOT_FOUND' } })],
+  [RouteNotFoundError, () => ({ status: 404, body: { detail: 'Not found', code: 'NOT_FOUND' } })],
   [
     MethodNotAllowedError,
     (e: MethodNotAllowedError) => ({
@@ -119,17 +134,32 @@ export const errorTable: readonly Rule[] = [
     InsufficientStockError,
     (e: InsufficientStockError) => ({
       status: 400,
-      body: { detail: e.message, code: 'INSUFFICIENT_STOCK', product_id: e.productId, available: e.available },
+      body: {
+        detail: e.message,
+        code: 'INSUFFICIENT_STOCK',
+        product_id: e.productId,
+        available: e.available,
+      },
     }),
   ],
-  [LockNotAcquiredError, (e: LockNotAcquiredError) => ({ status: 409, body: { detail: 'The product is busy; try again', code: 'LOCK_CONFLICT' }, headers: { 'retry-after': '1' } })],
+  [
+    LockNotAcquiredError,
+    () => ({
+      status: 409,
+      body: { detail: 'The product is busy; try again', code: 'LOCK_CONFLICT' },
+      headers: { 'retry-after': '1' },
+    }),
+  ],
   [IdempotencyKeyReusedError, plain(422, 'IDEMPOTENCY_KEY_REUSED')],
   [PurchaseInProgressError, plain(409, 'PURCHASE_IN_PROGRESS', { 'retry-after': '1' })],
   [
     PurchaseNotRecordedError,
     () => ({
       status: 503,
-      body: { detail: 'The purchase could not be recorded; nothing was bought. Try again.', code: 'PURCHASE_NOT_RECORDED' },
+      body: {
+        detail: 'The purchase could not be recorded; nothing was bought. Try again.',
+        code: 'PURCHASE_NOT_RECORDED',
+      },
       headers: { 'retry-after': '1' },
     }),
   ],
@@ -138,16 +168,26 @@ export const errorTable: readonly Rule[] = [
     () => ({
       status: 503,
       body: {
-        detail: 'The purchase may or may not have been recorded; retry with the same Idempotency-Key to find out.',
+        detail:
+          'The purchase may or may not have been recorded; retry with the same Idempotency-Key to find out.',
         code: 'PURCHASE_OUTCOME_UNKNOWN',
       },
       headers: { 'retry-after': '2' },
     }),
   ],
-  [StockUnavailableError, () => ({ status: 503, body: { detail: 'Live stock is unavailable; try again', code: 'STOCK_UNAVAILABLE' } })],
+  [
+    StockUnavailableError,
+    () => ({
+      status: 503,
+      body: { detail: 'Live stock is unavailable; try again', code: 'STOCK_UNAVAILABLE' },
+    }),
+  ],
   [
     DependencyUnavailableError,
-    (e: DependencyUnavailableError) => ({ status: 503, body: { detail: e.message, code: 'SERVICE_UNAVAILABLE', status: 'unavailable', ...e.report } }),
+    (e: DependencyUnavailableError) => ({
+      status: 503,
+      body: { detail: e.message, code: 'SERVICE_UNAVAILABLE', status: 'unavailable', ...e.report },
+    }),
   ],
 ];
 

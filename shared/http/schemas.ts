@@ -12,7 +12,10 @@ export const username = z
 export const password = z
   .string()
   .min(8, 'must be at least 8 characters')
-  .refine((p) => Buffer.byteLength(p, 'utf8') <= MAX_PASSWORD_BYTES, `must be at most ${MAX_PASSWORD_BYTES} bytes`);
+  .refine(
+    (p) => Buffer.byteLength(p, 'utf8') <= MAX_PASSWORD_BYTES,
+    `must be at most ${MAX_PASSWORD_BYTES} bytes`,
+  );
 
 export const registerBody = z.object({
   username,

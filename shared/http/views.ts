@@ -2,7 +2,12 @@
 import type { PurchaseRecord, UserRecord } from '../db/index.ts';
 import type { ProductWithLiveStock } from '../stock/index.ts';
 
-export const userView = (u: UserRecord) => ({ id: u.id, username: u.username, role: u.role, created_at: u.created_at });
+export const userView = (u: UserRecord) => ({
+  id: u.id,
+  username: u.username,
+  role: u.role,
+  created_at: u.created_at,
+});
 
 export const productView = (p: ProductWithLiveStock) => ({
   id: p.id,

@@ -62,7 +62,10 @@ export class RedisLock implements DistributedLock {
   }
 
   async acquire(resource: string, options: AcquireOptions = {}): Promise<Lock> {
-    const { ttlMs, waitBudgetMs, maxAttempts, retryDelayMs, maxRetryDelayMs } = { ...this.defaults, ...options };
+    const { ttlMs, waitBudgetMs, maxAttempts, retryDelayMs, maxRetryDelayMs } = {
+      ...this.defaults,
+      ...options,
+    };
     const token = randomBytes(16).toString('base64url');
     const started = performance.now();
     const deadline = started + waitBudgetMs;

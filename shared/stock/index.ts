@@ -9,8 +9,14 @@ export {
 } from './errors.ts';
 export type { EventLog, ProductStore, PurchaseStore } from './ports.ts';
 export { type NewProduct, ProductService, type ProductWithLiveStock, type StockView } from './products.ts';
-export { type PurchaseDeps, type PurchaseRequest, PurchaseService, purchaseIdFor, requestFingerprint } from './purchases.ts';
-export { type InventoryAudit, type ProductAudit, type ReconcileSummary, Reconciler } from './reconciler.ts';
+export {
+  type PurchaseDeps,
+  type PurchaseRequest,
+  PurchaseService,
+  purchaseIdFor,
+  requestFingerprint,
+} from './purchases.ts';
+export { type InventoryAudit, type ProductAudit, Reconciler, type ReconcileSummary } from './reconciler.ts';
 export {
   holdsKey,
   type LiveStock,

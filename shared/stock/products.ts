@@ -1,7 +1,7 @@
 /** Product use-cases: a product and its live Redis stock exist together or not at all. */
 import type { ProductRecord } from '../db/products.ts';
-import type { ProductStore } from './ports.ts';
 import { ProductNotFoundError, StockUnavailableError } from './errors.ts';
+import type { ProductStore } from './ports.ts';
 import type { PurchaseStrategy, RedisStock } from './redis-stock.ts';
 
 export interface NewProduct {

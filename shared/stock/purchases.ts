@@ -11,7 +11,13 @@
 import { createHash } from 'node:crypto';
 import { ulid } from 'ulid';
 import type { PurchaseRecord } from '../db/purchases.ts';
-import { type AcquireOptions, type DistributedLock, type Lock, LockNotAcquiredError, withLock } from '../lock/index.ts';
+import {
+  type AcquireOptions,
+  type DistributedLock,
+  type Lock,
+  LockNotAcquiredError,
+  withLock,
+} from '../lock/index.ts';
 import {
   IdempotencyKeyReusedError,
   InsufficientStockError,
@@ -49,7 +55,9 @@ export function purchaseIdFor(userId: number, idempotencyKey: string): string {
 
 /** What a retry must repeat exactly to be the same request. */
 export function requestFingerprint(productId: number, quantity: number): string {
-  return createHash('sha256').update(JSON.stringify({ product_id: productId, quantity })).digest('base64url');
+  return createHash('sha256')
+    .update(JSON.stringify({ product_id: productId, quantity }))
+    .digest('base64url');
 }
 
 export class PurchaseService {
@@ -64,7 +72,12 @@ export class PurchaseService {
     const fingerprint = idempotencyKey === undefined ? undefined : requestFingerprint(productId, quantity);
     const id = idempotencyKey === undefined ? ulid() : purchaseIdFor(userId, idempotencyKey);
     const started = performance.now();
-    const fields: Record<string, unknown> = { purchase_id: id, product_id: productId, quantity, user_id: userId };
+    const fields: Record<string, unknown> = {
+      purchase_id: id,
+      product_id: productId,
+      quantity,
+      user_id: userId,
+    };
     let outcome = 'error';
     try {
       if (fingerprint) {
@@ -79,7 +92,8 @@ export class PurchaseService {
       // Sold out: answer from Redis at once, before any lock wait and without touching DynamoDB.
       if (live.available < quantity) throw new InsufficientStockError(productId, quantity, live.available);
 
-      const sell = () => this.reserveAndRecord({ id, userId, productId, quantity, price: live.price, fingerprint });
+      const sell = () =>
+        this.reserveAndRecord({ id, userId, productId, quantity, price: live.price, fingerprint });
       if (live.strategy === 'atomic') {
         const purchase = await sell();
         outcome = 'purchased';
@@ -90,19 +104,26 @@ export class PurchaseService {
         // Waiters stop as soon as the stock is gone instead of queueing for a lock to learn it.
         beforeRetry: async () => {
           const now = await this.deps.stock.peek(productId);
-          if (now && now.available < quantity) throw new InsufficientStockError(productId, quantity, now.available);
+          if (now && now.available < quantity)
+            throw new InsufficientStockError(productId, quantity, now.available);
         },
       });
       Object.assign(fields, lockFields(locked.lock), { lock_release: locked.release });
-      if (locked.release === 'not-held') this.deps.log.warn('lock expired inside the critical section', fields);
+      if (locked.release === 'not-held')
+        this.deps.log.warn('lock expired inside the critical section', fields);
       outcome = 'purchased';
       return locked.value;
     } catch (error) {
       outcome = outcomeOf(error);
-      if (error instanceof LockNotAcquiredError) Object.assign(fields, { lock_attempts: error.attempts, lock_wait_ms: error.waitedMs });
+      if (error instanceof LockNotAcquiredError)
+        Object.assign(fields, { lock_attempts: error.attempts, lock_wait_ms: error.waitedMs });
       throw error;
     } finally {
-      this.deps.log.info('purchase', { ...fields, outcome, duration_ms: Math.round(performance.now() - started) });
+      this.deps.log.info('purchase', {
+        ...fields,
+        outcome,
+        duration_ms: Math.round(performance.now() - started),
+      });
     }
   }
 
@@ -116,7 +137,10 @@ export class PurchaseService {
     const product = await this.deps.products.get(productId, true);
     if (!product) throw new ProductNotFoundError(productId);
     if (await this.deps.stock.load(product)) {
-      this.deps.log.warn('live stock restored from DynamoDB', { product_id: productId, available: product.stock });
+      this.deps.log.warn('live stock restored from DynamoDB', {
+        product_id: productId,
+        available: product.stock,
+      });
     }
     const restored = await this.deps.stock.peek(productId);
     if (!restored) throw new ProductNotFoundError(productId);
@@ -133,7 +157,8 @@ export class PurchaseService {
   }): Promise<PurchaseRecord> {
     const { id, productId, quantity } = sale;
     const reserved = await this.deps.stock.reserve(productId, quantity, id);
-    if (reserved.status === 'insufficient') throw new InsufficientStockError(productId, quantity, reserved.available);
+    if (reserved.status === 'insufficient')
+      throw new InsufficientStockError(productId, quantity, reserved.available);
     if (reserved.status === 'duplicate') throw new PurchaseInProgressError(id);
     if (reserved.status === 'unknown') {
       // Redis lost the product between the first read and now; restore it and take the hold again.
@@ -169,7 +194,10 @@ export class PurchaseService {
       return replay(earlier, sale.fingerprint);
     }
     // DynamoDB holds less than Redis believed (Redis was restored ahead of in-flight writes).
-    this.deps.log.warn('durable stock refused a sale Redis allowed', { product_id: productId, purchase_id: id });
+    this.deps.log.warn('durable stock refused a sale Redis allowed', {
+      product_id: productId,
+      purchase_id: id,
+    });
     throw new InsufficientStockError(productId, quantity, 0);
   }
 
@@ -178,7 +206,11 @@ export class PurchaseService {
     try {
       await this.deps.stock.commit(productId, holdId);
     } catch (error) {
-      this.deps.log.error('hold not committed; the reconciler will', { product_id: productId, purchase_id: holdId, error });
+      this.deps.log.error('hold not committed; the reconciler will', {
+        product_id: productId,
+        purchase_id: holdId,
+        error,
+      });
     }
   }
 
@@ -191,7 +223,10 @@ export class PurchaseService {
     try {
       existing = await this.deps.purchases.get(purchase.id);
     } catch {
-      this.deps.log.error('purchase outcome unknown; hold left to the reconciler', { purchase_id: purchase.id, error });
+      this.deps.log.error('purchase outcome unknown; hold left to the reconciler', {
+        purchase_id: purchase.id,
+        error,
+      });
       throw new PurchaseOutcomeUnknownError(purchase.id, { cause: error });
     }
     if (existing) {

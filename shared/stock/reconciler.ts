@@ -48,7 +48,13 @@ export class Reconciler {
   ) {}
 
   async reconcileAll(): Promise<ReconcileSummary> {
-    const summary: ReconcileSummary = { products: 0, restored: 0, holdsCommitted: 0, holdsReleased: 0, repaired: 0 };
+    const summary: ReconcileSummary = {
+      products: 0,
+      restored: 0,
+      holdsCommitted: 0,
+      holdsReleased: 0,
+      repaired: 0,
+    };
     for (const product of await this.deps.products.listAll(true)) {
       const one = await this.reconcileProduct(product);
       summary.products += 1;
@@ -67,7 +73,11 @@ export class Reconciler {
 
     if (await stock.load(product)) {
       result.restored = 1;
-      log.warn('reconcile: live stock restored from DynamoDB', { repair: 'restore', product_id, available: product.stock });
+      log.warn('reconcile: live stock restored from DynamoDB', {
+        repair: 'restore',
+        product_id,
+        available: product.stock,
+      });
     }
 
     for (const hold of await stock.holds(product_id)) {
@@ -76,11 +86,17 @@ export class Reconciler {
       if (await purchases.get(hold.holdId)) {
         if (await stock.commit(product_id, hold.holdId)) {
           result.holdsCommitted += 1;
-          log.warn('reconcile: stale hold committed (purchase is durable)', { repair: 'commit-hold', ...fields });
+          log.warn('reconcile: stale hold committed (purchase is durable)', {
+            repair: 'commit-hold',
+            ...fields,
+          });
         }
       } else if ((await stock.release(product_id, hold.holdId)) !== 'no-hold') {
         result.holdsReleased += 1;
-        log.warn('reconcile: stale hold released (no durable purchase)', { repair: 'release-hold', ...fields });
+        log.warn('reconcile: stale hold released (no durable purchase)', {
+          repair: 'release-hold',
+          ...fields,
+        });
       }
     }
 
@@ -115,7 +131,8 @@ export class Reconciler {
         ]);
         const held = holds.reduce((sum, h) => sum + h.quantity, 0);
         const redis = live?.available ?? null;
-        const ok = product.initial_stock === product.stock + sold && redis !== null && redis + held === product.stock;
+        const ok =
+          product.initial_stock === product.stock + sold && redis !== null && redis + held === product.stock;
         return {
           product_id: product.id,
           initial_stock: product.initial_stock,

@@ -60,7 +60,12 @@ export class RedisStock {
   }
 
   async peek(productId: number): Promise<LiveStock | null> {
-    const [available, price, strategy] = await this.redis.hmget(stockKey(productId), 'available', 'price', 'strategy');
+    const [available, price, strategy] = await this.redis.hmget(
+      stockKey(productId),
+      'available',
+      'price',
+      'strategy',
+    );
     if (available === null || available === undefined) return null;
     return {
       available: Number(available),
@@ -85,7 +90,12 @@ export class RedisStock {
   }
 
   async reserve(productId: number, quantity: number, holdId: string): Promise<ReserveResult> {
-    const [code, available] = await this.redis.stockReserve(stockKey(productId), holdsKey(productId), quantity, holdId);
+    const [code, available] = await this.redis.stockReserve(
+      stockKey(productId),
+      holdsKey(productId),
+      quantity,
+      holdId,
+    );
     const status = decode(RESERVE_CODES, code, 'stockReserve');
     return status === 'unknown' ? { status } : { status, available };
   }
@@ -96,21 +106,37 @@ export class RedisStock {
   }
 
   async release(productId: number, holdId: string): Promise<ReleaseResult> {
-    return decode(RELEASE_CODES, await this.redis.stockRelease(stockKey(productId), holdsKey(productId), holdId), 'stockRelease');
+    return decode(
+      RELEASE_CODES,
+      await this.redis.stockRelease(stockKey(productId), holdsKey(productId), holdId),
+      'stockRelease',
+    );
   }
 
   async holds(productId: number): Promise<Hold[]> {
     const [now, flat] = await this.redis.stockHolds(holdsKey(productId));
     const holds: Hold[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) {
-      const [quantity, heldAt] = String(flat[i + 1]).split(':').map(Number);
-      holds.push({ holdId: String(flat[i]), quantity: quantity ?? 0, heldAt: heldAt ?? now, ageMs: now - (heldAt ?? now) });
+      const [quantity, heldAt] = String(flat[i + 1])
+        .split(':')
+        .map(Number);
+      holds.push({
+        holdId: String(flat[i]),
+        quantity: quantity ?? 0,
+        heldAt: heldAt ?? now,
+        ageMs: now - (heldAt ?? now),
+      });
     }
     return holds;
   }
 
   async repair(productId: number, observed: number, target: number): Promise<RepairResult> {
-    const code = await this.redis.stockRepair(stockKey(productId), holdsKey(productId), String(observed), target);
+    const code = await this.redis.stockRepair(
+      stockKey(productId),
+      holdsKey(productId),
+      String(observed),
+      target,
+    );
     return decode(REPAIR_CODES, code, 'stockRepair');
   }
 }

@@ -70,10 +70,20 @@ return {now, redis.call('HGETALL', KEYS[1])}`,
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    stockReserve(stockKey: string, holdsKey: string, quantity: number, holdId: string): Result<[number, number], Context>;
+    stockReserve(
+      stockKey: string,
+      holdsKey: string,
+      quantity: number,
+      holdId: string,
+    ): Result<[number, number], Context>;
     stockRelease(stockKey: string, holdsKey: string, holdId: string): Result<number, Context>;
     stockLoad(stockKey: string, available: number, price: number, strategy: string): Result<number, Context>;
-    stockRepair(stockKey: string, holdsKey: string, observed: string, target: number): Result<number, Context>;
+    stockRepair(
+      stockKey: string,
+      holdsKey: string,
+      observed: string,
+      target: number,
+    ): Result<number, Context>;
     stockHolds(holdsKey: string): Result<[number, string[]], Context>;
   }
 }

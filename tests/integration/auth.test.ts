@@ -30,7 +30,9 @@ describe('registration', () => {
 
   it('gives exactly one 201 and nineteen 409s to 20 concurrent registrations of one name', async () => {
     const username = unique('race');
-    const replies = await Promise.all(Array.from({ length: 20 }, () => register({ username, password: 'password123' })));
+    const replies = await Promise.all(
+      Array.from({ length: 20 }, () => register({ username, password: 'password123' })),
+    );
     expect(countStatuses(replies)).toEqual({ 201: 1, 409: 19 });
   });
 
@@ -60,15 +62,21 @@ describe('registration', () => {
 describe('login', () => {
   it('returns a bearer token valid for 30 minutes', async () => {
     const { username } = await api.user();
-    const reply = await api.request('POST', '/api/auth/login', { body: { username, password: 'password123' } });
+    const reply = await api.request('POST', '/api/auth/login', {
+      body: { username, password: 'password123' },
+    });
     expect(reply.status).toBe(200);
     expect(reply.body).toEqual({ access_token: expect.any(String), token_type: 'bearer', expires_in: 1800 });
   });
 
   it('answers unknown user and wrong password with the same 401 body', async () => {
     const { username } = await api.user();
-    const wrong = await api.request('POST', '/api/auth/login', { body: { username, password: 'wrong-password' } });
-    const unknown = await api.request('POST', '/api/auth/login', { body: { username: unique('ghost'), password: 'wrong-password' } });
+    const wrong = await api.request('POST', '/api/auth/login', {
+      body: { username, password: 'wrong-password' },
+    });
+    const unknown = await api.request('POST', '/api/auth/login', {
+      body: { username: unique('ghost'), password: 'wrong-password' },
+    });
     expect(wrong.status).toBe(401);
     expect(unknown.status).toBe(401);
     expect(unknown.body).toEqual(wrong.body);
@@ -102,15 +110,27 @@ describe('tokens', () => {
     const user = await api.user();
     const reply = await me(user.token);
     expect(reply.status).toBe(200);
-    expect(reply.body).toEqual({ id: user.id, username: user.username, role: 'user', created_at: expect.any(String) });
+    expect(reply.body).toEqual({
+      id: user.id,
+      username: user.username,
+      role: 'user',
+      created_at: expect.any(String),
+    });
   });
 
   const sign = (claims: Record<string, unknown>, build: (j: SignJWT) => SignJWT = (j) => j) =>
-    build(new SignJWT({ role: 'user', username: 'x', ...claims }).setProtectedHeader({ alg: 'HS256' })).sign(key);
+    build(new SignJWT({ role: 'user', username: 'x', ...claims }).setProtectedHeader({ alg: 'HS256' })).sign(
+      key,
+    );
 
   it('gives missing, malformed, alg:none, forged, expired and foreign tokens the same 401', async () => {
     const user = await api.user();
-    const valid = (j: SignJWT) => j.setSubject(String(user.id)).setIssuer('flash-sale-inventory').setAudience('flash-sale-api').setIssuedAt();
+    const valid = (j: SignJWT) =>
+      j
+        .setSubject(String(user.id))
+        .setIssuer('flash-sale-inventory')
+        .setAudience('flash-sale-api')
+        .setIssuedAt();
     const none = new UnsecuredJWT({ role: 'admin' })
       .setSubject(String(user.id))
       .setIssuer('flash-sale-inventory')
@@ -127,7 +147,9 @@ describe('tokens', () => {
       .setExpirationTime('10m')
       .sign(new TextEncoder().encode('another-key-another-key-another-key!!'));
     const expired = await sign({}, (j) => valid(j).setExpirationTime(Math.floor(Date.now() / 1000) - 60));
-    const wrongAudience = await sign({}, (j) => valid(j).setAudience('someone-else').setExpirationTime('10m'));
+    const wrongAudience = await sign({}, (j) =>
+      valid(j).setAudience('someone-else').setExpirationTime('10m'),
+    );
     const noExpiry = await sign({}, valid);
     const replies = await Promise.all([
       me(undefined),
@@ -162,7 +184,10 @@ describe('bad input', () => {
   });
 
   it('answers a non-JSON content type with 415', async () => {
-    const reply = await api.request('POST', '/api/auth/register', { body: 'username=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const reply = await api.request('POST', '/api/auth/register', {
+      body: 'username=x',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(reply.status).toBe(415);
     expect(reply.body.code).toBe('UNSUPPORTED_MEDIA_TYPE');
   });
@@ -172,7 +197,9 @@ describe('bad input', () => {
     const reply = await register({ username, password: 'password123', padding: 'x'.repeat(20_000) });
     expect(reply.status).toBe(413);
     expect(reply.body.code).toBe('PAYLOAD_TOO_LARGE');
-    expect((await api.request('POST', '/api/auth/login', { body: { username, password: 'password123' } })).status).toBe(401);
+    expect(
+      (await api.request('POST', '/api/auth/login', { body: { username, password: 'password123' } })).status,
+    ).toBe(401);
   });
 
   it('answers an unknown route with 404 and a wrong method with 405, in the contract body', async () => {

@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { LockNotAcquiredError, lockKey, RedisLock, withLock } from '../../shared/lock/index.ts';
 import { createRedis } from '../../shared/redis.ts';
 import { unique } from '../support/api.ts';
@@ -60,7 +59,7 @@ describe('RedisLock', () => {
     await locks.release(holder);
   });
 
-  it('frees a dead holder\'s lock when its TTL expires', async () => {
+  it("frees a dead holder's lock when its TTL expires", async () => {
     const resource = unique('r');
     await locks.acquire(resource, { ttlMs: 100 }); // the holder "dies": never releases
     const next = await locks.acquire(resource, { waitBudgetMs: 1_000 });
@@ -68,7 +67,7 @@ describe('RedisLock', () => {
     await locks.release(next);
   });
 
-  it('does not let a late owner release or extend the new owner\'s lock', async () => {
+  it("does not let a late owner release or extend the new owner's lock", async () => {
     const resource = unique('r');
     const late = await locks.acquire(resource, { ttlMs: 80 });
     await sleep(150); // paused past its TTL
@@ -132,10 +131,15 @@ describe('withLock', () => {
 
   it('returns the value and reports not-held when the section outlived the TTL', async () => {
     const resource = unique('r');
-    const result = await withLock(locks, resource, async () => {
-      await sleep(120);
-      return 7;
-    }, { ttlMs: 50 });
+    const result = await withLock(
+      locks,
+      resource,
+      async () => {
+        await sleep(120);
+        return 7;
+      },
+      { ttlMs: 50 },
+    );
     expect(result.value).toBe(7);
     expect(result.release).toBe('not-held');
   });

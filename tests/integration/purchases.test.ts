@@ -29,7 +29,12 @@ describe.each(['lock', 'atomic'] as const)('%s strategy', (strategy) => {
     const product = await api.product(10, { strategy });
     const replies = await stampede(product.id, 20);
     expect(countStatuses(replies)).toEqual({ 200: 10, 400: 10 });
-    expect(await stockOf(product.id)).toEqual({ product_id: product.id, db_stock: 0, redis_stock: 0, synced: true });
+    expect(await stockOf(product.id)).toEqual({
+      product_id: product.id,
+      db_stock: 0,
+      redis_stock: 0,
+      synced: true,
+    });
   });
 
   it('sells exactly 100 units to 100 concurrent buyers', async () => {
@@ -48,7 +53,9 @@ describe.each(['lock', 'atomic'] as const)('%s strategy', (strategy) => {
     }
     const sold = replies.filter((r) => r.status === 200).map((r) => r.body);
     expect(new Set(sold.map((p) => p.id)).size).toBe(100);
-    expect(sold.every((p) => p.total_price === 2500 && p.quantity === 1 && p.product_id === product.id)).toBe(true);
+    expect(sold.every((p) => p.total_price === 2500 && p.quantity === 1 && p.product_id === product.id)).toBe(
+      true,
+    );
     expect(await stockOf(product.id)).toMatchObject({ db_stock: 0, redis_stock: 0, synced: true });
 
     const audit = await api.request('GET', '/api/admin/inventory/verify', { token: await api.admin() });
@@ -117,25 +124,31 @@ describe('purchase requests', () => {
 });
 
 describe('Idempotency-Key', () => {
-  it.each(['lock', 'atomic'] as const)('turns the same key sent 20 times in parallel into one purchase (%s)', async (strategy) => {
-    const product = await api.product(50, { strategy });
-    const user = await api.user();
-    const headers = { 'idempotency-key': `order-${product.id}` };
-    const replies = await Promise.all(Array.from({ length: 20 }, () => buy(user.token, product.id, 2, headers)));
-    const ok = replies.filter((r) => r.status === 200);
-    // The first request buys; the others either replay its outcome (200, same id) or are told it is
-    // still in flight (409 PURCHASE_IN_PROGRESS, retry later). Nothing is bought twice.
-    expect(ok.length).toBeGreaterThanOrEqual(1);
-    expect(new Set(ok.map((r) => r.body.id)).size).toBe(1);
-    for (const r of replies.filter((r) => r.status !== 200)) expect(r.body.code).toBe('PURCHASE_IN_PROGRESS');
-    expect(await stockOf(product.id)).toMatchObject({ db_stock: 48, redis_stock: 48 });
-    const mine = await api.request('GET', '/api/purchases/me', { token: user.token });
-    expect(mine.body).toHaveLength(1);
+  it.each(['lock', 'atomic'] as const)(
+    'turns the same key sent 20 times in parallel into one purchase (%s)',
+    async (strategy) => {
+      const product = await api.product(50, { strategy });
+      const user = await api.user();
+      const headers = { 'idempotency-key': `order-${product.id}` };
+      const replies = await Promise.all(
+        Array.from({ length: 20 }, () => buy(user.token, product.id, 2, headers)),
+      );
+      const ok = replies.filter((r) => r.status === 200);
+      // The first request buys; the others either replay its outcome (200, same id) or are told it is
+      // still in flight (409 PURCHASE_IN_PROGRESS, retry later). Nothing is bought twice.
+      expect(ok.length).toBeGreaterThanOrEqual(1);
+      expect(new Set(ok.map((r) => r.body.id)).size).toBe(1);
+      for (const r of replies.filter((r) => r.status !== 200))
+        expect(r.body.code).toBe('PURCHASE_IN_PROGRESS');
+      expect(await stockOf(product.id)).toMatchObject({ db_stock: 48, redis_stock: 48 });
+      const mine = await api.request('GET', '/api/purchases/me', { token: user.token });
+      expect(mine.body).toHaveLength(1);
 
-    const retry = await buy(user.token, product.id, 2, headers);
-    expect(retry.status).toBe(200);
-    expect(retry.body).toEqual(ok[0]!.body);
-  });
+      const retry = await buy(user.token, product.id, 2, headers);
+      expect(retry.status).toBe(200);
+      expect(retry.body).toEqual(ok[0]!.body);
+    },
+  );
 
   it('refuses the same key with a different body with 422 and buys nothing', async () => {
     const product = await api.product(10);

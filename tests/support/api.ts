@@ -16,12 +16,19 @@ export interface Reply<T = any> {
 
 export interface TestApi {
   url: string;
-  request<T = any>(method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<Reply<T>>;
+  request<T = any>(
+    method: string,
+    path: string,
+    options?: { token?: string; body?: unknown; headers?: Record<string, string> },
+  ): Promise<Reply<T>>;
   /** A fresh user with a token. */
   user(prefix?: string): Promise<{ id: number; username: string; token: string }>;
   admin(): Promise<string>;
   /** An admin-created product. */
-  product(stock: number, options?: { price?: number; strategy?: 'lock' | 'atomic' }): Promise<{ id: number; price: number }>;
+  product(
+    stock: number,
+    options?: { price?: number; strategy?: 'lock' | 'atomic' },
+  ): Promise<{ id: number; price: number }>;
   close(): Promise<void>;
 }
 
@@ -52,17 +59,21 @@ export async function startTestApi(): Promise<TestApi> {
 
   const login = async (username: string, password: string) => {
     const reply = await request('POST', '/api/auth/login', { body: { username, password } });
-    if (reply.status !== 200) throw new Error(`login ${username}: ${reply.status} ${JSON.stringify(reply.body)}`);
+    if (reply.status !== 200)
+      throw new Error(`login ${username}: ${reply.status} ${JSON.stringify(reply.body)}`);
     return reply.body.access_token as string;
   };
 
-  return {
+  const api: TestApi = {
     url,
     request,
     async user(prefix = 'buyer') {
       const username = unique(prefix);
-      const created = await request('POST', '/api/auth/register', { body: { username, password: 'password123' } });
-      if (created.status !== 201) throw new Error(`register: ${created.status} ${JSON.stringify(created.body)}`);
+      const created = await request('POST', '/api/auth/register', {
+        body: { username, password: 'password123' },
+      });
+      if (created.status !== 201)
+        throw new Error(`register: ${created.status} ${JSON.stringify(created.body)}`);
       return { id: created.body.id, username, token: await login(username, 'password123') };
     },
     async admin() {
@@ -76,10 +87,16 @@ export async function startTestApi(): Promise<TestApi> {
     async product(stock, options = {}) {
       const price = options.price ?? 1000;
       const reply = await request('POST', '/api/products', {
-        token: await this.admin(),
-        body: { name: unique('product'), price, stock, ...(options.strategy && { strategy: options.strategy }) },
+        token: await api.admin(),
+        body: {
+          name: unique('product'),
+          price,
+          stock,
+          ...(options.strategy && { strategy: options.strategy }),
+        },
       });
-      if (reply.status !== 201) throw new Error(`create product: ${reply.status} ${JSON.stringify(reply.body)}`);
+      if (reply.status !== 201)
+        throw new Error(`create product: ${reply.status} ${JSON.stringify(reply.body)}`);
       return { id: reply.body.id, price };
     },
     close: () =>
@@ -88,6 +105,7 @@ export async function startTestApi(): Promise<TestApi> {
         server.close(() => resolve());
       }),
   };
+  return api;
 }
 
 /** Count replies by status code: `{200: 10, 400: 10}`. */

@@ -1,0 +1,83 @@
+/**
+ * Building the lock-and-stock services by hand for fault-injection tests: the same classes as
+ * shared/services.ts, over the test Redis and DynamoDB Local, with a seam to break one of them.
+ */
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Redis } from 'ioredis';
+import { inject } from 'vitest';
+import { createDocumentClient, ProductRepository, PurchaseRepository } from '../../shared/db/index.ts';
+import { RedisLock } from '../../shared/lock/index.ts';
+import { createRedis } from '../../shared/redis.ts';
+import {
+  type EventLog,
+  ProductService,
+  PurchaseService,
+  Reconciler,
+  RedisStock,
+} from '../../shared/stock/index.ts';
+
+export const quietLog: EventLog & {
+  lines: { level: string; message: string; fields: Record<string, unknown> }[];
+} = {
+  lines: [],
+  info(message, fields) {
+    this.lines.push({ level: 'info', message, fields });
+  },
+  warn(message, fields) {
+    this.lines.push({ level: 'warn', message, fields });
+  },
+  error(message, fields) {
+    this.lines.push({ level: 'error', message, fields });
+  },
+};
+
+export function dynamo(): DynamoDBDocumentClient {
+  return createDocumentClient({ AWS_REGION: 'us-east-1', DYNAMODB_ENDPOINT: inject('dynamoEndpoint') });
+}
+
+/** Make every call of the named DynamoDB operations fail, as an outage or a throttle would. */
+export function breakOperations(
+  doc: DynamoDBDocumentClient,
+  operations: readonly string[],
+  error = () => new Error('injected DynamoDB failure'),
+) {
+  doc.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (operations.includes(String(context.commandName))) throw error();
+      return next(args);
+    },
+    { step: 'initialize', name: `break-${operations.join('-')}` },
+  );
+}
+
+export function stack(
+  options: { redis?: Redis; doc?: DynamoDBDocumentClient; holdStaleAfterMs?: number } = {},
+) {
+  const redis = options.redis ?? createRedis(inject('redisUrl'));
+  const doc = options.doc ?? dynamo();
+  const products = new ProductRepository(doc, 'products');
+  const purchases = new PurchaseRepository(doc, 'purchases', 'products');
+  const stock = new RedisStock(redis);
+  return {
+    redis,
+    doc,
+    products,
+    purchases,
+    stock,
+    catalog: new ProductService(products, stock, 'lock'),
+    purchaseService: new PurchaseService({
+      stock,
+      locks: new RedisLock(redis),
+      products,
+      purchases,
+      log: quietLog,
+    }),
+    reconciler: new Reconciler({
+      stock,
+      products,
+      purchases,
+      log: quietLog,
+      holdStaleAfterMs: options.holdStaleAfterMs ?? 0,
+    }),
+  };
+}
