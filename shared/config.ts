@@ -46,7 +46,7 @@ export const configSchema = z.object({
   LOCK_MAX_RETRIES: int(1_000),
   /** The seed's LOCK_RETRY_DELAY: the first backoff; it doubles up to LOCK_RETRY_MAX_DELAY_MS, with jitter. */
   LOCK_RETRY_DELAY_MS: int(2),
-  LOCK_RETRY_MAX_DELAY_MS: int(25),
+  LOCK_RETRY_MAX_DELAY_MS: int(50),
 
   /**
    * A hold older than this belongs to a request that can no longer be running (it must exceed the

@@ -3,8 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../bin/local/processes.ts';
 import { HealthCheck } from '../../shared/health.ts';
 import { DependencyUnavailableError } from '../../shared/http/index.ts';
+import { RedisLock } from '../../shared/lock/index.ts';
 import { createRedis } from '../../shared/redis.ts';
 import {
+  InsufficientStockError,
   PurchaseNotRecordedError,
   PurchaseOutcomeUnknownError,
   StockUnavailableError,
@@ -141,6 +143,57 @@ describe('Redis losing its data mid-sale', () => {
       });
     },
   );
+});
+
+describe('a sold-out product', () => {
+  it.each(['lock', 'atomic'] as const)(
+    'is refused from Redis alone, without one DynamoDB call (%s)',
+    async (strategy) => {
+      const product = await newProduct(1, strategy);
+      await healthy.purchaseService.purchase({ userId: 1, productId: product.id, quantity: 1 });
+      const doc = dynamo();
+      breakOperations(doc, [
+        'TransactWriteItemsCommand',
+        'GetItemCommand',
+        'QueryCommand',
+        'ScanCommand',
+        'UpdateItemCommand',
+      ]);
+      const noDynamo = stack({ redis: healthy.redis, doc });
+      const error = await noDynamo.purchaseService
+        .purchase({ userId: 2, productId: product.id, quantity: 1 })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InsufficientStockError);
+    },
+  );
+
+  it('is refused at once under the lock strategy, without waiting for a busy lock', async () => {
+    const product = await newProduct(1, 'lock');
+    await healthy.purchaseService.purchase({ userId: 1, productId: product.id, quantity: 1 });
+    const holder = await new RedisLock(healthy.redis).acquire(String(product.id), { ttlMs: 10_000 });
+    const started = performance.now();
+    const error = await healthy.purchaseService
+      .purchase({ userId: 2, productId: product.id, quantity: 1 })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InsufficientStockError);
+    expect(performance.now() - started).toBeLessThan(1_000); // the wait budget is 5 s
+    await new RedisLock(healthy.redis).release(holder);
+  });
+
+  it('stops lock waiters as soon as the stock runs out while they wait', async () => {
+    const product = await newProduct(1, 'lock');
+    const locks = new RedisLock(healthy.redis);
+    const holder = await locks.acquire(String(product.id), { ttlMs: 10_000 });
+    const waiting = healthy.purchaseService
+      .purchase({ userId: 2, productId: product.id, quantity: 1 })
+      .catch((e: unknown) => e);
+    // Someone else takes the last unit while the buyer waits for the lock.
+    await healthy.stock.reserve(product.id, 1, ulid());
+    const started = performance.now();
+    expect(await waiting).toBeInstanceOf(InsufficientStockError);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    await locks.release(holder);
+  });
 });
 
 describe('Redis unavailable', () => {
