@@ -14,7 +14,8 @@ export function createRedis(url: string, options: RedisOptions = {}): Redis {
     // Fail a request fast rather than queue it behind a dead connection; the caller answers 503.
     maxRetriesPerRequest: 2,
     connectTimeout: 3_000,
-    lazyConnect: false,
+    // Connect on the first command: functions that never touch Redis never open a connection.
+    lazyConnect: true,
     ...options,
   });
 }

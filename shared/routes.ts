@@ -184,6 +184,15 @@ const patterns = httpRoutes.map((route) => ({
   regex: new RegExp(`^${route.path.replace(/\{\w+\}/g, '([^/]+)')}$`),
 }));
 
+/** A malformed escape stays as sent (validation then refuses it with a 422) instead of throwing. */
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 export interface RouteMatch {
   readonly route: (typeof httpRoutes)[number];
   readonly pathParameters: Record<string, string>;
@@ -205,7 +214,7 @@ export function matchRoute(
     allowed.push(route.method);
     if (route.method === method.toUpperCase() && !match) {
       const pathParameters = Object.fromEntries(
-        names.map((n, i) => [n, decodeURIComponent(found[i + 1] ?? '')]),
+        names.map((n, i) => [n, decodePathSegment(found[i + 1] ?? '')]),
       );
       match = { route, pathParameters };
     }

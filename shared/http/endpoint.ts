@@ -109,8 +109,11 @@ const jsonBody = (): MiddlewareObj<HttpEvent> => {
   return {
     before: async (request) => {
       const contentType = request.event.headers?.['content-type'];
-      if (!/^application\/(.+\+)?json($|;)/i.test(contentType ?? ''))
-        throw new UnsupportedMediaTypeError(contentType);
+      // Media types compare case-insensitively (RFC 9110) and JSON is always UTF-8, so hand middy's
+      // (case-sensitive) parser just the lower-cased essence: `Application/JSON; charset=utf-8` works.
+      const essence = contentType?.split(';')[0]?.trim().toLowerCase() ?? '';
+      if (!/^application\/(.+\+)?json$/.test(essence)) throw new UnsupportedMediaTypeError(contentType);
+      request.event.headers['content-type'] = essence;
       if (!request.event.body)
         throw new ValidationError([{ field: 'body', message: 'A JSON body is required' }]);
       try {
@@ -160,6 +163,21 @@ const errorMapping = (): MiddlewareObj<HttpEvent, HttpResult> => ({
   },
 });
 
+function declaresNoResources(route: EndpointRoute): boolean {
+  return Object.keys(route.uses.tables).length === 0 && !route.uses.redis && !route.uses.jwt;
+}
+
+/** A route that declares no resources (route-not-found) gets no clients; touching one is a bug. */
+function noServices(functionName: string): Services {
+  return new Proxy({} as Services, {
+    get: (_, property) => {
+      throw new Error(
+        `${functionName} declares no resources in shared/routes.ts but used services.${String(property)}`,
+      );
+    },
+  });
+}
+
 /**
  * Build a Lambda handler for the route of `functionName` in shared/routes.ts: its access level and
  * success status come from the route table, so a handler carries neither.
@@ -184,7 +202,7 @@ export function endpoint<N extends EndpointName, S extends Schemas>(
         ...(context.input as Pick<EndpointInput<S>, 'body' | 'query' | 'params' | 'headers'>),
         // The authenticate step guarantees a caller on every non-public route.
         caller: context.caller as CallerOf<N>,
-        services: await services(),
+        services: declaresNoResources(route) ? noServices(route.function) : await services(),
         event,
       });
       return json(route.successStatus, result);

@@ -11,7 +11,7 @@ export const username = z
 /** bcrypt reads 72 bytes: a longer password is refused, never silently truncated. */
 export const password = z
   .string()
-  .min(8, 'must be at least 8 characters')
+  .refine((p) => Buffer.byteLength(p, 'utf8') >= 8, 'must be at least 8 bytes')
   .refine(
     (p) => Buffer.byteLength(p, 'utf8') <= MAX_PASSWORD_BYTES,
     `must be at most ${MAX_PASSWORD_BYTES} bytes`,
@@ -31,10 +31,14 @@ export const loginBody = z.object({
 
 const wholeNumber = z.number().int('must be a whole number');
 
+/** price × quantity must stay an exact integer (≤ 2^53): 10^11 won × 10^4 units = 10^15. */
+const MAX_PRICE = 100_000_000_000;
+const MAX_QUANTITY = 10_000;
+
 export const createProductBody = z.object({
   name: z.string().trim().min(1).max(200),
   description: z.string().max(2000).nullish(),
-  price: wholeNumber.nonnegative().max(1_000_000_000_000),
+  price: wholeNumber.nonnegative().max(MAX_PRICE),
   stock: wholeNumber.nonnegative().max(100_000_000),
   /** Extension: how purchases of this product are serialized; the configured default otherwise. */
   strategy: z.enum(['lock', 'atomic']).optional(),
@@ -44,18 +48,21 @@ export const createProductBody = z.object({
 export const idParams = z.object({
   id: z
     .string()
-    .regex(/^[1-9]\d{0,15}$/, 'must be a positive integer')
+    .regex(/^[1-9]\d{0,14}$/, 'must be a positive integer below 10^15')
     .transform(Number),
 });
 
+/** `?limit=` with no value means the default, as a missing parameter does. */
+const blankAsMissing = (value: unknown) => (value === '' ? undefined : value);
+
 export const pageQuery = z.object({
-  skip: z.coerce.number().int().min(0).default(0),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  skip: z.preprocess(blankAsMissing, z.coerce.number().int().min(0).default(0)),
+  limit: z.preprocess(blankAsMissing, z.coerce.number().int().min(1).max(1000).default(100)),
 });
 
 export const purchaseBody = z.object({
   product_id: wholeNumber.positive(),
-  quantity: wholeNumber.positive().max(10_000),
+  quantity: wholeNumber.positive().max(MAX_QUANTITY),
 });
 
 /** Optional `Idempotency-Key`: printable ASCII, as the IETF draft and the big payment APIs use it. */

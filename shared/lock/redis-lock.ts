@@ -1,7 +1,8 @@
 /**
- * A single-instance Redis lock: `SET key token NX PX ttl`, released and extended by compare-then-act
- * Lua. `DistributedLock` is the interface the purchase use-cases depend on; a Redlock over several
- * Redis nodes (the roadmap's V3) implements the same three calls.
+ * A single-instance Redis lock: set-if-absent with a TTL and a random token, released and extended by
+ * compare-then-act Lua, granted first-come-first-served (see scripts.ts). `DistributedLock` is the
+ * interface the purchase use-cases depend on; a Redlock over several Redis nodes (the roadmap's V3)
+ * implements the same three calls.
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -45,11 +46,19 @@ export const LOCK_DEFAULTS = {
   waitBudgetMs: 5_000,
   maxAttempts: 1_000,
   retryDelayMs: 2,
-  maxRetryDelayMs: 25,
+  maxRetryDelayMs: 50,
 } as const;
 
 /** `lock:{42}`: the hash tag puts a product's lock in the same cluster slot as its stock. */
 export const lockKey = (resource: string) => `lock:{${resource}}`;
+export const lockQueueKey = (resource: string) => `lockq:{${resource}}`;
+export const lockPlacesKey = (resource: string) => `lockqt:{${resource}}`;
+
+/**
+ * How long a waiter keeps its place in line between two asks. Long enough to survive an event-loop
+ * stall, short enough that a crashed waiter holds up the line only briefly.
+ */
+const PLACE_TTL_MS = 1_000;
 
 export class RedisLock implements DistributedLock {
   private readonly defaults: Required<Omit<AcquireOptions, 'beforeRetry'>>;
@@ -67,22 +76,32 @@ export class RedisLock implements DistributedLock {
       ...options,
     };
     const token = randomBytes(16).toString('base64url');
+    const keys = [lockKey(resource), lockQueueKey(resource), lockPlacesKey(resource)] as const;
+    const placeTtlMs = Math.max(PLACE_TTL_MS, maxRetryDelayMs * 10);
     const started = performance.now();
     const deadline = started + waitBudgetMs;
-
-    for (let attempt = 1; ; attempt++) {
-      const attemptStarted = Date.now();
-      if ((await this.redis.set(lockKey(resource), token, 'PX', ttlMs, 'NX')) === 'OK') {
-        const waitedMs = Math.round(performance.now() - started);
-        // Validity counts from before the SET was sent: the key may have been set at any point since.
-        return { resource, token, validUntil: attemptStarted + ttlMs, attempts: attempt, waitedMs };
+    let acquired = false;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const attemptStarted = Date.now();
+        const position = await this.redis.lockAcquireFair(...keys, token, ttlMs, placeTtlMs);
+        if (position === 0) {
+          acquired = true;
+          const waitedMs = Math.round(performance.now() - started);
+          // Validity counts from before the request was sent: the key may have been set any time since.
+          return { resource, token, validUntil: attemptStarted + ttlMs, attempts: attempt, waitedMs };
+        }
+        const remaining = deadline - performance.now();
+        if (attempt >= maxAttempts || remaining <= 0) {
+          throw new LockNotAcquiredError(resource, attempt, Math.round(performance.now() - started));
+        }
+        await sleep(Math.min(remaining, pollDelay(position, attempt, retryDelayMs, maxRetryDelayMs)));
+        await options.beforeRetry?.();
       }
-      const remaining = deadline - performance.now();
-      if (attempt >= maxAttempts || remaining <= 0) {
-        throw new LockNotAcquiredError(resource, attempt, Math.round(performance.now() - started));
-      }
-      await sleep(Math.min(remaining, backoff(attempt, retryDelayMs, maxRetryDelayMs)));
-      await options.beforeRetry?.();
+    } finally {
+      // Giving up (budget spent, beforeRetry threw, Redis failed) must not leave a place in line that
+      // would hold up everyone behind it.
+      if (!acquired) await this.redis.lockLeave(keys[1], keys[2], token).catch(() => undefined);
     }
   }
 
@@ -95,6 +114,16 @@ export class RedisLock implements DistributedLock {
     const extended = await this.redis.lockExtend(lockKey(lock.resource), lock.token, ttlMs);
     return extended === 1 ? { ...lock, validUntil: sent + ttlMs } : 'not-held';
   }
+}
+
+/**
+ * The head of the line asks again soon, with exponential backoff while the holder works; the rest ask
+ * only as often as they must to keep their place, later the further back they stand.
+ */
+export function pollDelay(position: number, attempt: number, baseMs: number, maxMs: number): number {
+  if (position <= 1) return backoff(attempt, baseMs, Math.min(maxMs, baseMs * 4));
+  const step = Math.min(maxMs, baseMs * 2 * position);
+  return step / 2 + Math.random() * (step / 2);
 }
 
 /** Exponential backoff with "equal jitter": half the step fixed, half random, so waiters spread out. */

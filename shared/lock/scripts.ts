@@ -1,11 +1,62 @@
 /**
  * The lock's Lua, registered once on the ioredis client (the `scripts` option) so every call runs by
- * EVALSHA with ioredis's NOSCRIPT fallback. Both scripts are compare-then-act on the holder's token:
- * a holder whose lock expired and was taken by someone else can neither release nor extend it.
+ * EVALSHA with ioredis's NOSCRIPT fallback. Release and extend are compare-then-act on the holder's
+ * token: a holder whose lock expired and was taken by someone else can neither release nor extend it.
+ *
+ * Acquisition is first-come-first-served. Per resource, in one hash slot:
+ *   lock:{42}    string  holder's token, PX ttl        (SET NX PX semantics: only set when absent)
+ *   lockq:{42}   list    waiting tokens in arrival order
+ *   lockqt:{42}  zset    token -> until when (Redis ms) it keeps its place without asking again
+ * Only the head of the line may take a free lock, so a buyer who came first is served first. A waiter
+ * that stops asking (crashed, paused) loses its place once its time runs out, so a dead waiter cannot
+ * block the line for longer than that.
  */
 import type { Result } from 'ioredis';
 
 export const lockScripts = {
+  /** 0 = acquired; n > 0 = waiting, n-th in line. */
+  lockAcquireFair: {
+    numberOfKeys: 3,
+    lua: `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local token = ARGV[1]
+while true do
+  local head = redis.call('LINDEX', KEYS[2], 0)
+  if not head then break end
+  local until_ms = redis.call('ZSCORE', KEYS[3], head)
+  if until_ms and tonumber(until_ms) > now then break end
+  redis.call('LPOP', KEYS[2])
+  redis.call('ZREM', KEYS[3], head)
+end
+local head = redis.call('LINDEX', KEYS[2], 0)
+if redis.call('EXISTS', KEYS[1]) == 0 and (not head or head == token) then
+  redis.call('SET', KEYS[1], token, 'PX', ARGV[2])
+  if head == token then
+    redis.call('LPOP', KEYS[2])
+    redis.call('ZREM', KEYS[3], token)
+  end
+  return 0
+end
+if redis.call('ZADD', KEYS[3], now + tonumber(ARGV[3]), token) == 1 then
+  redis.call('RPUSH', KEYS[2], token)
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[3] * 2)
+redis.call('PEXPIRE', KEYS[3], ARGV[3] * 2)
+local position = redis.call('LPOS', KEYS[2], token)
+if not position then
+  redis.call('RPUSH', KEYS[2], token)
+  position = redis.call('LLEN', KEYS[2]) - 1
+end
+return position + 1`,
+  },
+  /** A waiter that gives up (sold out, budget spent) leaves the line at once. */
+  lockLeave: {
+    numberOfKeys: 2,
+    lua: `
+redis.call('LREM', KEYS[1], 1, ARGV[1])
+return redis.call('ZREM', KEYS[2], ARGV[1])`,
+  },
   lockRelease: {
     numberOfKeys: 1,
     lua: `
@@ -26,6 +77,15 @@ return 0`,
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
+    lockAcquireFair(
+      lockKey: string,
+      queueKey: string,
+      placesKey: string,
+      token: string,
+      ttlMs: number,
+      placeTtlMs: number,
+    ): Result<number, Context>;
+    lockLeave(queueKey: string, placesKey: string, token: string): Result<number, Context>;
     /** 1 = released, 0 = the key holds another token (or none). */
     lockRelease(key: string, token: string): Result<number, Context>;
     /** 1 = extended, 0 = the key holds another token (or none). */

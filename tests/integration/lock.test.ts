@@ -1,7 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { LockNotAcquiredError, lockKey, RedisLock, withLock } from '../../shared/lock/index.ts';
+import {
+  LockNotAcquiredError,
+  lockKey,
+  lockPlacesKey,
+  lockQueueKey,
+  RedisLock,
+  withLock,
+} from '../../shared/lock/index.ts';
 import { createRedis } from '../../shared/redis.ts';
 import { unique } from '../support/api.ts';
 
@@ -118,6 +125,60 @@ describe('RedisLock', () => {
       ),
     );
     expect(maxInside).toBe(1);
+  });
+});
+
+describe('first-come-first-served', () => {
+  it('grants a busy lock to waiters in the order they arrived', async () => {
+    const resource = unique('fifo');
+    const holder = await locks.acquire(resource);
+    const order: number[] = [];
+    const waiters = Array.from({ length: 20 }, async (_, i) => {
+      await sleep(i * 5); // arrive one after another
+      await withLock(
+        locks,
+        resource,
+        async () => {
+          order.push(i);
+          await sleep(1);
+        },
+        { waitBudgetMs: 10_000 },
+      );
+    });
+    await sleep(150);
+    await locks.release(holder);
+    await Promise.all(waiters);
+    expect(order).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  });
+
+  it('takes a waiter out of line when it gives up, so it blocks nobody', async () => {
+    const resource = unique('leave');
+    const holder = await locks.acquire(resource);
+    await expect(locks.acquire(resource, { waitBudgetMs: 50 })).rejects.toBeInstanceOf(LockNotAcquiredError);
+    expect(await redis.llen(lockQueueKey(resource))).toBe(0);
+    await locks.release(holder);
+    const next = await locks.acquire(resource, { waitBudgetMs: 100 });
+    expect(next.attempts).toBe(1);
+    await locks.release(next);
+  });
+
+  it('drops a waiter that stopped asking once its place expires (a crashed buyer cannot block the line)', async () => {
+    const resource = unique('dead');
+    const holder = await locks.acquire(resource);
+    // A waiter joins the line with a 200 ms place and then dies without ever asking again.
+    await redis.lockAcquireFair(
+      lockKey(resource),
+      lockQueueKey(resource),
+      lockPlacesKey(resource),
+      'dead-waiter',
+      5_000,
+      200,
+    );
+    await locks.release(holder);
+    const started = performance.now();
+    const next = await locks.acquire(resource, { waitBudgetMs: 3_000 });
+    expect(performance.now() - started).toBeLessThan(1_500);
+    await locks.release(next);
   });
 });
 
