@@ -7,8 +7,8 @@ export const handler = endpoint(
     purchaseView(
       await services.purchases.purchase({
         userId: caller.userId,
-        productId: body.product_id,
-        quantity: body.quantity,
+        single: body.single,
+        items: body.items.map((i) => ({ productId: i.product_id, quantity: i.quantity })),
         idempotencyKey: headers['idempotency-key'],
       }),
     ),

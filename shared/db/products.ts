@@ -7,7 +7,7 @@ import {
   ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { PurchaseStrategy } from '../stock/redis-stock.ts';
+import type { Component, PurchaseStrategy } from '../stock/redis-stock.ts';
 
 export interface ProductRecord {
   readonly id: number;
@@ -18,6 +18,8 @@ export interface ProductRecord {
   readonly stock: number;
   readonly initial_stock: number;
   readonly strategy: PurchaseStrategy;
+  /** A bundle's parts (an "A+B+C set"): buying one takes these too, all or nothing. */
+  readonly components?: readonly Component[];
   readonly created_at: string;
   readonly updated_at: string;
 }

@@ -3,19 +3,44 @@ import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/
 import { PURCHASES_BY_PRODUCT_INDEX, PURCHASES_BY_USER_INDEX } from './tables.ts';
 import { cancellationCodes, transactWrite } from './transactions.ts';
 
+/** One thing the buyer asked for, priced. */
+export interface PurchaseItem {
+  readonly product_id: number;
+  readonly quantity: number;
+  readonly unit_price: number;
+  readonly total_price: number;
+}
+
+/** Units of one product a purchase took from stock (a bundle's components included). */
+export interface PurchaseLine {
+  readonly product_id: number;
+  readonly quantity: number;
+}
+
 export interface PurchaseRecord {
   readonly id: string;
   readonly user_id: number;
-  readonly product_id: number;
-  readonly quantity: number;
+  readonly items: readonly PurchaseItem[];
+  readonly lines: readonly PurchaseLine[];
+  /** Set when the request named one product (the contract's body), and echoed in the answer. */
+  readonly product_id?: number;
+  readonly quantity?: number;
   readonly total_price: number;
   readonly purchased_at: string;
   /** Hash of the request body when an Idempotency-Key made the id; a retry must match it. */
   readonly request_fingerprint?: string;
 }
 
-/** What DynamoDB said about a purchase transaction that did not go through. */
-export type RecordOutcome = 'recorded' | 'duplicate' | 'insufficient';
+/** What DynamoDB said about the purchase transaction. */
+export type RecordOutcome =
+  | { readonly status: 'recorded' }
+  /** A purchase with this id exists (a retry with the same Idempotency-Key). */
+  | { readonly status: 'duplicate' }
+  /** The durable stock of these products does not cover the purchase. */
+  | { readonly status: 'insufficient'; readonly productIds: readonly number[] };
+
+/** DynamoDB allows 100 items per transaction: the purchase, a line row and a decrement per product. */
+export const MAX_LINES_PER_PURCHASE = 49;
 
 export class PurchaseRepository {
   constructor(
@@ -25,37 +50,63 @@ export class PurchaseRepository {
   ) {}
 
   /**
-   * The durable write: the purchase (only if its id is new) and the product's decrement (only if
-   * the durable stock covers it), all or nothing. DynamoDB can never go below zero, whatever Redis
-   * believes. Errors other than these two answers are thrown as they are.
+   * The durable write, one transaction: the purchase (only if its id is new) and every product's
+   * decrement (only if that product's durable stock covers it), all or nothing. DynamoDB can never
+   * go below zero, whatever Redis believes. Errors other than these answers are thrown as they are.
    */
   async record(purchase: PurchaseRecord): Promise<RecordOutcome> {
+    const { lines } = purchase;
+    if (lines.length === 0 || lines.length > MAX_LINES_PER_PURCHASE) {
+      throw new RangeError(`A purchase takes 1 to ${MAX_LINES_PER_PURCHASE} products, not ${lines.length}`);
+    }
+    // Rows that take stock carry stock_product_id/stock_quantity for the audit index: the purchase
+    // itself when it takes one product, otherwise one line row per product.
+    const single = lines.length === 1 ? lines[0] : undefined;
+    const header = single
+      ? { ...purchase, stock_product_id: single.product_id, stock_quantity: single.quantity }
+      : purchase;
+    const lineRows = single
+      ? []
+      : lines.map((line) => ({
+          Put: {
+            TableName: this.tableName,
+            Item: {
+              id: `${purchase.id}#${line.product_id}`,
+              purchase_id: purchase.id,
+              stock_product_id: line.product_id,
+              stock_quantity: line.quantity,
+              purchased_at: purchase.purchased_at,
+            },
+          },
+        }));
+    const decrements = lines.map((line) => ({
+      Update: {
+        TableName: this.productsTable,
+        Key: { id: line.product_id },
+        UpdateExpression: 'SET stock = stock - :q, updated_at = :now',
+        ConditionExpression: 'attribute_exists(id) AND stock >= :q',
+        ExpressionAttributeValues: { ':q': line.quantity, ':now': purchase.purchased_at },
+      },
+    }));
     try {
       await transactWrite(this.doc, {
         TransactItems: [
           {
-            Put: {
-              TableName: this.tableName,
-              Item: purchase,
-              ConditionExpression: 'attribute_not_exists(id)',
-            },
+            Put: { TableName: this.tableName, Item: header, ConditionExpression: 'attribute_not_exists(id)' },
           },
-          {
-            Update: {
-              TableName: this.productsTable,
-              Key: { id: purchase.product_id },
-              UpdateExpression: 'SET stock = stock - :q, updated_at = :now',
-              ConditionExpression: 'attribute_exists(id) AND stock >= :q',
-              ExpressionAttributeValues: { ':q': purchase.quantity, ':now': purchase.purchased_at },
-            },
-          },
+          ...lineRows,
+          ...decrements,
         ],
       });
-      return 'recorded';
+      return { status: 'recorded' };
     } catch (error) {
       const codes = cancellationCodes(error);
-      if (codes?.[0] === 'ConditionalCheckFailed') return 'duplicate';
-      if (codes?.[1] === 'ConditionalCheckFailed') return 'insufficient';
+      if (codes?.[0] === 'ConditionalCheckFailed') return { status: 'duplicate' };
+      const failed = codes?.slice(1 + lineRows.length) ?? [];
+      const productIds = lines
+        .filter((_, i) => failed[i] === 'ConditionalCheckFailed')
+        .map((l) => l.product_id);
+      if (productIds.length > 0) return { status: 'insufficient', productIds };
       throw error;
     }
   }
@@ -91,13 +142,13 @@ export class PurchaseRepository {
         new QueryCommand({
           TableName: this.tableName,
           IndexName: PURCHASES_BY_PRODUCT_INDEX,
-          KeyConditionExpression: 'product_id = :p',
+          KeyConditionExpression: 'stock_product_id = :p',
           ExpressionAttributeValues: { ':p': productId },
-          ProjectionExpression: 'quantity',
+          ProjectionExpression: 'stock_quantity',
           ExclusiveStartKey,
         }),
       );
-      for (const item of page.Items ?? []) sold += Number(item.quantity);
+      for (const item of page.Items ?? []) sold += Number(item.stock_quantity);
       ExclusiveStartKey = page.LastEvaluatedKey;
     } while (ExclusiveStartKey);
     return sold;

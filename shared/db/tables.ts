@@ -46,7 +46,10 @@ export const tableDefinitions: Record<TableName, TableDefinition> = {
     partitionKey: { name: 'id', type: 'N' },
     globalSecondaryIndexes: [],
   },
-  /** Purchases by id (ULID, or derived from the Idempotency-Key). */
+  /**
+   * Purchases by id (ULID, or derived from the Idempotency-Key), and for purchases that take several
+   * products, one line row per product (`<id>#<product id>`, no user_id: the history index skips it).
+   */
   purchases: {
     partitionKey: { name: 'id', type: 'S' },
     globalSecondaryIndexes: [
@@ -56,11 +59,13 @@ export const tableDefinitions: Record<TableName, TableDefinition> = {
         sortKey: { name: 'purchased_at', type: 'S' },
       },
       {
-        // The audit sums quantities per product; it needs nothing else.
+        // The audit sums units taken per product. Every row that takes stock carries
+        // stock_product_id/stock_quantity: a one-product purchase itself, or one line row per product
+        // of a cart or bundle. Nothing else is indexed, so nothing is counted twice.
         indexName: PURCHASES_BY_PRODUCT_INDEX,
-        partitionKey: { name: 'product_id', type: 'N' },
+        partitionKey: { name: 'stock_product_id', type: 'N' },
         sortKey: { name: 'id', type: 'S' },
-        nonKeyAttributes: ['quantity'],
+        nonKeyAttributes: ['stock_quantity'],
       },
     ],
   },

@@ -12,11 +12,13 @@ import { LockNotAcquiredError } from '../lock/errors.ts';
 import {
   IdempotencyKeyReusedError,
   InsufficientStockError,
+  InvalidBundleError,
   ProductNotFoundError,
   PurchaseInProgressError,
   PurchaseNotRecordedError,
   PurchaseOutcomeUnknownError,
   StockUnavailableError,
+  TooManyProductsError,
 } from '../stock/errors.ts';
 
 export interface FieldIssue {
@@ -139,6 +141,11 @@ export const errorTable: readonly Rule[] = [
         code: 'INSUFFICIENT_STOCK',
         product_id: e.productId,
         available: e.available,
+        shortages: e.shortages.map((s) => ({
+          product_id: s.productId,
+          requested: s.requested,
+          available: s.available,
+        })),
       },
     }),
   ],
@@ -151,6 +158,8 @@ export const errorTable: readonly Rule[] = [
     }),
   ],
   [IdempotencyKeyReusedError, plain(422, 'IDEMPOTENCY_KEY_REUSED')],
+  [InvalidBundleError, plain(422, 'INVALID_BUNDLE')],
+  [TooManyProductsError, plain(422, 'TOO_MANY_PRODUCTS')],
   [PurchaseInProgressError, plain(409, 'PURCHASE_IN_PROGRESS', { 'retry-after': '1' })],
   [
     PurchaseNotRecordedError,

@@ -31,9 +31,19 @@ export const loginBody = z.object({
 
 const wholeNumber = z.number().int('must be a whole number');
 
-/** price × quantity must stay an exact integer (≤ 2^53): 10^11 won × 10^4 units = 10^15. */
-const MAX_PRICE = 100_000_000_000;
+/** A cart's total must stay an exact integer (≤ 2^53): 10 items × 10^10 won × 10^4 units = 10^15. */
+const MAX_PRICE = 10_000_000_000;
 const MAX_QUANTITY = 10_000;
+
+const productId = wholeNumber.positive();
+const quantity = wholeNumber.positive().max(MAX_QUANTITY);
+const purchaseItem = z.object({ product_id: productId, quantity });
+
+/** A cart holds 1 to 10 distinct products (repeats are refused, not merged: a client bug shows). */
+export const MAX_CART_ITEMS = 10;
+
+const distinctProducts = (items: readonly { product_id: number }[]) =>
+  new Set(items.map((i) => i.product_id)).size === items.length;
 
 export const createProductBody = z.object({
   name: z.string().trim().min(1).max(200),
@@ -42,6 +52,13 @@ export const createProductBody = z.object({
   stock: wholeNumber.nonnegative().max(100_000_000),
   /** Extension: how purchases of this product are serialized; the configured default otherwise. */
   strategy: z.enum(['lock', 'atomic']).optional(),
+  /** Extension: a bundle ("A+B+C set"); buying one takes these too, all or nothing. */
+  components: z
+    .array(purchaseItem)
+    .min(1)
+    .max(MAX_CART_ITEMS)
+    .refine(distinctProducts, 'must name each product once')
+    .optional(),
 });
 
 /** A positive integer in a path: API Gateway hands it over as a string. */
@@ -60,10 +77,41 @@ export const pageQuery = z.object({
   limit: z.preprocess(blankAsMissing, z.coerce.number().int().min(1).max(1000).default(100)),
 });
 
-export const purchaseBody = z.object({
-  product_id: wholeNumber.positive(),
-  quantity: wholeNumber.positive().max(MAX_QUANTITY),
-});
+/**
+ * Either the contract's `{product_id, quantity}` or a cart `{items: [{product_id, quantity}, ...]}`;
+ * both come out as `{single, items}`.
+ */
+export const purchaseBody = z
+  .object({
+    product_id: productId.optional(),
+    quantity: quantity.optional(),
+    items: z
+      .array(purchaseItem)
+      .min(1)
+      .max(MAX_CART_ITEMS)
+      .refine(distinctProducts, 'must name each product once')
+      .optional(),
+  })
+  .superRefine((body, ctx) => {
+    if (body.items !== undefined) {
+      if (body.product_id !== undefined || body.quantity !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['items'],
+          message: 'send either items or product_id and quantity, not both',
+        });
+      }
+      return;
+    }
+    if (body.product_id === undefined)
+      ctx.addIssue({ code: 'custom', path: ['product_id'], message: 'Required' });
+    if (body.quantity === undefined)
+      ctx.addIssue({ code: 'custom', path: ['quantity'], message: 'Required' });
+  })
+  .transform((body) => ({
+    single: body.items === undefined,
+    items: body.items ?? [{ product_id: body.product_id as number, quantity: body.quantity as number }],
+  }));
 
 /** Optional `Idempotency-Key`: printable ASCII, as the IETF draft and the big payment APIs use it. */
 export const idempotencyHeaders = z.object({

@@ -17,14 +17,24 @@ export const productView = (p: ProductWithLiveStock) => ({
   stock: p.stock,
   redis_stock: p.redis_stock,
   strategy: p.strategy,
+  ...(p.components && { components: p.components }),
   created_at: p.created_at,
   updated_at: p.updated_at,
 });
 
+/**
+ * A one-product purchase answers in the contract's shape (`product_id`, `quantity`); every purchase
+ * also lists its `items`, so a cart or bundle shows whole.
+ */
 export const purchaseView = (p: PurchaseRecord) => ({
   id: p.id,
-  product_id: p.product_id,
-  quantity: p.quantity,
+  ...(p.product_id !== undefined && { product_id: p.product_id, quantity: p.quantity }),
+  items: p.items.map((i) => ({
+    product_id: i.product_id,
+    quantity: i.quantity,
+    unit_price: i.unit_price,
+    total_price: i.total_price,
+  })),
   total_price: p.total_price,
   purchased_at: p.purchased_at,
 });

@@ -6,11 +6,15 @@ export {
   LOCK_DEFAULTS,
   type Lock,
   lockKey,
+  lockOrder,
   lockPlacesKey,
   lockQueueKey,
+  lockTicketsKey,
   pollDelay,
   RedisLock,
   type WithLockResult,
+  type WithLocksResult,
   withLock,
+  withLocks,
 } from './redis-lock.ts';
 export { lockScripts } from './scripts.ts';

@@ -53,6 +53,7 @@ export const LOCK_DEFAULTS = {
 export const lockKey = (resource: string) => `lock:{${resource}}`;
 export const lockQueueKey = (resource: string) => `lockq:{${resource}}`;
 export const lockPlacesKey = (resource: string) => `lockqt:{${resource}}`;
+export const lockTicketsKey = (resource: string) => `lockqn:{${resource}}`;
 
 /**
  * How long a waiter keeps its place in line between two asks. Long enough to survive an event-loop
@@ -76,7 +77,12 @@ export class RedisLock implements DistributedLock {
       ...options,
     };
     const token = randomBytes(16).toString('base64url');
-    const keys = [lockKey(resource), lockQueueKey(resource), lockPlacesKey(resource)] as const;
+    const keys = [
+      lockKey(resource),
+      lockQueueKey(resource),
+      lockPlacesKey(resource),
+      lockTicketsKey(resource),
+    ] as const;
     const placeTtlMs = Math.max(PLACE_TTL_MS, maxRetryDelayMs * 10);
     const started = performance.now();
     const deadline = started + waitBudgetMs;
@@ -95,7 +101,9 @@ export class RedisLock implements DistributedLock {
         if (attempt >= maxAttempts || remaining <= 0) {
           throw new LockNotAcquiredError(resource, attempt, Math.round(performance.now() - started));
         }
-        await sleep(Math.min(remaining, pollDelay(position, attempt, retryDelayMs, maxRetryDelayMs)));
+        await sleep(
+          Math.min(remaining, pollDelay(position, attempt, retryDelayMs, maxRetryDelayMs, placeTtlMs)),
+        );
         await options.beforeRetry?.();
       }
     } finally {
@@ -117,12 +125,20 @@ export class RedisLock implements DistributedLock {
 }
 
 /**
- * The head of the line asks again soon, with exponential backoff while the holder works; the rest ask
- * only as often as they must to keep their place, later the further back they stand.
+ * The head of the line asks again within a few ms while the holder works. The rest ask
+ * later the further back they stand (by the time they ask again the line has moved up), but often
+ * enough to keep their place: a quarter of the place's lifetime at most.
  */
-export function pollDelay(position: number, attempt: number, baseMs: number, maxMs: number): number {
-  if (position <= 1) return backoff(attempt, baseMs, Math.min(maxMs, baseMs * 4));
-  const step = Math.min(maxMs, baseMs * 2 * position);
+export function pollDelay(
+  position: number,
+  attempt: number,
+  baseMs: number,
+  maxMs: number,
+  placeTtlMs = PLACE_TTL_MS,
+): number {
+  // One head per resource, so asking every few ms costs little and keeps the hand-over gap short.
+  if (position <= 1) return backoff(attempt, baseMs, Math.min(maxMs, baseMs * 2));
+  const step = Math.min(Math.max(maxMs, placeTtlMs / 4), baseMs * 2 * position);
   return step / 2 + Math.random() * (step / 2);
 }
 
@@ -139,6 +155,14 @@ export interface WithLockResult<T> {
   readonly release: 'released' | 'not-held';
 }
 
+export interface WithLocksResult<T> {
+  readonly value: T;
+  /** In the order they were taken (ascending resource). */
+  readonly locks: readonly Lock[];
+  /** `not-held` when any lock expired inside the critical section. */
+  readonly release: 'released' | 'not-held';
+}
+
 /** Acquire, run, and always release, also when `fn` throws. */
 export async function withLock<T>(
   locks: DistributedLock,
@@ -146,13 +170,46 @@ export async function withLock<T>(
   fn: (lock: Lock) => Promise<T>,
   options?: AcquireOptions,
 ): Promise<WithLockResult<T>> {
-  const lock = await locks.acquire(resource, options);
+  const result = await withLocks(locks, [resource], ([lock]) => fn(lock as Lock), options);
+  return { value: result.value, lock: result.locks[0] as Lock, release: result.release };
+}
+
+/** Orders resources the way every caller must take them, so no two callers can wait on each other. */
+export function lockOrder(resources: readonly string[]): string[] {
+  return [...new Set(resources)].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+}
+
+/**
+ * Several locks, all or nothing: taken in one global order (ascending, numeric-aware) so two buyers
+ * of [A, B] and [B, A] cannot deadlock, inside one shared wait budget; a failure part-way releases
+ * what was taken; released in reverse order, also when `fn` throws.
+ */
+export async function withLocks<T>(
+  locks: DistributedLock,
+  resources: readonly string[],
+  fn: (held: readonly Lock[]) => Promise<T>,
+  options: AcquireOptions = {},
+): Promise<WithLocksResult<T>> {
+  const budget = options.waitBudgetMs ?? LOCK_DEFAULTS.waitBudgetMs;
+  const deadline = performance.now() + budget;
+  const held: Lock[] = [];
+  const releaseAll = async () => {
+    let outcome: 'released' | 'not-held' = 'released';
+    for (const lock of [...held].reverse()) {
+      if ((await locks.release(lock).catch(() => 'not-held' as const)) === 'not-held') outcome = 'not-held';
+    }
+    return outcome;
+  };
   let value: T;
   try {
-    value = await fn(lock);
+    for (const resource of lockOrder(resources)) {
+      const remaining = Math.max(0, Math.round(deadline - performance.now()));
+      held.push(await locks.acquire(resource, { ...options, waitBudgetMs: remaining }));
+    }
+    value = await fn(held);
   } catch (error) {
-    await locks.release(lock).catch(() => undefined);
+    await releaseAll();
     throw error;
   }
-  return { value, lock, release: await locks.release(lock) };
+  return { value, locks: held, release: await releaseAll() };
 }

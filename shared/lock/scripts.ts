@@ -5,57 +5,53 @@
  *
  * Acquisition is first-come-first-served. Per resource, in one hash slot:
  *   lock:{42}    string  holder's token, PX ttl        (SET NX PX semantics: only set when absent)
- *   lockq:{42}   list    waiting tokens in arrival order
- *   lockqt:{42}  zset    token -> until when (Redis ms) it keeps its place without asking again
+ *   lockq:{42}   zset    waiting token -> arrival ticket (the line, in arrival order)
+ *   lockqt:{42}  hash    waiting token -> until when (Redis ms) it keeps its place without asking
+ *   lockqn:{42}  string  the ticket counter
  * Only the head of the line may take a free lock, so a buyer who came first is served first. A waiter
  * that stops asking (crashed, paused) loses its place once its time runs out, so a dead waiter cannot
- * block the line for longer than that.
+ * block the line for longer than that. Every step is O(log n) in the length of the line.
  */
 import type { Result } from 'ioredis';
 
 export const lockScripts = {
   /** 0 = acquired; n > 0 = waiting, n-th in line. */
   lockAcquireFair: {
-    numberOfKeys: 3,
+    numberOfKeys: 4,
     lua: `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local token = ARGV[1]
+local head
 while true do
-  local head = redis.call('LINDEX', KEYS[2], 0)
+  head = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
   if not head then break end
-  local until_ms = redis.call('ZSCORE', KEYS[3], head)
+  local until_ms = redis.call('HGET', KEYS[3], head)
   if until_ms and tonumber(until_ms) > now then break end
-  redis.call('LPOP', KEYS[2])
-  redis.call('ZREM', KEYS[3], head)
+  redis.call('ZREM', KEYS[2], head)
+  redis.call('HDEL', KEYS[3], head)
 end
-local head = redis.call('LINDEX', KEYS[2], 0)
 if redis.call('EXISTS', KEYS[1]) == 0 and (not head or head == token) then
   redis.call('SET', KEYS[1], token, 'PX', ARGV[2])
   if head == token then
-    redis.call('LPOP', KEYS[2])
-    redis.call('ZREM', KEYS[3], token)
+    redis.call('ZREM', KEYS[2], token)
+    redis.call('HDEL', KEYS[3], token)
   end
   return 0
 end
-if redis.call('ZADD', KEYS[3], now + tonumber(ARGV[3]), token) == 1 then
-  redis.call('RPUSH', KEYS[2], token)
+if not redis.call('ZSCORE', KEYS[2], token) then
+  redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[4]), token)
 end
-redis.call('PEXPIRE', KEYS[2], ARGV[3] * 2)
-redis.call('PEXPIRE', KEYS[3], ARGV[3] * 2)
-local position = redis.call('LPOS', KEYS[2], token)
-if not position then
-  redis.call('RPUSH', KEYS[2], token)
-  position = redis.call('LLEN', KEYS[2]) - 1
-end
-return position + 1`,
+redis.call('HSET', KEYS[3], token, now + tonumber(ARGV[3]))
+for i = 2, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[3] * 2) end
+return redis.call('ZRANK', KEYS[2], token) + 1`,
   },
   /** A waiter that gives up (sold out, budget spent) leaves the line at once. */
   lockLeave: {
     numberOfKeys: 2,
     lua: `
-redis.call('LREM', KEYS[1], 1, ARGV[1])
-return redis.call('ZREM', KEYS[2], ARGV[1])`,
+redis.call('HDEL', KEYS[2], ARGV[1])
+return redis.call('ZREM', KEYS[1], ARGV[1])`,
   },
   lockRelease: {
     numberOfKeys: 1,
@@ -81,6 +77,7 @@ declare module 'ioredis' {
       lockKey: string,
       queueKey: string,
       placesKey: string,
+      ticketsKey: string,
       token: string,
       ttlMs: number,
       placeTtlMs: number,

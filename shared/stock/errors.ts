@@ -9,12 +9,45 @@ export class ProductNotFoundError extends Error {
 
 export class InsufficientStockError extends Error {
   override readonly name = 'InsufficientStockError';
+  /** Every product that falls short (a cart or bundle may have several); the first is also spread out. */
+  readonly shortages: readonly { productId: number; requested: number; available: number }[];
   constructor(
     readonly productId: number,
     readonly requested: number,
     readonly available: number,
+    more: readonly { productId: number; requested: number; available: number }[] = [],
   ) {
-    super(`Product ${productId} has ${available} left; ${requested} requested`);
+    const shortages = [{ productId, requested, available }, ...more.filter((s) => s.productId !== productId)];
+    super(
+      shortages.length === 1
+        ? `Product ${productId} has ${available} left; ${requested} requested`
+        : `Not enough stock of products ${shortages.map((s) => s.productId).join(', ')}`,
+    );
+    this.shortages = shortages;
+  }
+
+  static of(
+    shortages: readonly { productId: number; requested: number; available: number }[],
+  ): InsufficientStockError {
+    const [first, ...rest] = shortages;
+    if (!first) throw new RangeError('no shortage');
+    return new InsufficientStockError(first.productId, first.requested, first.available, rest);
+  }
+}
+
+/** A bundle definition that cannot be sold: unknown, nested or repeated components. */
+export class InvalidBundleError extends Error {
+  override readonly name = 'InvalidBundleError';
+}
+
+/** A cart whose products (bundle components included) exceed what one DynamoDB transaction holds. */
+export class TooManyProductsError extends Error {
+  override readonly name = 'TooManyProductsError';
+  constructor(
+    readonly count: number,
+    readonly limit: number,
+  ) {
+    super(`This purchase touches ${count} products; at most ${limit} fit in one purchase`);
   }
 }
 

@@ -1,11 +1,13 @@
 export {
   IdempotencyKeyReusedError,
   InsufficientStockError,
+  InvalidBundleError,
   ProductNotFoundError,
   PurchaseInProgressError,
   PurchaseNotRecordedError,
   PurchaseOutcomeUnknownError,
   StockUnavailableError,
+  TooManyProductsError,
 } from './errors.ts';
 export type { EventLog, ProductStore, PurchaseStore } from './ports.ts';
 export { type NewProduct, ProductService, type ProductWithLiveStock, type StockView } from './products.ts';
@@ -14,15 +16,20 @@ export {
   type PurchaseRequest,
   PurchaseService,
   purchaseIdFor,
+  type RequestedItem,
   requestFingerprint,
 } from './purchases.ts';
 export { type InventoryAudit, type ProductAudit, Reconciler, type ReconcileSummary } from './reconciler.ts';
 export {
+  type Component,
   holdsKey,
   type LiveStock,
   type PurchaseStrategy,
   RedisStock,
+  type ReserveAllResult,
   type ReserveResult,
+  type Shortage,
+  type StockLine,
   type StockSeed,
   stockKey,
 } from './redis-stock.ts';

@@ -1,8 +1,8 @@
 /** Product use-cases: a product and its live Redis stock exist together or not at all. */
 import type { ProductRecord } from '../db/products.ts';
-import { ProductNotFoundError, StockUnavailableError } from './errors.ts';
+import { InvalidBundleError, ProductNotFoundError, StockUnavailableError } from './errors.ts';
 import type { ProductStore } from './ports.ts';
-import type { PurchaseStrategy, RedisStock } from './redis-stock.ts';
+import type { Component, PurchaseStrategy, RedisStock } from './redis-stock.ts';
 
 export interface NewProduct {
   readonly name: string;
@@ -10,6 +10,8 @@ export interface NewProduct {
   readonly price: number;
   readonly stock: number;
   readonly strategy?: PurchaseStrategy | undefined;
+  /** Makes the product a bundle of these (each must exist and not be a bundle itself). */
+  readonly components?: readonly Component[] | undefined;
 }
 
 export interface ProductWithLiveStock extends ProductRecord {
@@ -37,6 +39,7 @@ export class ProductService {
    * a product it cannot buy. A crash in between leaves a product whose stock the reconciler restores.
    */
   async create(input: NewProduct): Promise<ProductWithLiveStock> {
+    if (input.components) await this.checkComponents(input.components);
     const at = this.now().toISOString();
     const product: ProductRecord = {
       id: await this.products.nextId(),
@@ -46,6 +49,7 @@ export class ProductService {
       stock: input.stock,
       initial_stock: input.stock,
       strategy: input.strategy ?? this.defaultStrategy,
+      ...(input.components && { components: input.components }),
       created_at: at,
       updated_at: at,
     };
@@ -57,6 +61,17 @@ export class ProductService {
       throw new StockUnavailableError(product.id, { cause: error });
     }
     return { ...product, redis_stock: product.stock };
+  }
+
+  /** One level of bundling: a set of products, never a set of sets (its cost would be unbounded). */
+  private async checkComponents(components: readonly Component[]): Promise<void> {
+    const found = await Promise.all(components.map((c) => this.products.get(c.product_id, true)));
+    found.forEach((product, i) => {
+      const wanted = components[i]?.product_id;
+      if (!product) throw new InvalidBundleError(`Component product ${wanted} does not exist`);
+      if (product.components?.length)
+        throw new InvalidBundleError(`Component product ${wanted} is itself a bundle`);
+    });
   }
 
   async get(id: number): Promise<ProductWithLiveStock> {

@@ -10,10 +10,17 @@ export type PurchaseStrategy = 'lock' | 'atomic';
 export const stockKey = (productId: number) => `stock:{${productId}}`;
 export const holdsKey = (productId: number) => `holds:{${productId}}`;
 
+/** A bundle's parts: buying one bundle takes `quantity` of each component too. */
+export interface Component {
+  readonly product_id: number;
+  readonly quantity: number;
+}
+
 export interface LiveStock {
   readonly available: number;
   readonly price: number;
   readonly strategy: PurchaseStrategy;
+  readonly components: readonly Component[];
 }
 
 export interface StockSeed {
@@ -21,7 +28,26 @@ export interface StockSeed {
   readonly stock: number;
   readonly price: number;
   readonly strategy: PurchaseStrategy;
+  readonly components?: readonly Component[] | undefined;
 }
+
+/** Units of one product a purchase takes from stock. */
+export interface StockLine {
+  readonly productId: number;
+  readonly quantity: number;
+}
+
+export interface Shortage {
+  readonly productId: number;
+  readonly requested: number;
+  readonly available: number;
+}
+
+export type ReserveAllResult =
+  | { readonly status: 'reserved' }
+  | { readonly status: 'insufficient'; readonly shortages: readonly Shortage[] }
+  | { readonly status: 'unknown'; readonly productId: number }
+  | { readonly status: 'duplicate'; readonly productId: number };
 
 export type ReserveResult =
   | { readonly status: 'reserved'; readonly available: number }
@@ -51,27 +77,56 @@ function decode<T>(table: Record<number, T>, code: number, script: string): T {
   return value;
 }
 
+export interface RedisStockOptions {
+  /**
+   * Whether one script may touch several products' keys: true on a standalone or primary/replica
+   * Redis (one node holds every key); false on Redis Cluster / ElastiCache Serverless, where keys of
+   * different products live in different slots and carts take per-product holds with compensation.
+   */
+  readonly multiKeyScripts?: boolean;
+}
+
 export class RedisStock {
-  constructor(private readonly redis: Redis) {}
+  private readonly multiKeyScripts: boolean;
+
+  constructor(
+    private readonly redis: Redis,
+    options: RedisStockOptions = {},
+  ) {
+    this.multiKeyScripts = options.multiKeyScripts ?? true;
+  }
 
   /** Set a product's live stock if Redis does not have it. Returns false when it was already there. */
   async load(seed: StockSeed): Promise<boolean> {
-    return (await this.redis.stockLoad(stockKey(seed.id), seed.stock, seed.price, seed.strategy)) === 1;
+    const components = JSON.stringify(seed.components ?? []);
+    return (
+      (await this.redis.stockLoad(stockKey(seed.id), seed.stock, seed.price, seed.strategy, components)) === 1
+    );
   }
 
   async peek(productId: number): Promise<LiveStock | null> {
-    const [available, price, strategy] = await this.redis.hmget(
-      stockKey(productId),
-      'available',
-      'price',
-      'strategy',
-    );
-    if (available === null || available === undefined) return null;
-    return {
-      available: Number(available),
-      price: Number(price),
-      strategy: strategy === 'atomic' ? 'atomic' : 'lock',
-    };
+    return (await this.peekMany([productId])).get(productId) ?? null;
+  }
+
+  /** Live stock of several products in one round trip; missing where Redis has none. */
+  async peekMany(productIds: readonly number[]): Promise<Map<number, LiveStock>> {
+    const pipeline = this.redis.pipeline();
+    for (const id of productIds) pipeline.hmget(stockKey(id), 'available', 'price', 'strategy', 'components');
+    const replies = (await pipeline.exec()) ?? [];
+    const live = new Map<number, LiveStock>();
+    productIds.forEach((id, i) => {
+      const [error, fields] = replies[i] ?? [null, null];
+      if (error) throw error;
+      const [available, price, strategy, components] = (fields ?? []) as (string | null)[];
+      if (available === null || available === undefined) return;
+      live.set(id, {
+        available: Number(available),
+        price: Number(price),
+        strategy: strategy === 'atomic' ? 'atomic' : 'lock',
+        components: components ? (JSON.parse(components) as Component[]) : [],
+      });
+    });
+    return live;
   }
 
   /** Available units of many products in one round trip; null where Redis has none. */
@@ -98,6 +153,61 @@ export class RedisStock {
     );
     const status = decode(RESERVE_CODES, code, 'stockReserve');
     return status === 'unknown' ? { status } : { status, available };
+  }
+
+  /**
+   * All lines of a purchase or none, under one hold id. One script when every key is on one node;
+   * otherwise per product in ascending id, releasing the taken holds when a later line falls short.
+   */
+  async reserveAll(lines: readonly StockLine[], holdId: string): Promise<ReserveAllResult> {
+    if (lines.length === 1 || !this.multiKeyScripts) return this.reserveInOrder(lines, holdId);
+    const keys = lines.flatMap((l) => [stockKey(l.productId), holdsKey(l.productId)]);
+    const reply = await this.redis.stockReserveMany(
+      keys.length,
+      ...keys,
+      holdId,
+      ...lines.map((l) => l.quantity),
+    );
+    const [code = Number.NaN, ...rest] = reply;
+    const line = (index: number | undefined) => lines[(index ?? 0) - 1] as StockLine;
+    if (code === 1) return { status: 'reserved' };
+    if (code === -1) return { status: 'unknown', productId: line(rest[0]).productId };
+    if (code === -2) return { status: 'duplicate', productId: line(rest[0]).productId };
+    if (code !== 0) throw new Error(`stockReserveMany returned unknown code ${code}`);
+    const shortages: Shortage[] = [];
+    for (let k = 0; k + 1 < rest.length; k += 2) {
+      const { productId, quantity } = line(rest[k]);
+      shortages.push({ productId, requested: quantity, available: rest[k + 1] ?? 0 });
+    }
+    return { status: 'insufficient', shortages };
+  }
+
+  private async reserveInOrder(lines: readonly StockLine[], holdId: string): Promise<ReserveAllResult> {
+    const taken: StockLine[] = [];
+    for (const line of [...lines].sort((a, b) => a.productId - b.productId)) {
+      const result = await this.reserve(line.productId, line.quantity, holdId);
+      if (result.status === 'reserved') {
+        taken.push(line);
+        continue;
+      }
+      await this.releaseAll(taken, holdId);
+      if (result.status === 'insufficient') {
+        return {
+          status: 'insufficient',
+          shortages: [{ productId: line.productId, requested: line.quantity, available: result.available }],
+        };
+      }
+      return { status: result.status, productId: line.productId };
+    }
+    return { status: 'reserved' };
+  }
+
+  async commitAll(lines: readonly StockLine[], holdId: string): Promise<void> {
+    await Promise.all(lines.map((l) => this.commit(l.productId, holdId)));
+  }
+
+  async releaseAll(lines: readonly StockLine[], holdId: string): Promise<void> {
+    await Promise.all(lines.map((l) => this.release(l.productId, holdId)));
   }
 
   /** The units are sold for good: drop the hold. False when there was none (already settled). */

@@ -37,12 +37,44 @@ local qty = tonumber(string.match(hold, '^(%d+):'))
 redis.call('HINCRBY', KEYS[1], 'available', qty)
 return 1`,
   },
+  /**
+   * Every line of a cart checked first, then all decremented or none, with one hold per product under
+   * the same purchase id. KEYS: stock1, holds1, stock2, holds2, ...; ARGV: hold id, q1, q2, ...
+   * Returns {1} reserved; {-1, i} line i has no live stock; {-2, i} line i already holds this id;
+   * {0, i, available_i, j, available_j, ...} the lines that fall short. Its keys span products, so it
+   * runs where all keys live on one node (a standalone or primary/replica Redis); on Redis Cluster the
+   * caller takes per-product holds in order with compensation instead (redis-stock.ts).
+   */
+  stockReserveMany: {
+    lua: `
+local lines = #KEYS / 2
+local short = {}
+for i = 1, lines do
+  local available = redis.call('HGET', KEYS[2 * i - 1], 'available')
+  if not available then return {-1, i} end
+  if redis.call('HEXISTS', KEYS[2 * i], ARGV[1]) == 1 then return {-2, i} end
+  if tonumber(available) < tonumber(ARGV[i + 1]) then
+    table.insert(short, i)
+    table.insert(short, tonumber(available))
+  end
+end
+if #short > 0 then
+  table.insert(short, 1, 0)
+  return short
+end
+${NOW_MS}
+for i = 1, lines do
+  redis.call('HSET', KEYS[2 * i], ARGV[1], ARGV[i + 1] .. ':' .. now)
+  redis.call('HINCRBY', KEYS[2 * i - 1], 'available', -tonumber(ARGV[i + 1]))
+end
+return {1}`,
+  },
   /** Put a product's live stock in place unless it is already there (creation and restore). */
   stockLoad: {
     numberOfKeys: 1,
     lua: `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'available', ARGV[1], 'price', ARGV[2], 'strategy', ARGV[3])
+redis.call('HSET', KEYS[1], 'available', ARGV[1], 'price', ARGV[2], 'strategy', ARGV[3], 'components', ARGV[4])
 return 1`,
   },
   /**
@@ -77,7 +109,15 @@ declare module 'ioredis' {
       holdId: string,
     ): Result<[number, number], Context>;
     stockRelease(stockKey: string, holdsKey: string, holdId: string): Result<number, Context>;
-    stockLoad(stockKey: string, available: number, price: number, strategy: string): Result<number, Context>;
+    /** numberOfKeys is given per call: 2 × the number of lines. */
+    stockReserveMany(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Result<number[], Context>;
+    stockLoad(
+      stockKey: string,
+      available: number,
+      price: number,
+      strategy: string,
+      components: string,
+    ): Result<number, Context>;
     stockRepair(
       stockKey: string,
       holdsKey: string,

@@ -369,7 +369,7 @@ describe('the flash-sale stack, synthesized from cdk.json defaults without bundl
         GlobalSecondaryIndexes: Match.arrayWith([
           Match.objectLike({
             IndexName: 'byProduct',
-            Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['quantity'] },
+            Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['stock_quantity'] },
           }),
         ]),
       });

@@ -82,24 +82,6 @@ describe('login', () => {
     expect(unknown.body).toEqual(wrong.body);
     expect(wrong.body.code).toBe('INVALID_CREDENTIALS');
   });
-
-  it('spends bcrypt work on unknown users too, so both failures take about the same time', async () => {
-    const { username } = await api.user();
-    const time = async (name: string) => {
-      const started = performance.now();
-      await api.request('POST', '/api/auth/login', { body: { username: name, password: 'wrong-password' } });
-      return performance.now() - started;
-    };
-    const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-    const known: number[] = [];
-    const ghost: number[] = [];
-    for (let i = 0; i < 9; i++) {
-      known.push(await time(username));
-      ghost.push(await time(unique('ghost')));
-    }
-    // Cost 4 in tests: a hash is ~1-2 ms; the point is that the unknown path is not skipping it.
-    expect(median(ghost)).toBeGreaterThan(median(known) * 0.5);
-  });
 });
 
 describe('tokens', () => {

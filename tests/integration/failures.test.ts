@@ -37,7 +37,7 @@ describe.each(['lock', 'atomic'] as const)('a failed durable write (%s)', (strat
     breakOperations(doc, ['TransactWriteItemsCommand']);
     const broken = stack({ redis: healthy.redis, doc });
     const error = await broken.purchaseService
-      .purchase({ userId: 1, productId: product.id, quantity: 2, idempotencyKey: `k-${ulid()}` })
+      .purchase({ userId: 1, items: [{ productId: product.id, quantity: 2 }], idempotencyKey: `k-${ulid()}` })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PurchaseNotRecordedError);
     const id = (error as PurchaseNotRecordedError).purchaseId;
@@ -51,7 +51,7 @@ describe.each(['lock', 'atomic'] as const)('a failed durable write (%s)', (strat
     breakOperations(doc, ['TransactWriteItemsCommand', 'GetItemCommand']);
     const broken = stack({ redis: healthy.redis, doc });
     const error = await broken.purchaseService
-      .purchase({ userId: 1, productId: product.id, quantity: 2 })
+      .purchase({ userId: 1, items: [{ productId: product.id, quantity: 2 }] })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PurchaseOutcomeUnknownError);
     expect(await state(product.id)).toEqual({ redis: 3, holds: 1, db: 5 });
@@ -88,8 +88,8 @@ describe('a request that crashed', () => {
     await healthy.purchases.record({
       id,
       user_id: 1,
-      product_id: product.id,
-      quantity: 4,
+      items: [{ product_id: product.id, quantity: 4, unit_price: 100, total_price: 400 }],
+      lines: [{ product_id: product.id, quantity: 4 }],
       total_price: 400,
       purchased_at: new Date().toISOString(),
     });
@@ -150,7 +150,7 @@ describe('a sold-out product', () => {
     'is refused from Redis alone, without one DynamoDB call (%s)',
     async (strategy) => {
       const product = await newProduct(1, strategy);
-      await healthy.purchaseService.purchase({ userId: 1, productId: product.id, quantity: 1 });
+      await healthy.purchaseService.purchase({ userId: 1, items: [{ productId: product.id, quantity: 1 }] });
       const doc = dynamo();
       breakOperations(doc, [
         'TransactWriteItemsCommand',
@@ -161,7 +161,7 @@ describe('a sold-out product', () => {
       ]);
       const noDynamo = stack({ redis: healthy.redis, doc });
       const error = await noDynamo.purchaseService
-        .purchase({ userId: 2, productId: product.id, quantity: 1 })
+        .purchase({ userId: 2, items: [{ productId: product.id, quantity: 1 }] })
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(InsufficientStockError);
     },
@@ -169,11 +169,11 @@ describe('a sold-out product', () => {
 
   it('is refused at once under the lock strategy, without waiting for a busy lock', async () => {
     const product = await newProduct(1, 'lock');
-    await healthy.purchaseService.purchase({ userId: 1, productId: product.id, quantity: 1 });
+    await healthy.purchaseService.purchase({ userId: 1, items: [{ productId: product.id, quantity: 1 }] });
     const holder = await new RedisLock(healthy.redis).acquire(String(product.id), { ttlMs: 10_000 });
     const started = performance.now();
     const error = await healthy.purchaseService
-      .purchase({ userId: 2, productId: product.id, quantity: 1 })
+      .purchase({ userId: 2, items: [{ productId: product.id, quantity: 1 }] })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InsufficientStockError);
     expect(performance.now() - started).toBeLessThan(1_000); // the wait budget is 5 s
@@ -185,7 +185,7 @@ describe('a sold-out product', () => {
     const locks = new RedisLock(healthy.redis);
     const holder = await locks.acquire(String(product.id), { ttlMs: 10_000 });
     const waiting = healthy.purchaseService
-      .purchase({ userId: 2, productId: product.id, quantity: 1 })
+      .purchase({ userId: 2, items: [{ productId: product.id, quantity: 1 }] })
       .catch((e: unknown) => e);
     // Someone else takes the last unit while the buyer waits for the lock.
     await healthy.stock.reserve(product.id, 1, ulid());

@@ -6,6 +6,7 @@ import {
   lockKey,
   lockPlacesKey,
   lockQueueKey,
+  lockTicketsKey,
   RedisLock,
   withLock,
 } from '../../shared/lock/index.ts';
@@ -155,7 +156,7 @@ describe('first-come-first-served', () => {
     const resource = unique('leave');
     const holder = await locks.acquire(resource);
     await expect(locks.acquire(resource, { waitBudgetMs: 50 })).rejects.toBeInstanceOf(LockNotAcquiredError);
-    expect(await redis.llen(lockQueueKey(resource))).toBe(0);
+    expect(await redis.zcard(lockQueueKey(resource))).toBe(0);
     await locks.release(holder);
     const next = await locks.acquire(resource, { waitBudgetMs: 100 });
     expect(next.attempts).toBe(1);
@@ -170,10 +171,12 @@ describe('first-come-first-served', () => {
       lockKey(resource),
       lockQueueKey(resource),
       lockPlacesKey(resource),
+      lockTicketsKey(resource),
       'dead-waiter',
       5_000,
       200,
     );
+    expect(await redis.zcard(lockQueueKey(resource))).toBe(1);
     await locks.release(holder);
     const started = performance.now();
     const next = await locks.acquire(resource, { waitBudgetMs: 3_000 });

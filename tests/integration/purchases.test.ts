@@ -92,6 +92,7 @@ describe('purchase requests', () => {
       id: expect.any(String),
       product_id: product.id,
       quantity: 2,
+      items: [{ product_id: product.id, quantity: 2, unit_price: 1200, total_price: 2400 }],
       total_price: 2400,
       purchased_at: expect.any(String),
     });

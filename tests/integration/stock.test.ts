@@ -18,7 +18,7 @@ describe('RedisStock', () => {
   it('loads live stock only when Redis has none (creation and restore never clobber a live count)', async () => {
     const id = await seeded(10);
     expect(await stock.load({ id, stock: 99, price: 1, strategy: 'lock' })).toBe(false);
-    expect(await stock.peek(id)).toEqual({ available: 10, price: 500, strategy: 'atomic' });
+    expect(await stock.peek(id)).toEqual({ available: 10, price: 500, strategy: 'atomic', components: [] });
   });
 
   it('reserves atomically and records the hold with its quantity and Redis time', async () => {

@@ -38,18 +38,23 @@ describe('purchaseIdFor', () => {
 });
 
 describe('requestFingerprint', () => {
-  it('is the same for the same product and quantity', () => {
-    expect(requestFingerprint(3, 2)).toBe(requestFingerprint(3, 2));
+  const fp = (...items: [number, number][]) =>
+    requestFingerprint(items.map(([productId, quantity]) => ({ productId, quantity })));
+
+  it('is the same for the same products and quantities, in any order', () => {
+    expect(fp([3, 2])).toBe(fp([3, 2]));
+    expect(fp([3, 2], [5, 1])).toBe(fp([5, 1], [3, 2]));
   });
 
-  it('differs when the product or the quantity differs', () => {
-    const base = requestFingerprint(3, 2);
-    expect(requestFingerprint(3, 1)).not.toBe(base);
-    expect(requestFingerprint(4, 2)).not.toBe(base);
-    expect(requestFingerprint(2, 3)).not.toBe(base);
+  it('differs when a product or a quantity differs', () => {
+    const base = fp([3, 2]);
+    expect(fp([3, 1])).not.toBe(base);
+    expect(fp([4, 2])).not.toBe(base);
+    expect(fp([2, 3])).not.toBe(base);
+    expect(fp([3, 2], [4, 1])).not.toBe(base);
   });
 
   it('is URL-safe text', () => {
-    expect(requestFingerprint(3, 2)).toMatch(SAFE_ID);
+    expect(fp([3, 2])).toMatch(SAFE_ID);
   });
 });

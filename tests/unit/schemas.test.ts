@@ -147,7 +147,18 @@ describe('createProductBody', () => {
 
 describe('purchaseBody', () => {
   it('accepts a positive product id and quantity', () => {
-    expect(purchaseBody.parse({ product_id: 3, quantity: 2 })).toEqual({ product_id: 3, quantity: 2 });
+    expect(purchaseBody.parse({ product_id: 3, quantity: 2 })).toEqual({
+      single: true,
+      items: [{ product_id: 3, quantity: 2 }],
+    });
+  });
+
+  it('accepts a cart of distinct products', () => {
+    const items = [
+      { product_id: 3, quantity: 2 },
+      { product_id: 1, quantity: 1 },
+    ];
+    expect(purchaseBody.parse({ items })).toEqual({ single: false, items });
   });
 
   it.each([
@@ -159,6 +170,19 @@ describe('purchaseBody', () => {
     [{ product_id: 1, quantity: 1.5 }, 'quantity'],
     [{ product_id: 1, quantity: 10_001 }, 'quantity'],
     [{ product_id: 1 }, 'quantity'],
+    [{ items: [] }, 'items'],
+    [
+      {
+        items: [
+          { product_id: 1, quantity: 1 },
+          { product_id: 1, quantity: 2 },
+        ],
+      },
+      'items',
+    ],
+    [{ items: Array.from({ length: 11 }, (_, i) => ({ product_id: i + 1, quantity: 1 })) }, 'items'],
+    [{ items: [{ product_id: 1, quantity: 0 }] }, 'items.0.quantity'],
+    [{ items: [{ product_id: 1, quantity: 1 }], product_id: 1, quantity: 1 }, 'items'],
   ])('refuses %j, naming %s', (body, field) => {
     const result = purchaseBody.safeParse(body);
     expect(result.error?.issues.map((i) => i.path.join('.'))).toEqual([field]);
