@@ -1,8 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Three projects: unit (no network), integration (real redis-server and DynamoDB Local started by
- * tests/support/global-setup.ts on free ports), cdk (template assertions and cdk-nag).
+ * Four projects: unit (no network), integration (real redis-server and DynamoDB Local started by
+ * tests/support/global-setup.ts on free ports), cdk (template assertions and cdk-nag), load (every
+ * artillery scenario at smoke scale against a private local stack, with its verdict).
  */
 export default defineConfig({
   test: {
@@ -30,6 +31,16 @@ export default defineConfig({
       {
         extends: true,
         test: { name: 'cdk', include: ['tests/cdk/**/*.test.ts'], testTimeout: 300_000 },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'load',
+          include: ['tests/load/**/*.test.ts'],
+          // One beforeAll runs all eight smoke runs (about 80 s here); the tests read its results.
+          testTimeout: 30_000,
+          hookTimeout: 300_000,
+        },
       },
     ],
   },

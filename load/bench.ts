@@ -10,26 +10,59 @@
  *
  * Setup (users, tokens, products) is not timed. Latency is measured per request, client side.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, isListening, startDynamoDbLocal, startRedisServer } from '../bin/local/processes.ts';
+import { startDynamoDbLocal, startRedisServer } from '../bin/local/processes.ts';
+import {
+  createDocumentClient,
+  createDynamoClient,
+  createTables,
+  ProductRepository,
+  PurchaseRepository,
+} from '../shared/db/index.ts';
 import { RedisLock } from '../shared/lock/index.ts';
 import { createRedis } from '../shared/redis.ts';
 import { holdsKey, RedisStock, stockKey, stockScripts } from '../shared/stock/index.ts';
-
+import { type BundleSaleResult, bundleSale } from './bundle-sale.ts';
+import { type Api, api, startRuntime, users } from './lib/local.ts';
 
 const BUYERS = Number(process.env.BENCH_BUYERS ?? 300);
 const UNITS = Number(process.env.BENCH_UNITS ?? 100);
 const LIB_OPS = Number(process.env.BENCH_LIB_OPS ?? 50_000);
 const CONCURRENCY = 64;
+const WARM_UP_PURCHASES = Number(process.env.BENCH_WARM_UP_PURCHASES ?? 4_000);
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
+/** Push purchases through the runtime (32 at a time) so neither the handlers nor the JVM are cold. */
+async function warmUp(client: Api, adminToken: string, token: string, purchases: number) {
+  const product = (
+    await client.call(
+      'POST',
+      '/api/products',
+      { name: 'warm-up', price: 1, stock: purchases, strategy: 'atomic' },
+      adminToken,
+    )
+  ).body;
+  let left = purchases;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (left-- > 0)
+        await client.call('POST', '/api/purchases', { product_id: product.id, quantity: 1 }, token);
+    }),
+  );
+}
+
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 const round = (n: number, digits = 1) => Number(n.toFixed(digits));
 
-async function timeOps(total: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<number> {
+async function timeOps(
+  total: number,
+  concurrency: number,
+  op: (i: number) => Promise<unknown>,
+): Promise<number> {
   let next = 0;
   const started = performance.now();
   await Promise.all(
@@ -57,7 +90,24 @@ async function libraryBench(redisUrl: string, port: number) {
   const sha = createHash('sha1').update(stockScripts.stockReserve.lua).digest('hex');
   const output = execFileSync(
     'redis-benchmark',
-    ['-p', String(port), '-n', String(LIB_OPS * 2), '-c', '50', '-r', '100000000', '-q', 'EVALSHA', sha, '2', stockKey(1), holdsKey(1), '1', 'rb:__rand_int__'],
+    [
+      '-p',
+      String(port),
+      '-n',
+      String(LIB_OPS * 2),
+      '-c',
+      '50',
+      '-r',
+      '100000000',
+      '-q',
+      'EVALSHA',
+      sha,
+      '2',
+      stockKey(1),
+      holdsKey(1),
+      '1',
+      'rb:__rand_int__',
+    ],
     { encoding: 'utf8' },
   );
   const evalshaPerSecond = Number(/([\d.]+) requests per second/.exec(output)?.[1] ?? Number.NaN);
@@ -69,55 +119,43 @@ async function libraryBench(redisUrl: string, port: number) {
   };
 }
 
-interface Api {
-  url: string;
-  call(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any; ms: number }>;
-}
-
-function api(url: string): Api {
-  return {
-    url,
-    async call(method, path, body, token) {
-      const started = performance.now();
-      const response = await fetch(`${url}${path}`, {
-        method,
-        headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
-        ...(body !== undefined && { body: JSON.stringify(body) }),
-      });
-      const text = await response.text();
-      return { status: response.status, body: text ? JSON.parse(text) : null, ms: performance.now() - started };
-    },
-  };
-}
-
-async function startRuntime(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/start.ts'], {
-    env: { ...process.env, ...env, PORT: String(port) },
-    stdio: ['ignore', 'ignore', 'inherit'],
+/** DynamoDB Local's own ceiling for the durable write (purchase + conditional decrement of one row). */
+async function durableWriteBench(endpoint: string) {
+  const cfg = { AWS_REGION: 'us-east-1', DYNAMODB_ENDPOINT: endpoint };
+  await createTables(createDynamoClient(cfg), {
+    users: 'users',
+    products: 'products',
+    purchases: 'purchases',
   });
-  const deadline = Date.now() + 60_000;
-  while (!(await isListening(port))) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error('local runtime did not start');
-    await sleep(100);
-  }
-  return { url: `http://127.0.0.1:${port}`, child };
-}
-
-async function users(client: Api, count: number, prefix: string): Promise<string[]> {
-  const tokens: string[] = [];
-  for (let i = 0; i < count; i += 50) {
-    const batch = Array.from({ length: Math.min(50, count - i) }, (_, j) => `${prefix}_${i + j}`);
-    tokens.push(
-      ...(await Promise.all(
-        batch.map(async (username) => {
-          await client.call('POST', '/api/auth/register', { username, password: 'bench-password' });
-          return (await client.call('POST', '/api/auth/login', { username, password: 'bench-password' })).body.access_token as string;
-        }),
-      )),
-    );
-  }
-  return tokens;
+  const doc = createDocumentClient(cfg);
+  const products = new ProductRepository(doc, 'products');
+  const purchases = new PurchaseRepository(doc, 'purchases', 'products');
+  const id = await products.nextId();
+  const at = new Date().toISOString();
+  await products.create({
+    id,
+    name: 'ceiling',
+    description: null,
+    price: 1,
+    stock: 1e9,
+    initial_stock: 1e9,
+    strategy: 'atomic',
+    created_at: at,
+    updated_at: at,
+  });
+  const record = (key: string) =>
+    purchases.record({
+      id: key,
+      user_id: 0,
+      items: [{ product_id: id, quantity: 1, unit_price: 1, total_price: 1 }],
+      lines: [{ product_id: id, quantity: 1 }],
+      total_price: 1,
+      purchased_at: at,
+    });
+  for (let i = 0; i < 100; i++) await record(`warm-${i}`);
+  const sequential = await timeOps(300, 1, (i) => record(`seq-${i}`));
+  const parallel = await timeOps(300, 32, (i) => record(`par-${i}`));
+  return { sequential: Math.round(sequential), parallel: Math.round(parallel) };
 }
 
 interface SaleResult {
@@ -139,14 +177,32 @@ interface SaleResult {
   auditConsistent: boolean;
 }
 
-async function sale(client: Api, adminToken: string, buyers: string[], strategy: 'lock' | 'atomic', gapMs: number): Promise<SaleResult> {
-  const product = (await client.call('POST', '/api/products', { name: `bench-${strategy}-${gapMs}`, price: 1000, stock: UNITS, strategy }, adminToken)).body;
+async function sale(
+  client: Api,
+  adminToken: string,
+  buyers: string[],
+  strategy: 'lock' | 'atomic',
+  gapMs: number,
+): Promise<SaleResult> {
+  const product = (
+    await client.call(
+      'POST',
+      '/api/products',
+      { name: `bench-${strategy}-${gapMs}`, price: 1000, stock: UNITS, strategy },
+      adminToken,
+    )
+  ).body;
   const started = performance.now();
   const replies = await Promise.all(
     buyers.map(async (token, order) => {
       if (gapMs > 0) await sleep(order * gapMs);
       const sent = performance.now();
-      const reply = await client.call('POST', '/api/purchases', { product_id: product.id, quantity: 1 }, token);
+      const reply = await client.call(
+        'POST',
+        '/api/purchases',
+        { product_id: product.id, quantity: 1 },
+        token,
+      );
       return { order, sent, done: performance.now(), ...reply };
     }),
   );
@@ -188,7 +244,9 @@ async function main() {
     console.log('| measure | per second |\n|---|---|');
     console.log(`| stockReserve (check-and-decrement + hold) | ${library.reservesPerSecond} |`);
     console.log(`| lock acquire + release pairs | ${library.lockPairsPerSecond} |`);
-    console.log(`| redis-benchmark EVALSHA of the same script (50 connections) | ${library.evalshaPerSecond} |`);
+    console.log(
+      `| redis-benchmark EVALSHA of the same script (50 connections) | ${library.evalshaPerSecond} |`,
+    );
     console.log(`| library reserve as share of redis-benchmark | ${library.reserveShareOfEvalsha}% |\n`);
 
     await redis.stop();
@@ -203,30 +261,74 @@ async function main() {
       ...admin,
     });
     const client = api(runtime.url);
-    const adminToken = (await client.call('POST', '/api/auth/login', { username: admin.ADMIN_USERNAME, password: admin.ADMIN_PASSWORD })).body.access_token;
+    const adminToken = (
+      await client.call('POST', '/api/auth/login', {
+        username: admin.ADMIN_USERNAME,
+        password: admin.ADMIN_PASSWORD,
+      })
+    ).body.access_token;
     const buyers = await users(client, BUYERS, 'buyer');
     // Warm the handlers (the first call of each pays module loading), as a warm Lambda would be.
-    const warm = (await client.call('POST', '/api/products', { name: 'warm', price: 1, stock: 10 }, adminToken)).body;
+    const warm = (
+      await client.call('POST', '/api/products', { name: 'warm', price: 1, stock: 10 }, adminToken)
+    ).body;
     await client.call('POST', '/api/purchases', { product_id: warm.id, quantity: 1 }, buyers[0]);
+    // DynamoDB Local is a JVM: until its JIT has compiled the transaction path it commits less than
+    // half as many purchases per second (load/README.md). DynamoDB has no such warm-up; measuring a
+    // cold DynamoDB Local would measure the stand-in, not the service.
+    await warmUp(client, adminToken, buyers[0] as string, WARM_UP_PURCHASES);
+
+    const durable = await durableWriteBench(dynamo.url);
+    console.log(
+      '## the durable write alone (DynamoDB Local, purchase + conditional decrement of one product row)\n',
+    );
+    console.log('| callers | transactions per second |\n|---|---|');
+    console.log(`| 1 | ${durable.sequential} |\n| 32 | ${durable.parallel} |\n`);
 
     const results: SaleResult[] = [];
     for (const strategy of ['lock', 'atomic'] as const) {
       for (const gap of [0, 3]) results.push(await sale(client, adminToken, buyers, strategy, gap));
     }
-    console.log(`## end to end: ${BUYERS} buyers, ${UNITS} units, local runtime (one process) + redis-server + DynamoDB Local\n`);
-    console.log('| strategy | arrivals | sold | oversold | 400 sold out | 409 | 5xx | purchases/s | requests/s | p50 ms | p95 ms | p99 ms | max ms | first 100 served | audit |');
+    console.log(
+      `## end to end: ${BUYERS} buyers, ${UNITS} units, local runtime (one process) + redis-server + DynamoDB Local\n`,
+    );
+    console.log(
+      '| strategy | arrivals | sold | oversold | 400 sold out | 409 | 5xx | purchases/s | requests/s | p50 ms | p95 ms | p99 ms | max ms | first 100 served | audit |',
+    );
     console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const r of results) {
       console.log(
         `| ${r.strategy} | ${r.arrival} | ${r.sold} | ${r.oversold} | ${r.soldOut} | ${r.lockConflicts} | ${r.errors5xx} | ${r.purchasesPerSecond} | ${r.requestsPerSecond} | ${r.p50} | ${r.p95} | ${r.p99} | ${r.max} | ${r.fcfs} | ${r.auditConsistent ? 'consistent' : 'INCONSISTENT'} |`,
       );
     }
+    const bundles: BundleSaleResult[] = [];
+    for (const strategy of ['lock', 'atomic'] as const) {
+      bundles.push(await bundleSale(client, adminToken, buyers.slice(0, 200), strategy));
+    }
+    console.log('\n## carts: 200 buyers at once, 3 distinct products per cart, 10 products × 100 units\n');
+    console.log(
+      '| strategy | carts | sold | 400 sold out | 409 | 5xx | carts/s | p50 ms | p99 ms | every product exact |',
+    );
+    console.log('|---|---|---|---|---|---|---|---|---|---|');
+    for (const b of bundles) {
+      console.log(
+        `| ${b.strategy} | ${b.carts} | ${b.sold} | ${b.soldOut} | ${b.lockConflicts} | ${b.errors5xx} | ${b.cartsPerSecond} | ${b.p50} | ${b.p99} | ${b.exact ? 'yes' : 'NO'} |`,
+      );
+    }
     mkdirSync('load/results', { recursive: true });
     const file = `load/results/bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-    writeFileSync(file, JSON.stringify({ machine, date: new Date().toISOString(), library, results }, null, 2));
+    writeFileSync(
+      file,
+      JSON.stringify(
+        { machine, date: new Date().toISOString(), library, durable, results, bundles },
+        null,
+        2,
+      ),
+    );
     console.log(`\nraw results: ${file}`);
     await e2eRedis.stop();
-    if (results.some((r) => r.oversold > 0 || !r.auditConsistent)) process.exitCode = 1;
+    if (results.some((r) => r.oversold > 0 || !r.auditConsistent) || bundles.some((b) => !b.exact))
+      process.exitCode = 1;
   } finally {
     runtime?.child.kill('SIGINT');
     await redis.stop();

@@ -1,0 +1,84 @@
+/**
+ * What the benchmark (load/bench.ts) and the load runner (load/run.ts) share: a small JSON client
+ * for the API, the local runtime as a child process, and buyers with tokens.
+ *
+ * The runtime runs in its own process so the load generator and the verifier never share an event
+ * loop with the server they measure.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort, isListening } from '../../bin/local/processes.ts';
+
+export interface Api {
+  url: string;
+  call(
+    method: string,
+    path: string,
+    body?: unknown,
+    token?: string,
+    // biome-ignore lint/suspicious/noExplicitAny: the JSON of any endpoint; callers read what they need.
+  ): Promise<{ status: number; body: any; ms: number }>;
+}
+
+export function api(url: string): Api {
+  return {
+    url,
+    async call(method, path, body, token) {
+      const started = performance.now();
+      const response = await fetch(`${url}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
+        ...(body !== undefined && { body: JSON.stringify(body) }),
+      });
+      const text = await response.text();
+      return {
+        status: response.status,
+        body: text ? JSON.parse(text) : null,
+        ms: performance.now() - started,
+      };
+    },
+  };
+}
+
+export async function startRuntime(
+  env: Record<string, string>,
+): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/start.ts'], {
+    env: { ...process.env, ...env, PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const deadline = Date.now() + 60_000;
+  while (!(await isListening(port))) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error('local runtime did not start');
+    await sleep(100);
+  }
+  return { url: `http://127.0.0.1:${port}`, child };
+}
+
+/**
+ * Tokens of `count` users named `<prefix>_<i>`, registered if new (a 409 means an earlier run made
+ * them, which is fine: they log in all the same), 50 at a time.
+ */
+export async function users(
+  client: Api,
+  count: number,
+  prefix: string,
+  password = 'bench-password',
+): Promise<string[]> {
+  const tokens: string[] = [];
+  for (let i = 0; i < count; i += 50) {
+    const batch = Array.from({ length: Math.min(50, count - i) }, (_, j) => `${prefix}_${i + j}`);
+    tokens.push(
+      ...(await Promise.all(
+        batch.map(async (username) => {
+          await client.call('POST', '/api/auth/register', { username, password });
+          const login = await client.call('POST', '/api/auth/login', { username, password });
+          if (login.status !== 200) throw new Error(`login of ${username} answered ${login.status}`);
+          return login.body.access_token as string;
+        }),
+      )),
+    );
+  }
+  return tokens;
+}
