@@ -45,6 +45,7 @@ const tableEnvironmentVariable: Record<TableName, string> = {
   users: 'USERS_TABLE',
   products: 'PRODUCTS_TABLE',
   purchases: 'PURCHASES_TABLE',
+  orders: 'ORDERS_TABLE',
 };
 
 /**

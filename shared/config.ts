@@ -21,6 +21,7 @@ export const configSchema = z.object({
   USERS_TABLE: z.string().default('users'),
   PRODUCTS_TABLE: z.string().default('products'),
   PURCHASES_TABLE: z.string().default('purchases'),
+  ORDERS_TABLE: z.string().default('orders'),
 
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   /** ElastiCache's AUTH token lives in Secrets Manager; the function reads it at cold start. */

@@ -4,11 +4,12 @@
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { lockScripts } from './lock/scripts.ts';
+import { orderScripts } from './orders/scripts.ts';
 import { stockScripts } from './stock/scripts.ts';
 
 export function createRedis(url: string, options: RedisOptions = {}): Redis {
   return new Redis(url, {
-    scripts: { ...lockScripts, ...stockScripts },
+    scripts: { ...lockScripts, ...stockScripts, ...orderScripts },
     // Concurrent requests in one process (the local runtime) share round trips.
     enableAutoPipelining: true,
     // Fail a request fast rather than queue it behind a dead connection; the caller answers 503.

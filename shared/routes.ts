@@ -9,7 +9,7 @@
 
 export type Access = 'public' | 'user' | 'admin';
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-export type TableName = 'users' | 'products' | 'purchases';
+export type TableName = 'users' | 'products' | 'purchases' | 'orders';
 export type TableAccess = 'read' | 'readWrite';
 
 export interface Resources {
@@ -122,7 +122,12 @@ export const httpRoutes = [
     access: 'user',
     successStatus: 200,
     summary: 'Buy a product; a 200 means the purchase is durable',
-    uses: { tables: { products: 'readWrite', purchases: 'readWrite' }, redis: true, ...authed },
+    // orders: read, because restoring a lost product during a hot deal rebuilds its reservations.
+    uses: {
+      tables: { products: 'readWrite', purchases: 'readWrite', orders: 'read' },
+      redis: true,
+      ...authed,
+    },
   },
   {
     method: 'GET',
@@ -142,14 +147,81 @@ export const httpRoutes = [
     summary: 'Full audit: initial stock, sold, durable and live stock per product',
     uses: { tables: { products: 'read', purchases: 'read' }, redis: true, ...authed },
   },
+  {
+    method: 'POST',
+    path: '/api/products/{id}/hotdeal/start',
+    function: 'start-hotdeal',
+    access: 'admin',
+    successStatus: 200,
+    summary: 'Load the durable stock into Redis and open the hot deal',
+    uses: { tables: { products: 'readWrite', orders: 'read' }, redis: true, ...authed },
+  },
+  {
+    method: 'POST',
+    path: '/api/products/{id}/hotdeal/end',
+    function: 'end-hotdeal',
+    access: 'admin',
+    successStatus: 200,
+    summary: 'Close the hot deal, expire its open orders and make Redis agree with DynamoDB',
+    uses: { tables: { products: 'readWrite', orders: 'readWrite' }, redis: true, ...authed },
+  },
+  {
+    method: 'POST',
+    path: '/api/orders',
+    function: 'create-order',
+    access: 'user',
+    successStatus: 202,
+    summary: 'Reserve hot-deal units: a PENDING order that expires unless confirmed',
+    uses: { tables: { products: 'read', orders: 'readWrite' }, redis: true, ...authed },
+  },
+  {
+    method: 'GET',
+    path: '/api/orders/me',
+    function: 'list-my-orders',
+    access: 'user',
+    successStatus: 200,
+    summary: "The caller's orders, newest first",
+    uses: { tables: { orders: 'read' }, redis: false, ...authed },
+  },
+  {
+    method: 'GET',
+    path: '/api/orders/{id}',
+    function: 'get-order',
+    access: 'user',
+    successStatus: 200,
+    summary: "One of the caller's orders",
+    uses: { tables: { orders: 'read' }, redis: false, ...authed },
+  },
+  {
+    method: 'POST',
+    path: '/api/orders/{id}/confirm',
+    function: 'confirm-order',
+    access: 'user',
+    successStatus: 200,
+    summary: 'The payment callback: make a PENDING order a durable purchase',
+    uses: {
+      tables: { products: 'readWrite', purchases: 'readWrite', orders: 'readWrite' },
+      redis: true,
+      ...authed,
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/orders/{id}/cancel',
+    function: 'cancel-order',
+    access: 'user',
+    successStatus: 200,
+    summary: 'Cancel a PENDING order; its units go back on sale',
+    uses: { tables: { orders: 'readWrite' }, redis: true, ...authed },
+  },
 ] as const satisfies readonly HttpRoute[];
 
 export const scheduledFunctions = [
   {
     function: 'reconcile-inventory',
     everyMinutes: 1,
-    summary: 'Restore lost Redis stock, resolve stale holds, repair drift',
-    uses: { tables: { products: 'read', purchases: 'read' }, redis: true, jwt: false },
+    summary: 'Restore lost Redis stock, resolve stale holds and hot-deal reservations, repair drift',
+    uses: { tables: { products: 'read', purchases: 'read', orders: 'readWrite' }, redis: true, jwt: false },
   },
 ] as const satisfies readonly ScheduledFunction[];
 
@@ -178,11 +250,22 @@ export function routeOf(functionName: EndpointName): EndpointRoute {
   return route;
 }
 
-const patterns = httpRoutes.map((route) => ({
-  route,
-  names: [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1] as string),
-  regex: new RegExp(`^${route.path.replace(/\{\w+\}/g, '([^/]+)')}$`),
-}));
+/** Segment by segment, a literal sorts before a parameter: `/orders/me` is tried before `/orders/{id}`. */
+const specificity = (path: string) =>
+  path
+    .split('/')
+    .map((segment) => (segment.startsWith('{') ? '1' : '0'))
+    .join('');
+
+// API Gateway prefers the most specific route (literal segments beat parameters); so does this.
+const patterns = httpRoutes
+  .map((route) => ({
+    route,
+    names: [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1] as string),
+    regex: new RegExp(`^${route.path.replace(/\{\w+\}/g, '([^/]+)')}$`),
+    rank: specificity(route.path),
+  }))
+  .sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : 0));
 
 /** A malformed escape stays as sent (validation then refuses it with a 422) instead of throwing. */
 function decodePathSegment(segment: string): string {

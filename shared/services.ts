@@ -11,6 +11,7 @@ import { createDocumentClient, ProductRepository, PurchaseRepository, UserReposi
 import { HealthCheck } from './health.ts';
 import { RedisLock } from './lock/index.ts';
 import { logger } from './logger.ts';
+import { DealService, OrderRepository, OrderService, RedisDeals } from './orders/index.ts';
 import { createRedis } from './redis.ts';
 import { ProductService, PurchaseService, Reconciler, RedisStock } from './stock/index.ts';
 
@@ -23,6 +24,8 @@ export interface Services {
   readonly purchases: PurchaseService;
   readonly purchaseHistory: PurchaseRepository;
   readonly reconciler: Reconciler;
+  readonly orders: OrderService;
+  readonly deals: DealService;
   readonly productTable: ProductRepository;
   readonly health: HealthCheck;
 }
@@ -52,6 +55,27 @@ export async function buildServices(cfg: Config = config()): Promise<Services> {
   const purchaseHistory = new PurchaseRepository(doc, cfg.PURCHASES_TABLE, cfg.PRODUCTS_TABLE);
   const stock = new RedisStock(redis);
   const locks = new RedisLock(redis);
+  const redisDeals = new RedisDeals(redis);
+  const orderTable = new OrderRepository(doc, cfg.ORDERS_TABLE, cfg.PRODUCTS_TABLE, cfg.PURCHASES_TABLE);
+  // Orders and deals need each other (an order restores a lost product; a deal expires orders):
+  // the order service reaches the deal service through this late-bound function.
+  let deals: DealService | undefined;
+  const orders = new OrderService({
+    deals: redisDeals,
+    orders: orderTable,
+    restore: (productId) => (deals as DealService).restoreById(productId),
+    log: logger,
+  });
+  deals = new DealService({
+    deals: redisDeals,
+    stock,
+    products: productTable,
+    orders: orderTable,
+    orderService: orders,
+    log: logger,
+    holdStaleAfterMs: cfg.HOLD_STALE_AFTER_MS,
+  });
+  const dealService = deals;
   const tokens = new TokenService(signingKey(cfg), {
     issuer: cfg.JWT_ISSUER,
     audience: cfg.JWT_AUDIENCE,
@@ -71,6 +95,7 @@ export async function buildServices(cfg: Config = config()): Promise<Services> {
       products: productTable,
       purchases: purchaseHistory,
       log: logger,
+      restore: (product) => dealService.restore(product),
       lockOptions: {
         ttlMs: cfg.LOCK_TTL_MS,
         waitBudgetMs: cfg.LOCK_WAIT_BUDGET_MS,
@@ -86,7 +111,10 @@ export async function buildServices(cfg: Config = config()): Promise<Services> {
       purchases: purchaseHistory,
       log: logger,
       holdStaleAfterMs: cfg.HOLD_STALE_AFTER_MS,
+      deals: dealService,
     }),
+    orders,
+    deals: dealService,
   };
 }
 

@@ -90,6 +90,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       users: cfg.USERS_TABLE,
       products: cfg.PRODUCTS_TABLE,
       purchases: cfg.PURCHASES_TABLE,
+      orders: cfg.ORDERS_TABLE,
     });
     if (created.length > 0) log(`created tables: ${created.join(', ')}`);
 

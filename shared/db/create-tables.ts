@@ -15,7 +15,8 @@ import { type KeyAttribute, tableDefinitions } from './tables.ts';
 
 export async function createTables(
   client: DynamoDBClient,
-  names: Record<TableName, string>,
+  /** Physical names; a table left out gets its logical name (the config defaults are the same). */
+  names: Partial<Record<TableName, string>>,
 ): Promise<string[]> {
   const existing = new Set((await client.send(new ListTablesCommand({}))).TableNames ?? []);
   const created: string[] = [];
@@ -23,7 +24,7 @@ export async function createTables(
     TableName,
     (typeof tableDefinitions)[TableName],
   ][]) {
-    const TableName = names[table];
+    const TableName = names[table] ?? table;
     if (existing.has(TableName)) continue;
     const attributes = new Map<string, KeyAttribute>();
     const keys = [

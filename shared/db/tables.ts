@@ -27,6 +27,8 @@ export interface TableDefinition {
 
 export const PURCHASES_BY_USER_INDEX = 'byUser';
 export const PURCHASES_BY_PRODUCT_INDEX = 'byProduct';
+export const ORDERS_BY_USER_INDEX = 'byUser';
+export const ORDERS_BY_PRODUCT_INDEX = 'byProduct';
 
 export const tableDefinitions: Record<TableName, TableDefinition> = {
   /**
@@ -66,6 +68,26 @@ export const tableDefinitions: Record<TableName, TableDefinition> = {
         partitionKey: { name: 'stock_product_id', type: 'N' },
         sortKey: { name: 'id', type: 'S' },
         nonKeyAttributes: ['stock_quantity'],
+      },
+    ],
+  },
+  /**
+   * Hot-deal orders by id (ULID): PENDING from the 202 on, then CONFIRMED, CANCELLED or EXPIRED.
+   * `byUser` lists a caller's orders; `byProduct` lets the reconciler and the deal's end find a
+   * product's orders (rebuilding reservations after a Redis loss, expiring the open ones).
+   */
+  orders: {
+    partitionKey: { name: 'id', type: 'S' },
+    globalSecondaryIndexes: [
+      {
+        indexName: ORDERS_BY_USER_INDEX,
+        partitionKey: { name: 'user_id', type: 'N' },
+        sortKey: { name: 'created_at', type: 'S' },
+      },
+      {
+        indexName: ORDERS_BY_PRODUCT_INDEX,
+        partitionKey: { name: 'product_id', type: 'N' },
+        sortKey: { name: 'id', type: 'S' },
       },
     ],
   },

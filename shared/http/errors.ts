@@ -10,6 +10,16 @@ import {
 } from '../auth/errors.ts';
 import { LockNotAcquiredError } from '../lock/errors.ts';
 import {
+  DealAlreadyActiveError,
+  DealNotActiveError,
+  OrderExpiredError,
+  OrderNotFoundError,
+  OrderNotPendingError,
+  OrderNotRecordedError,
+  OrderOutcomeUnknownError,
+  PurchaseLimitError,
+} from '../orders/errors.ts';
+import {
   IdempotencyKeyReusedError,
   InsufficientStockError,
   InvalidBundleError,
@@ -189,6 +199,46 @@ export const errorTable: readonly Rule[] = [
     () => ({
       status: 503,
       body: { detail: 'Live stock is unavailable; try again', code: 'STOCK_UNAVAILABLE' },
+    }),
+  ],
+  [DealNotActiveError, plain(409, 'DEAL_NOT_ACTIVE')],
+  [DealAlreadyActiveError, plain(409, 'DEAL_ALREADY_ACTIVE')],
+  [
+    PurchaseLimitError,
+    (e: PurchaseLimitError) => ({
+      status: 409,
+      body: { detail: e.message, code: 'PURCHASE_LIMIT', limit: e.limit, already: e.already },
+    }),
+  ],
+  [OrderNotFoundError, plain(404, 'ORDER_NOT_FOUND')],
+  [OrderExpiredError, plain(409, 'ORDER_EXPIRED')],
+  [
+    OrderNotPendingError,
+    (e: OrderNotPendingError) => ({
+      status: 409,
+      body: { detail: e.message, code: 'ORDER_NOT_PENDING', status: e.status },
+    }),
+  ],
+  [
+    OrderNotRecordedError,
+    () => ({
+      status: 503,
+      body: {
+        detail: 'The order could not be recorded; nothing was reserved. Try again.',
+        code: 'ORDER_NOT_RECORDED',
+      },
+      headers: { 'retry-after': '1' },
+    }),
+  ],
+  [
+    OrderOutcomeUnknownError,
+    () => ({
+      status: 503,
+      body: {
+        detail: 'The order may or may not have been recorded; check GET /api/orders/me before retrying.',
+        code: 'ORDER_OUTCOME_UNKNOWN',
+      },
+      headers: { 'retry-after': '2' },
     }),
   ],
   [

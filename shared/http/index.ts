@@ -11,4 +11,4 @@ export {
   ValidationError,
 } from './errors.ts';
 export * as schemas from './schemas.ts';
-export { productView, purchaseView, userView } from './views.ts';
+export { orderView, productView, purchaseView, userView } from './views.ts';

@@ -122,3 +122,24 @@ export const idempotencyHeaders = z.object({
     .regex(/^[\x21-\x7e]+$/, 'must be 1-255 printable ASCII characters')
     .optional(),
 });
+
+/** `POST /api/orders`: one product of a hot deal. */
+export const orderBody = z.object({ product_id: productId, quantity });
+
+/** An order id in a path: a ULID (Crockford base32, 26 characters). */
+export const orderIdParams = z.object({
+  id: z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, 'must be an order id (a ULID)'),
+});
+
+/** `POST /api/products/{id}/hotdeal/start`: every field optional (`{}` opens an unlimited deal). */
+export const hotDealStartBody = z.object({
+  ends_at: z.iso
+    .datetime({ offset: true })
+    .refine((at) => Date.parse(at) > Date.now(), 'must be in the future')
+    .optional(),
+  max_per_user: wholeNumber.positive().max(MAX_QUANTITY).optional(),
+  reservation_ttl_seconds: wholeNumber
+    .min(1)
+    .max(24 * 60 * 60)
+    .optional(),
+});

@@ -1,5 +1,6 @@
 /** Response shapes of the contract: what a client sees of the stored records. */
 import type { PurchaseRecord, UserRecord } from '../db/index.ts';
+import type { OrderRecord } from '../orders/index.ts';
 import type { ProductWithLiveStock } from '../stock/index.ts';
 
 export const userView = (u: UserRecord) => ({
@@ -37,4 +38,16 @@ export const purchaseView = (p: PurchaseRecord) => ({
   })),
   total_price: p.total_price,
   purchased_at: p.purchased_at,
+});
+
+export const orderView = (o: OrderRecord) => ({
+  id: o.id,
+  product_id: o.product_id,
+  quantity: o.quantity,
+  unit_price: o.unit_price,
+  total_price: o.total_price,
+  status: o.status,
+  created_at: o.created_at,
+  expires_at: o.expires_at,
+  updated_at: o.updated_at,
 });

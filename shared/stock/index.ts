@@ -19,7 +19,13 @@ export {
   type RequestedItem,
   requestFingerprint,
 } from './purchases.ts';
-export { type InventoryAudit, type ProductAudit, Reconciler, type ReconcileSummary } from './reconciler.ts';
+export {
+  type DealReconcilePort,
+  type InventoryAudit,
+  type ProductAudit,
+  Reconciler,
+  type ReconcileSummary,
+} from './reconciler.ts';
 export {
   type Component,
   holdsKey,
@@ -28,6 +34,7 @@ export {
   RedisStock,
   type ReserveAllResult,
   type ReserveResult,
+  reservationsKey,
   type Shortage,
   type StockLine,
   type StockSeed,

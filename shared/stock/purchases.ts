@@ -13,6 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ulid } from 'ulid';
+import type { ProductRecord } from '../db/products.ts';
 import { MAX_LINES_PER_PURCHASE, type PurchaseItem, type PurchaseRecord } from '../db/purchases.ts';
 import {
   type AcquireOptions,
@@ -55,6 +56,11 @@ export interface PurchaseDeps {
   readonly products: Pick<ProductStore, 'get'>;
   readonly purchases: Pick<PurchaseStore, 'record' | 'get'>;
   readonly log: EventLog;
+  /**
+   * Puts a product Redis lost back from DynamoDB. The hot deals' restore (shared/orders) rebuilds the
+   * reservations of pending orders too; the default loads the durable stock alone.
+   */
+  readonly restore?: (product: ProductRecord) => Promise<boolean>;
   /** Wait budget, TTL and backoff of the product locks (the `lock` strategy). */
   readonly lockOptions?: Omit<AcquireOptions, 'beforeRetry'>;
   readonly now?: () => Date;
@@ -193,7 +199,7 @@ export class PurchaseService {
     for (const productId of productIds.filter((pid) => !live.has(pid))) {
       const product = await this.deps.products.get(productId, true);
       if (!product) throw new ProductNotFoundError(productId);
-      if (await this.deps.stock.load(product)) {
+      if (await (this.deps.restore ? this.deps.restore(product) : this.deps.stock.load(product))) {
         this.deps.log.warn('live stock restored from DynamoDB', {
           product_id: productId,
           available: product.stock,

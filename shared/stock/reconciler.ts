@@ -16,7 +16,18 @@ export interface ReconcileSummary {
   restored: number;
   holdsCommitted: number;
   holdsReleased: number;
+  /** Hot-deal reservations settled (committed, released or expired) by the deals port. */
+  reservationsSettled: number;
   repaired: number;
+}
+
+/**
+ * What the hot deals (shared/orders) add to one product's pass: a restore that rebuilds reservations
+ * instead of handing reserved units out twice, and the settling of its reservations.
+ */
+export interface DealReconcilePort {
+  restore(product: ProductRecord): Promise<boolean>;
+  settle(product: ProductRecord): Promise<number>;
 }
 
 export interface ProductAudit {
@@ -27,6 +38,8 @@ export interface ProductAudit {
   readonly redis_stock: number | null;
   /** Units taken in Redis whose purchase is not settled yet (in flight, or waiting for the reconciler). */
   readonly held: number;
+  /** Units reserved by PENDING hot-deal orders (reservations:{id}). */
+  readonly reserved: number;
   readonly ok: boolean;
 }
 
@@ -44,6 +57,8 @@ export class Reconciler {
       readonly log: EventLog;
       /** Longer than the longest possible request (the Lambda timeout), so a stale hold's owner is dead. */
       readonly holdStaleAfterMs: number;
+      /** Hot deals; without it a lost product is restored from its durable stock alone. */
+      readonly deals?: DealReconcilePort;
     },
   ) {}
 
@@ -53,6 +68,7 @@ export class Reconciler {
       restored: 0,
       holdsCommitted: 0,
       holdsReleased: 0,
+      reservationsSettled: 0,
       repaired: 0,
     };
     for (const product of await this.deps.products.listAll(true)) {
@@ -61,6 +77,7 @@ export class Reconciler {
       summary.restored += one.restored;
       summary.holdsCommitted += one.holdsCommitted;
       summary.holdsReleased += one.holdsReleased;
+      summary.reservationsSettled += one.reservationsSettled;
       summary.repaired += one.repaired;
     }
     return summary;
@@ -68,10 +85,11 @@ export class Reconciler {
 
   async reconcileProduct(product: ProductRecord): Promise<Omit<ReconcileSummary, 'products'>> {
     const { stock, purchases, log } = this.deps;
-    const result = { restored: 0, holdsCommitted: 0, holdsReleased: 0, repaired: 0 };
+    const result = { restored: 0, holdsCommitted: 0, holdsReleased: 0, reservationsSettled: 0, repaired: 0 };
     const product_id = product.id;
+    const { deals } = this.deps;
 
-    if (await stock.load(product)) {
+    if (await (deals ? deals.restore(product) : stock.load(product))) {
       result.restored = 1;
       log.warn('reconcile: live stock restored from DynamoDB', {
         repair: 'restore',
@@ -100,6 +118,8 @@ export class Reconciler {
       }
     }
 
+    if (deals) result.reservationsSettled = await deals.settle(product);
+
     // Read Redis, then DynamoDB, then compare-and-set: any sale in between changes Redis or adds a
     // hold, and the script then leaves it alone for the next run.
     const observed = await stock.peek(product_id);
@@ -119,20 +139,23 @@ export class Reconciler {
     return result;
   }
 
-  /** The full audit: per product, initial = durable stock + Σ purchases, and live + held = durable. */
+  /** The full audit: per product, initial = durable stock + Σ purchases, and live + held + reserved = durable. */
   async verify(): Promise<InventoryAudit> {
     const products = await this.deps.products.listAll(true);
     const audits = await Promise.all(
       products.map(async (product): Promise<ProductAudit> => {
-        const [sold, live, holds] = await Promise.all([
+        const [sold, live, holds, reserved] = await Promise.all([
           this.deps.purchases.unitsSold(product.id),
           this.deps.stock.peek(product.id),
           this.deps.stock.holds(product.id),
+          this.deps.stock.reserved(product.id),
         ]);
         const held = holds.reduce((sum, h) => sum + h.quantity, 0);
         const redis = live?.available ?? null;
         const ok =
-          product.initial_stock === product.stock + sold && redis !== null && redis + held === product.stock;
+          product.initial_stock === product.stock + sold &&
+          redis !== null &&
+          redis + held + reserved === product.stock;
         return {
           product_id: product.id,
           initial_stock: product.initial_stock,
@@ -140,6 +163,7 @@ export class Reconciler {
           db_stock: product.stock,
           redis_stock: redis,
           held,
+          reserved,
           ok,
         };
       }),

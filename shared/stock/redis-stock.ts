@@ -9,6 +9,11 @@ export type PurchaseStrategy = 'lock' | 'atomic';
 /** `stock:{42}` and `holds:{42}` share the hash tag, so one script may touch both on Redis Cluster. */
 export const stockKey = (productId: number) => `stock:{${productId}}`;
 export const holdsKey = (productId: number) => `holds:{${productId}}`;
+/**
+ * Hot-deal reservations (shared/orders): order id → "<quantity>:<user id>:<expires_at ms>". They take
+ * units from the same `available`, so the repair and the audit must count them as in flight.
+ */
+export const reservationsKey = (productId: number) => `reservations:{${productId}}`;
 
 /** A bundle's parts: buying one bundle takes `quantity` of each component too. */
 export interface Component {
@@ -240,10 +245,17 @@ export class RedisStock {
     return holds;
   }
 
+  /** Units held by open hot-deal reservations of a product (pending orders). */
+  async reserved(productId: number): Promise<number> {
+    const values = await this.redis.hvals(reservationsKey(productId));
+    return values.reduce((sum, v) => sum + (Number(v.split(':')[0]) || 0), 0);
+  }
+
   async repair(productId: number, observed: number, target: number): Promise<RepairResult> {
     const code = await this.redis.stockRepair(
       stockKey(productId),
       holdsKey(productId),
+      reservationsKey(productId),
       String(observed),
       target,
     );

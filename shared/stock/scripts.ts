@@ -78,13 +78,14 @@ redis.call('HSET', KEYS[1], 'available', ARGV[1], 'price', ARGV[2], 'strategy', 
 return 1`,
   },
   /**
-   * Set available to the durable value, but only when nothing is in flight (no holds) and nobody
-   * changed it since the caller read it: 1 repaired, 0 holds in flight, -1 changed meanwhile, -2 missing.
+   * Set available to the durable value, but only when nothing is in flight (no holds, no hot-deal
+   * reservations: KEYS[3] is reservations:{42}) and nobody changed it since the caller read it:
+   * 1 repaired, 0 holds or reservations in flight, -1 changed meanwhile, -2 missing.
    */
   stockRepair: {
-    numberOfKeys: 2,
+    numberOfKeys: 3,
     lua: `
-if redis.call('HLEN', KEYS[2]) > 0 then return 0 end
+if redis.call('HLEN', KEYS[2]) > 0 or redis.call('HLEN', KEYS[3]) > 0 then return 0 end
 local available = redis.call('HGET', KEYS[1], 'available')
 if not available then return -2 end
 if available ~= ARGV[1] then return -1 end
@@ -121,6 +122,7 @@ declare module 'ioredis' {
     stockRepair(
       stockKey: string,
       holdsKey: string,
+      reservationsKey: string,
       observed: string,
       target: number,
     ): Result<number, Context>;

@@ -114,6 +114,7 @@ describe('the flash-sale stack, synthesized from cdk.json defaults without bundl
       users: logicalId(stack, stack.data.tables.users),
       products: logicalId(stack, stack.data.tables.products),
       purchases: logicalId(stack, stack.data.tables.purchases),
+      orders: logicalId(stack, stack.data.tables.orders),
     };
     validationReport = JSON.parse(
       readFileSync(join(synthesized.assembly.directory, 'validation-report.json'), 'utf8'),
@@ -172,6 +173,7 @@ describe('the flash-sale stack, synthesized from cdk.json defaults without bundl
         users: 'USERS_TABLE',
         products: 'PRODUCTS_TABLE',
         purchases: 'PURCHASES_TABLE',
+        orders: 'ORDERS_TABLE',
       };
       for (const { function: name, uses } of allFunctions) {
         const variables = functionProperties(template, stack, name).Environment.Variables;
@@ -230,6 +232,36 @@ describe('the flash-sale stack, synthesized from cdk.json defaults without bundl
       const dynamo = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
       expect(dynamo.flatMap((s) => [...referencedIds(s.Resource)])).toEqual([tableIds.purchases]);
       expect(dynamo.flatMap(actionsOf).filter((a) => writeActions.includes(a))).toEqual([]);
+    });
+
+    it('lets list-my-orders and get-order read the orders table and nothing else', () => {
+      for (const name of ['list-my-orders', 'get-order'] as const) {
+        const statements = policyStatements(template, stack, name);
+        const dynamo = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
+        expect([...new Set(dynamo.flatMap((s) => [...referencedIds(s.Resource)]))], name).toEqual([
+          tableIds.orders,
+        ]);
+        expect(
+          dynamo.flatMap(actionsOf).filter((a) => writeActions.includes(a)),
+          name,
+        ).toEqual([]);
+      }
+    });
+
+    it('lets only the order, deal and reconcile functions write the orders table', () => {
+      const writers = allFunctions
+        .filter(({ function: name }) =>
+          policyStatements(template, stack, name).some(
+            (s) =>
+              actionsOf(s).some((a) => writeActions.includes(a)) &&
+              referencedIds(s.Resource).has(tableIds.orders),
+          ),
+        )
+        .map((f) => f.function)
+        .sort();
+      expect(writers).toEqual(
+        ['cancel-order', 'confirm-order', 'create-order', 'end-hotdeal', 'reconcile-inventory'].sort(),
+      );
     });
 
     it('gives register-user no access to products or purchases', () => {
@@ -488,6 +520,7 @@ describe('the flash-sale stack, synthesized from cdk.json defaults without bundl
           'AwsSolutions-SMG4',
           'AwsSolutions-IAM5[Resource::*]',
           `AwsSolutions-IAM5[Resource::<${tableIds.purchases}.Arn>/index/*]`,
+          `AwsSolutions-IAM5[Resource::<${tableIds.orders}.Arn>/index/*]`,
           'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
         ]),
       );

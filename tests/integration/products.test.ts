@@ -293,6 +293,7 @@ describe('GET /api/admin/inventory/verify', () => {
       db_stock: 6,
       redis_stock: 6,
       held: 0,
+      reserved: 0,
       ok: true,
     });
     expect(reply.body.consistent).toBe(reply.body.products.every((p: { ok: boolean }) => p.ok));

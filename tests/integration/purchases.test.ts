@@ -66,6 +66,7 @@ describe.each(['lock', 'atomic'] as const)('%s strategy', (strategy) => {
       db_stock: 0,
       redis_stock: 0,
       held: 0,
+      reserved: 0,
       ok: true,
     });
   });

@@ -21,6 +21,7 @@ export default async function setup(project: TestProject) {
     users: 'users',
     products: 'products',
     purchases: 'purchases',
+    orders: 'orders',
   });
   project.provide('redisUrl', redis.url);
   project.provide('dynamoEndpoint', dynamo.url);

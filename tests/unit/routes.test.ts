@@ -41,13 +41,27 @@ describe('the route table', () => {
         'GET /api/purchases/me',
         'GET /api/health',
         'GET /api/admin/inventory/verify',
+        'POST /api/products/{id}/hotdeal/start',
+        'POST /api/products/{id}/hotdeal/end',
+        'POST /api/orders',
+        'GET /api/orders/me',
+        'GET /api/orders/{id}',
+        'POST /api/orders/{id}/confirm',
+        'POST /api/orders/{id}/cancel',
       ].sort(),
     );
   });
 
-  it('lets only admins create products and verify the inventory', () => {
+  it('lets only admins create products, run hot deals and verify the inventory', () => {
     const adminOnly = httpRoutes.filter((r) => r.access === 'admin').map((r) => `${r.method} ${r.path}`);
-    expect(adminOnly.sort()).toEqual(['GET /api/admin/inventory/verify', 'POST /api/products']);
+    expect(adminOnly.sort()).toEqual(
+      [
+        'GET /api/admin/inventory/verify',
+        'POST /api/products',
+        'POST /api/products/{id}/hotdeal/end',
+        'POST /api/products/{id}/hotdeal/start',
+      ].sort(),
+    );
   });
 
   it('makes only register, login and health public', () => {

@@ -1,0 +1,12 @@
+import { endpoint, schemas } from '#shared/http';
+
+export const handler = endpoint(
+  'start-hotdeal',
+  { params: schemas.idParams, body: schemas.hotDealStartBody },
+  ({ params, body, services }) =>
+    services.deals.start(params.id, {
+      endsAt: body.ends_at,
+      maxPerUser: body.max_per_user,
+      reservationTtlSeconds: body.reservation_ttl_seconds,
+    }),
+);

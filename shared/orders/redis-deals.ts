@@ -1,0 +1,182 @@
+/** The hot deals' Redis side: wraps the Lua in scripts.ts and turns its codes into typed results. */
+import type { Redis } from 'ioredis';
+import { reservationsKey, stockKey } from '../stock/redis-stock.ts';
+
+export const dealKey = (productId: number) => `deal:{${productId}}`;
+export const dealUsersKey = (productId: number) => `dealusers:{${productId}}`;
+export { reservationsKey };
+
+export type OrderReserveResult =
+  | {
+      readonly status: 'reserved';
+      readonly available: number;
+      readonly expiresAtMs: number;
+      readonly price: number;
+    }
+  | { readonly status: 'insufficient'; readonly available: number }
+  | { readonly status: 'unknown' }
+  | { readonly status: 'duplicate' }
+  | { readonly status: 'not-active' }
+  | { readonly status: 'limit'; readonly already: number; readonly limit: number };
+
+export type ReservationReleaseResult = 'released' | 'no-reservation' | 'stock-missing';
+
+export interface Reservation {
+  readonly orderId: string;
+  readonly quantity: number;
+  readonly userId: number;
+  readonly expiresAtMs: number;
+}
+
+export interface DealSettings {
+  /** 0 = no end. */
+  readonly endsAtMs: number;
+  /** 0 = no cap. */
+  readonly maxPerUser: number;
+  readonly reservationTtlMs: number;
+}
+
+export interface DealRebuild extends DealSettings {
+  readonly open: boolean;
+  readonly available: number;
+  readonly price: number;
+  readonly strategy: string;
+  readonly components: string;
+  readonly reservations: readonly Reservation[];
+  /** Units pending + confirmed per user in this deal. */
+  readonly users: ReadonlyMap<number, number>;
+}
+
+const RELEASE_CODES = { 1: 'released', 0: 'no-reservation', 2: 'stock-missing' } as const;
+
+export const reservationValue = (r: Omit<Reservation, 'orderId'>) =>
+  `${r.quantity}:${r.userId}:${r.expiresAtMs}`;
+
+export class RedisDeals {
+  constructor(private readonly redis: Redis) {}
+
+  async reserve(
+    productId: number,
+    quantity: number,
+    orderId: string,
+    userId: number,
+  ): Promise<OrderReserveResult> {
+    const [code, a = 0, b = 0, c = 0] = await this.redis.orderReserve(
+      stockKey(productId),
+      dealKey(productId),
+      reservationsKey(productId),
+      dealUsersKey(productId),
+      quantity,
+      orderId,
+      userId,
+    );
+    switch (code) {
+      case 1:
+        return { status: 'reserved', available: a, expiresAtMs: b, price: c };
+      case 0:
+        return { status: 'insufficient', available: a };
+      case -1:
+        return { status: 'unknown' };
+      case -2:
+        return { status: 'duplicate' };
+      case -3:
+        return { status: 'not-active' };
+      case -4:
+        return { status: 'limit', already: a, limit: b };
+      default:
+        throw new Error(`orderReserve returned unknown code ${code}`);
+    }
+  }
+
+  async release(productId: number, orderId: string): Promise<ReservationReleaseResult> {
+    const code = await this.redis.reservationRelease(
+      stockKey(productId),
+      reservationsKey(productId),
+      dealUsersKey(productId),
+      orderId,
+    );
+    const result = RELEASE_CODES[code as keyof typeof RELEASE_CODES];
+    if (!result) throw new Error(`reservationRelease returned unknown code ${code}`);
+    return result;
+  }
+
+  /** False when there was no reservation (already settled, or Redis lost it). */
+  async commit(productId: number, orderId: string): Promise<boolean> {
+    return (await this.redis.reservationCommit(reservationsKey(productId), orderId)) === 1;
+  }
+
+  async reservations(productId: number): Promise<{ now: number; reservations: Reservation[] }> {
+    const [now, flat] = await this.redis.reservationsRead(reservationsKey(productId));
+    const reservations: Reservation[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const [quantity, userId, expiresAtMs] = String(flat[i + 1])
+        .split(':')
+        .map(Number);
+      reservations.push({
+        orderId: String(flat[i]),
+        quantity: quantity ?? 0,
+        userId: userId ?? 0,
+        expiresAtMs: expiresAtMs ?? 0,
+      });
+    }
+    return { now: Number(now), reservations };
+  }
+
+  async settings(productId: number): Promise<(DealSettings & { open: boolean }) | null> {
+    const [open, ends, cap, ttl] = await this.redis.hmget(
+      dealKey(productId),
+      'open',
+      'ends_at_ms',
+      'max_per_user',
+      'reservation_ttl_ms',
+    );
+    if (open === null) return null;
+    return {
+      open: open === '1',
+      endsAtMs: Number(ends),
+      maxPerUser: Number(cap),
+      reservationTtlMs: Number(ttl),
+    };
+  }
+
+  async open(productId: number, settings: DealSettings): Promise<void> {
+    await this.redis.dealOpen(
+      dealKey(productId),
+      dealUsersKey(productId),
+      settings.endsAtMs,
+      settings.maxPerUser,
+      settings.reservationTtlMs,
+    );
+  }
+
+  /** No new order gets in; reservations and the buyers' counts stay until settled. */
+  async close(productId: number): Promise<void> {
+    await this.redis.hset(dealKey(productId), 'open', 0);
+  }
+
+  /** Rebuild everything of a product Redis lost, unless its live stock is back. True when rebuilt. */
+  async rebuild(productId: number, state: DealRebuild): Promise<boolean> {
+    const args: (string | number)[] = [
+      state.available,
+      state.price,
+      state.strategy,
+      state.components,
+      state.open ? 1 : 0,
+      state.endsAtMs,
+      state.maxPerUser,
+      state.reservationTtlMs,
+      state.reservations.length,
+      ...state.reservations.flatMap((r) => [r.orderId, reservationValue(r)]),
+      ...[...state.users].flat(),
+    ];
+    return (
+      (await this.redis.dealRestore(
+        stockKey(productId),
+        dealKey(productId),
+        reservationsKey(productId),
+        dealUsersKey(productId),
+        ...args,
+      )) === 1
+    );
+  }
+}
