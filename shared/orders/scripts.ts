@@ -9,9 +9,7 @@
  * a reservation lives for its TTL. Times come from Redis's clock (TIME).
  */
 import type { Result } from 'ioredis';
-
-const NOW_MS = `local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+import { NOW_MS } from '../stock/scripts.ts';
 
 export const orderScripts = {
   /**

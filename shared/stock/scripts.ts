@@ -7,7 +7,8 @@
  */
 import type { Result } from 'ioredis';
 
-const NOW_MS = `local t = redis.call('TIME')
+/** Lua that sets `now` to Redis's clock in ms: every script ages things by the same clock. */
+export const NOW_MS = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 export const stockScripts = {
