@@ -108,14 +108,18 @@ const jsonBody = (): MiddlewareObj<HttpEvent> => {
   const parser = httpJsonBodyParser();
   return {
     before: async (request) => {
+      // No body at all reads as `{}`: validation then names each required field (or accepts it,
+      // where every field is optional, like a hot deal's start).
+      if (!request.event.body) {
+        (request.event as { body: unknown }).body = {};
+        return;
+      }
       const contentType = request.event.headers?.['content-type'];
       // Media types compare case-insensitively (RFC 9110) and JSON is always UTF-8, so hand middy's
       // (case-sensitive) parser just the lower-cased essence: `Application/JSON; charset=utf-8` works.
       const essence = contentType?.split(';')[0]?.trim().toLowerCase() ?? '';
       if (!/^application\/(.+\+)?json$/.test(essence)) throw new UnsupportedMediaTypeError(contentType);
       request.event.headers['content-type'] = essence;
-      if (!request.event.body)
-        throw new ValidationError([{ field: 'body', message: 'A JSON body is required' }]);
       try {
         await parser.before?.(request as never);
       } catch (error) {

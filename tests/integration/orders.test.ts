@@ -179,6 +179,14 @@ describe('hot-deal orders over HTTP', () => {
     expect((await order(buyer!.token, brief.id)).body.code).toBe('DEAL_NOT_ACTIVE');
   });
 
+  it('opens a deal with the defaults when the start request has no body at all', async () => {
+    const product = await api.product(5, { strategy: 'atomic' });
+    const started = await api.request('POST', `/api/products/${product.id}/hotdeal/start`, { token: admin });
+    expect(started.status).toBe(200);
+    const [buyer] = await users(1);
+    expect((await order(buyer!.token, product.id)).status).toBe(202);
+  });
+
   it('refuses a second start with 409 DEAL_ALREADY_ACTIVE and a deal on an unknown product with 404', async () => {
     const product = await dealProduct(5);
     const again = await api.request('POST', `/api/products/${product.id}/hotdeal/start`, {
