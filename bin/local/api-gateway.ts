@@ -29,7 +29,7 @@ function handlerOf(name: EndpointName): Promise<Handler> {
   return loaded;
 }
 
-function lambdaContext(functionName: string, requestId: string): Context {
+export function lambdaContext(functionName: string, requestId: string): Context {
   const deadline = Date.now() + 10_000;
   return {
     callbackWaitsForEmptyEventLoop: false,

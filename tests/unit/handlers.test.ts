@@ -7,6 +7,7 @@
 import net from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { lambdaContext } from '../../bin/local/api-gateway.ts';
 
 const MAX_BODY_BYTES = 1024;
 
@@ -91,20 +92,8 @@ function event(
   };
 }
 
-const context = {
-  callbackWaitsForEmptyEventLoop: false,
-  functionName: 'unit',
-  functionVersion: '$LATEST',
-  invokedFunctionArn: 'arn:aws:lambda:local:000000000000:function:unit',
-  memoryLimitInMB: '128',
-  awsRequestId: 'unit-request',
-  logGroupName: '/aws/lambda/unit',
-  logStreamName: 'unit',
-  getRemainingTimeInMillis: () => 10_000,
-  done: () => undefined,
-  fail: () => undefined,
-  succeed: () => undefined,
-} satisfies Context;
+// The same Lambda context the local runtime hands every handler.
+const context = lambdaContext('unit', 'unit-request');
 
 async function call(handler: unknown, request: APIGatewayProxyEventV2) {
   const result = await (handler as Handler)(request, context);

@@ -7,6 +7,7 @@
 import net from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { lambdaContext } from '../../bin/local/api-gateway.ts';
 
 vi.hoisted(() => {
   process.env.JWT_SECRET = 'unit-test-signing-key-0123456789abcdef';
@@ -58,20 +59,8 @@ function fallbackEvent(method: string, path: string): APIGatewayProxyEventV2 {
   };
 }
 
-const context = {
-  callbackWaitsForEmptyEventLoop: false,
-  functionName: 'route-not-found',
-  functionVersion: '$LATEST',
-  invokedFunctionArn: 'arn:aws:lambda:local:000000000000:function:route-not-found',
-  memoryLimitInMB: '128',
-  awsRequestId: 'unit-request',
-  logGroupName: '/aws/lambda/route-not-found',
-  logStreamName: 'unit',
-  getRemainingTimeInMillis: () => 10_000,
-  done: () => undefined,
-  fail: () => undefined,
-  succeed: () => undefined,
-} satisfies Context;
+// The same Lambda context the local runtime hands every handler.
+const context = lambdaContext('route-not-found', 'unit-request');
 
 async function call(method: string, path: string) {
   const result = await handler(fallbackEvent(method, path), context);
