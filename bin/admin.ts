@@ -1,13 +1,12 @@
 /**
  * `npm run admin -- <username> <password>`: create an admin, or make an existing user admin with this
- * password, in whatever DynamoDB the environment names: DynamoDB Local, LocalStack, or a deployed
- * stage (USERS_TABLE=<the stack's table name>, AWS credentials from the usual chain).
+ * password, in whatever DynamoDB the environment names: DynamoDB Local, or a deployed stage
+ * (STAGE=<stage>, USERS_TABLE=<the stack's UsersTable output>, AWS credentials from the usual chain).
  * The password may also come from ADMIN_PASSWORD so it stays out of shell history.
  */
-import { AccountService, PasswordHasher, TokenService } from '../shared/auth/index.ts';
-import { config } from '../shared/config.ts';
-import { createDocumentClient, UserRepository } from '../shared/db/index.ts';
+import { config, requireResources } from '../shared/config.ts';
 import { schemas } from '../shared/http/index.ts';
+import { accountService } from '../shared/wiring/auth.ts';
 
 const [username, passwordArg] = process.argv.slice(2);
 const password = passwordArg ?? process.env.ADMIN_PASSWORD;
@@ -19,15 +18,11 @@ if (!input.success) {
 }
 
 const cfg = config();
-const users = new UserRepository(createDocumentClient(cfg), cfg.USERS_TABLE);
-// Creating an admin issues no token; the token service is only a constructor argument here.
-const noTokens = new TokenService(() => Promise.reject(new Error('not used')), {
-  issuer: '',
-  audience: '',
-  ttlSeconds: 0,
-});
-const accounts = new AccountService(users, new PasswordHasher(cfg.BCRYPT_COST), noTokens);
-const { user, created } = await accounts.upsertAdmin(input.data.username, input.data.password);
+requireResources(cfg, { tables: { users: 'readWrite' }, redis: false, jwt: false }, 'npm run admin');
+const { user, created } = await (await accountService.get()).upsertAdmin(
+  input.data.username,
+  input.data.password,
+);
 console.log(
   `${created ? 'created' : 'updated'} admin ${user.username} (id ${user.id}) in ${cfg.USERS_TABLE}${cfg.DYNAMODB_ENDPOINT ? ` at ${cfg.DYNAMODB_ENDPOINT}` : ''}`,
 );

@@ -1,8 +1,10 @@
 import { endpoint, purchaseView, schemas } from '#shared/http';
+import { purchaseService } from '#shared/wiring/stock';
 
 export const handler = endpoint(
   'create-purchase',
   { body: schemas.purchaseBody, headers: schemas.idempotencyHeaders },
+  { purchases: purchaseService },
   async ({ body, headers, caller, services }) =>
     purchaseView(
       await services.purchases.purchase({

@@ -1,5 +1,9 @@
 import { endpoint, orderView } from '#shared/http';
+import { orderHistory } from '#shared/wiring/hotdeal';
 
-export const handler = endpoint('list-my-orders', {}, async ({ caller, services }) =>
-  (await services.orders.listMine(caller.userId)).map(orderView),
+export const handler = endpoint(
+  'list-my-orders',
+  {},
+  { orders: orderHistory },
+  async ({ caller, services }) => (await services.orders.listMine(caller.userId)).map(orderView),
 );

@@ -1,5 +1,9 @@
 import { endpoint, purchaseView } from '#shared/http';
+import { purchaseHistory } from '#shared/wiring/stock';
 
-export const handler = endpoint('list-my-purchases', {}, async ({ caller, services }) =>
-  (await services.purchaseHistory.listByUser(caller.userId)).map(purchaseView),
+export const handler = endpoint(
+  'list-my-purchases',
+  {},
+  { purchases: purchaseHistory },
+  async ({ caller, services }) => (await services.purchases.listMine(caller.userId)).map(purchaseView),
 );

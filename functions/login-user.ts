@@ -1,5 +1,9 @@
 import { endpoint, schemas } from '#shared/http';
+import { loginService } from '#shared/wiring/auth';
 
-export const handler = endpoint('login-user', { body: schemas.loginBody }, ({ body, services }) =>
-  services.accounts.login(body.username, body.password),
+export const handler = endpoint(
+  'login-user',
+  { body: schemas.loginBody },
+  { accounts: loginService },
+  ({ body, services }) => services.accounts.login(body.username, body.password),
 );

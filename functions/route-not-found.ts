@@ -1,8 +1,7 @@
-import { endpoint, MethodNotAllowedError, RouteNotFoundError } from '#shared/http';
-import { matchRoute } from '#shared/routes';
+import { endpoint, MethodNotAllowedError, matchRoute, RouteNotFoundError } from '#shared/http';
 
 /** API Gateway's $default route: the contract's 404 or 405 for anything no route matches. */
-export const handler = endpoint('route-not-found', {}, async ({ event }) => {
+export const handler = endpoint('route-not-found', {}, {}, async ({ event }) => {
   const { method, path } = event.requestContext.http;
   const { allowed } = matchRoute(method, path);
   throw allowed.length > 0

@@ -1,8 +1,10 @@
 import { endpoint, schemas } from '#shared/http';
+import { dealService } from '#shared/wiring/hotdeal';
 
 export const handler = endpoint(
   'start-hotdeal',
   { params: schemas.idParams, body: schemas.hotDealStartBody },
+  { deals: dealService },
   ({ params, body, services }) =>
     services.deals.start(params.id, {
       endsAt: body.ends_at,

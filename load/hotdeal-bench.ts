@@ -72,17 +72,25 @@ async function main() {
   });
   // Imported after the environment points at the private servers (config is parsed on first use).
   const { parseConfig } = await import('../shared/config.ts');
-  const { buildServices } = await import('../shared/services.ts');
+  const { productService, reconciler } = await import('../shared/wiring/stock.ts');
+  const { dealService, orderService } = await import('../shared/wiring/hotdeal.ts');
+  const { redisClient } = await import('../shared/wiring/redis.ts');
   const { createDocumentClient, createDynamoClient, createTables, cancellationCodes, transactWrite } =
     await import('../shared/db/index.ts');
   const cfg = parseConfig();
   await createTables(createDynamoClient(cfg), {
-    users: cfg.USERS_TABLE,
-    products: cfg.PRODUCTS_TABLE,
-    purchases: cfg.PURCHASES_TABLE,
-    orders: cfg.ORDERS_TABLE,
+    users: 'users',
+    products: 'products',
+    purchases: 'purchases',
+    orders: 'orders',
   });
-  const app = await buildServices(cfg);
+  const app = {
+    products: await productService.get(),
+    deals: await dealService.get(),
+    orders: await orderService.get(),
+    reconciler: await reconciler.get(),
+    redis: await redisClient.get(),
+  };
   const doc = createDocumentClient(cfg);
 
   const dealProduct = async (stock: number) => {

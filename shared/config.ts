@@ -1,8 +1,13 @@
 /**
- * Configuration: the environment parsed once with zod at cold start. Every default is the local
- * runtime's; the CDK stack sets the deployed values (table names, Redis endpoint, secret ARNs).
+ * Configuration: the environment parsed once with zod at cold start.
+ *
+ * Tuning values (lock timings, bcrypt cost, ...) have one default each, here. Bindings (table
+ * names, the Redis endpoint, the signing key) have defaults only in the local stage: a deployed
+ * function whose binding is missing must stop at its cold start with a message naming the variable
+ * (`requireResources`), never silently talk to a table called `users` or to 127.0.0.1.
  */
-import { z } from 'zod';
+import * as z from 'zod';
+import { LOCK_DEFAULTS } from './lock/defaults.ts';
 
 const int = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
 const flag = (fallback: boolean) =>
@@ -18,12 +23,12 @@ export const configSchema = z.object({
   AWS_REGION: z.string().default('us-east-1'),
   /** Any DynamoDB endpoint: DynamoDB Local, LocalStack. Unset in AWS. */
   DYNAMODB_ENDPOINT: z.url().optional(),
-  USERS_TABLE: z.string().default('users'),
-  PRODUCTS_TABLE: z.string().default('products'),
-  PURCHASES_TABLE: z.string().default('purchases'),
-  ORDERS_TABLE: z.string().default('orders'),
+  USERS_TABLE: z.string().min(1).optional(),
+  PRODUCTS_TABLE: z.string().min(1).optional(),
+  PURCHASES_TABLE: z.string().min(1).optional(),
+  ORDERS_TABLE: z.string().min(1).optional(),
 
-  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  REDIS_URL: z.string().min(1).optional(),
   /** ElastiCache's AUTH token lives in Secrets Manager; the function reads it at cold start. */
   REDIS_AUTH_SECRET_ARN: z.string().optional(),
 
@@ -37,17 +42,17 @@ export const configSchema = z.object({
 
   MAX_BODY_BYTES: int(16 * 1024),
 
-  /** `lock` (the specification's pessimistic lock) or `atomic` (the Lua script alone). */
+  /** `lock` (a pessimistic per-product lock) or `atomic` (the reserve script alone). */
   PURCHASE_STRATEGY: z.enum(['lock', 'atomic']).default('lock'),
-  /** Lock lifetime; the seed's LOCK_TIMEOUT_SECONDS. Longer than one purchase's critical section. */
-  LOCK_TTL_MS: int(5_000),
+  /** Lock lifetime: longer than one purchase's critical section. */
+  LOCK_TTL_MS: int(LOCK_DEFAULTS.ttlMs),
   /** Total time a buyer waits for a busy lock before 409 LOCK_CONFLICT. */
-  LOCK_WAIT_BUDGET_MS: int(5_000),
-  /** The seed's LOCK_MAX_RETRIES: an upper bound on attempts inside the budget. */
-  LOCK_MAX_RETRIES: int(1_000),
-  /** The seed's LOCK_RETRY_DELAY: the first backoff; it doubles up to LOCK_RETRY_MAX_DELAY_MS, with jitter. */
-  LOCK_RETRY_DELAY_MS: int(2),
-  LOCK_RETRY_MAX_DELAY_MS: int(50),
+  LOCK_WAIT_BUDGET_MS: int(LOCK_DEFAULTS.waitBudgetMs),
+  /** An upper bound on attempts inside the budget (attempts = retries + 1). */
+  LOCK_MAX_RETRIES: int(LOCK_DEFAULTS.maxAttempts),
+  /** The first backoff; it doubles up to LOCK_RETRY_MAX_DELAY_MS, with jitter. */
+  LOCK_RETRY_DELAY_MS: int(LOCK_DEFAULTS.retryDelayMs),
+  LOCK_RETRY_MAX_DELAY_MS: int(LOCK_DEFAULTS.maxRetryDelayMs),
 
   /**
    * A hold older than this belongs to a request that can no longer be running (it must exceed the
@@ -61,13 +66,82 @@ export const configSchema = z.object({
 
 export type Config = z.infer<typeof configSchema>;
 
+/** The local stage's bindings: what `npm start` and the tests create. Nowhere else has defaults. */
+const LOCAL_BINDINGS = {
+  USERS_TABLE: 'users',
+  PRODUCTS_TABLE: 'products',
+  PURCHASES_TABLE: 'purchases',
+  ORDERS_TABLE: 'orders',
+  REDIS_URL: 'redis://127.0.0.1:6379',
+} as const;
+
+export type TableName = 'users' | 'products' | 'purchases' | 'orders';
+
+/** The environment variable each table's name travels in (the CDK stack sets them from `uses`). */
+export const TABLE_ENV = {
+  users: 'USERS_TABLE',
+  products: 'PRODUCTS_TABLE',
+  purchases: 'PURCHASES_TABLE',
+  orders: 'ORDERS_TABLE',
+} as const satisfies Record<TableName, keyof Config>;
+
 export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = configSchema.safeParse(env);
   if (!parsed.success) {
     const fields = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`Invalid configuration: ${fields}`);
   }
-  return parsed.data;
+  const config = parsed.data;
+  if (config.STAGE !== 'local') return config;
+  const filled: Record<string, unknown> = { ...config };
+  for (const [name, value] of Object.entries(LOCAL_BINDINGS)) filled[name] ??= value;
+  return filled as Config;
+}
+
+/** A binding the function needs is not configured: the cold start stops here. */
+export class MissingConfigurationError extends Error {
+  override readonly name = 'MissingConfigurationError';
+  constructor(
+    readonly variables: readonly string[],
+    readonly stage: string,
+    readonly needer: string,
+  ) {
+    super(
+      `${needer} needs ${variables.join(', ')}, which ${variables.length === 1 ? 'is' : 'are'} not set (stage ${stage}); ` +
+        'a deployed function gets it from the CDK stack through its route in shared/routes.ts',
+    );
+  }
+}
+
+/** What a function may touch: the route table's `uses` (shared/routes.ts) has this shape. */
+export interface ResourceNeeds {
+  readonly tables: Partial<Record<TableName, unknown>>;
+  readonly redis: boolean;
+  readonly jwt: boolean;
+}
+
+/** Every variable the needs call for that this configuration lacks. */
+export function missingFor(config: Config, needs: ResourceNeeds): string[] {
+  const missing: string[] = Object.keys(needs.tables)
+    .map((table) => TABLE_ENV[table as TableName])
+    .filter((variable) => !config[variable]);
+  if (needs.redis && !config.REDIS_URL) missing.push('REDIS_URL');
+  if (needs.jwt && !config.JWT_SECRET && !config.JWT_SECRET_ARN) missing.push('JWT_SECRET_ARN');
+  return missing;
+}
+
+/** Fail closed: throws naming every missing binding of `needer` (a function, a script). */
+export function requireResources(config: Config, needs: ResourceNeeds, needer: string): void {
+  const missing = missingFor(config, needs);
+  if (missing.length > 0) throw new MissingConfigurationError(missing, config.STAGE, needer);
+}
+
+/** A binding's value; throws MissingConfigurationError when it is not set. */
+export function required<K extends keyof Config>(config: Config, name: K): NonNullable<Config[K]> {
+  const value = config[name];
+  if (value === undefined || value === null || value === '')
+    throw new MissingConfigurationError([name], config.STAGE, 'this function');
+  return value as NonNullable<Config[K]>;
 }
 
 let cached: Config | undefined;

@@ -1,10 +1,21 @@
 /** GET /api/health: can this function reach Redis and DynamoDB right now? */
-import type { Redis } from 'ioredis';
-import { DependencyUnavailableError } from './http/errors.ts';
+
+/** A dependency (Redis, DynamoDB) is down: the health check names which. */
+export class DependencyUnavailableError extends Error {
+  override readonly name = 'DependencyUnavailableError';
+  constructor(readonly report: Record<string, string>) {
+    super(
+      `Unavailable: ${Object.entries(report)
+        .filter(([, v]) => v !== 'ok')
+        .map(([k]) => k)
+        .join(', ')}`,
+    );
+  }
+}
 
 export class HealthCheck {
   constructor(
-    private readonly redis: Pick<Redis, 'ping'>,
+    private readonly redis: { ping(): Promise<unknown> },
     private readonly dynamodb: { ping(): Promise<void> },
     private readonly timeoutMs = 2_000,
   ) {}

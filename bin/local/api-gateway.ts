@@ -6,7 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { type EndpointName, fallbackRoute, matchRoute } from '../../shared/routes.ts';
+import { matchRoute } from '../../shared/http/route-match.ts';
+import { type EndpointName, fallbackRoute } from '../../shared/routes.ts';
 
 type Handler = (
   event: APIGatewayProxyEventV2,

@@ -8,9 +8,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { config } from '../../shared/config.ts';
+import { config, required } from '../../shared/config.ts';
 import { createDynamoClient, createTables } from '../../shared/db/index.ts';
-import { services } from '../../shared/services.ts';
+import { loginService } from '../../shared/wiring/auth.ts';
+import { redisClient } from '../../shared/wiring/redis.ts';
+import { reconciler } from '../../shared/wiring/stock.ts';
 import { createApiServer } from './api-gateway.ts';
 import { isListening, type StartedProcess, startDynamoDbLocal, startRedisServer } from './processes.ts';
 
@@ -87,16 +89,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     const cfg = config();
     const created = await createTables(createDynamoClient(cfg), {
-      users: cfg.USERS_TABLE,
-      products: cfg.PRODUCTS_TABLE,
-      purchases: cfg.PURCHASES_TABLE,
-      orders: cfg.ORDERS_TABLE,
+      users: required(cfg, 'USERS_TABLE'),
+      products: required(cfg, 'PRODUCTS_TABLE'),
+      purchases: required(cfg, 'PURCHASES_TABLE'),
+      orders: required(cfg, 'ORDERS_TABLE'),
     });
     if (created.length > 0) log(`created tables: ${created.join(', ')}`);
 
-    const app = await services();
     if (env.ADMIN_USERNAME && env.ADMIN_PASSWORD) {
-      const { created: isNew } = await app.accounts.upsertAdmin(env.ADMIN_USERNAME, env.ADMIN_PASSWORD);
+      const accounts = await loginService.get();
+      const { created: isNew } = await accounts.upsertAdmin(env.ADMIN_USERNAME, env.ADMIN_PASSWORD);
       log(`admin ${env.ADMIN_USERNAME} ${isNew ? 'created' : 'updated'}`);
     } else {
       log(
@@ -106,7 +108,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     const reconcile = async () => {
       try {
-        await app.reconciler.reconcileAll();
+        await (await reconciler.get()).reconcileAll();
       } catch (error) {
         console.error('reconcile failed', error);
       }
@@ -135,7 +137,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         if (timer) clearInterval(timer);
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
-        app.redis.disconnect();
+        (await redisClient.get()).disconnect();
         await Promise.all(started.map((p) => p.stop()));
       },
     };

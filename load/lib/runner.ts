@@ -12,7 +12,8 @@ import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseConfig } from '#shared/config';
-import { buildServices } from '#shared/services';
+import { redisClient } from '#shared/wiring/redis';
+import { reconciler } from '#shared/wiring/stock';
 import { startDynamoDbLocal, startRedisServer } from '../../bin/local/processes.ts';
 import { artilleryScript, type Scale, type ScenarioName, scenarios } from '../scenarios.ts';
 import { type ArtilleryRun, bundleProcessor, runArtillery } from './artillery.ts';
@@ -99,9 +100,9 @@ export async function startLocalTarget(): Promise<Target> {
     });
     const client = api(runtime.url);
     const adminToken = await login(client, LOCAL_ADMIN.ADMIN_USERNAME, LOCAL_ADMIN.ADMIN_PASSWORD);
-    const app = await buildServices(
-      parseConfig({ REDIS_URL: redis.url, DYNAMODB_ENDPOINT: dynamo.url, LOG_LEVEL: 'ERROR' }),
-    );
+    // This process's own view of the stack (for the verdict): the providers read the environment.
+    Object.assign(process.env, { REDIS_URL: redis.url, DYNAMODB_ENDPOINT: dynamo.url, LOG_LEVEL: 'ERROR' });
+    const cfg = parseConfig();
     return {
       url: runtime.url,
       adminToken,
@@ -111,14 +112,14 @@ export async function startLocalTarget(): Promise<Target> {
         dynamoSource({
           region: 'us-east-1',
           endpoint: dynamo.url,
-          purchasesTable: app.config.PURCHASES_TABLE,
+          purchasesTable: cfg.PURCHASES_TABLE ?? 'purchases',
         }),
       settle: async () => {
-        const summary = await app.reconciler.reconcileAll();
+        const summary = await (await reconciler.get()).reconcileAll();
         return `one reconcile pass (${summary.products} products: ${summary.restored} restored, ${summary.holdsCommitted} holds committed, ${summary.holdsReleased} released, ${summary.repaired} repaired)`;
       },
       stop: async () => {
-        app.redis.disconnect();
+        (await redisClient.get()).disconnect();
         await stopAll();
       },
     };

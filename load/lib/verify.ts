@@ -19,10 +19,10 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import {
   createDocumentClient,
   PURCHASES_BY_PRODUCT_INDEX,
-  type PurchaseRecord,
   PurchaseRepository,
   tableDefinitions,
 } from '#shared/db';
+import type { PurchaseRecord } from '#shared/model';
 import type { Attempt } from './events.ts';
 import type { Api } from './local.ts';
 

@@ -1,7 +1,11 @@
 /** Registration, login and the caller's profile: the auth use-cases. */
-import type { Role, UserRecord } from '../db/users.ts';
-import { UsernameTakenError } from '../db/users.ts';
-import { InvalidCredentialsError, NotAuthenticatedError, UserExistsError } from './errors.ts';
+import type { Role, UserRecord } from '../model.ts';
+import {
+  InvalidCredentialsError,
+  NotAuthenticatedError,
+  UserExistsError,
+  UsernameTakenError,
+} from './errors.ts';
 import type { PasswordHasher } from './passwords.ts';
 import type { IssuedToken, TokenService } from './tokens.ts';
 
@@ -25,7 +29,8 @@ export class AccountService {
   constructor(
     private readonly users: UserStore,
     private readonly passwords: PasswordHasher,
-    private readonly tokens: TokenService,
+    /** Only login issues tokens; a caller that never logs anyone in (the admin script) passes none. */
+    private readonly tokens: Pick<TokenService, 'issue'> | null,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -58,6 +63,7 @@ export class AccountService {
       ? await this.passwords.verify(password, user.password_hash)
       : await this.passwords.verifyAgainstDummy(password);
     if (!user || !valid) throw new InvalidCredentialsError();
+    if (!this.tokens) throw new Error('AccountService was built without a token service; login needs one');
     return this.tokens.issue({ userId: user.id, username: user.username, role: user.role });
   }
 

@@ -1,3 +1,11 @@
+/** The users store's answer when the name (in any letter case) exists: the port's error. */
+export class UsernameTakenError extends Error {
+  override readonly name = 'UsernameTakenError';
+  constructor(readonly username: string) {
+    super(`Username ${username} is taken`);
+  }
+}
+
 export class UserExistsError extends Error {
   override readonly name = 'UserExistsError';
   constructor(readonly username: string) {

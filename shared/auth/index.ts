@@ -1,5 +1,11 @@
 export { AccountService, type NewUser, type UserStore } from './accounts.ts';
-export { ForbiddenError, InvalidCredentialsError, NotAuthenticatedError, UserExistsError } from './errors.ts';
+export {
+  ForbiddenError,
+  InvalidCredentialsError,
+  NotAuthenticatedError,
+  UserExistsError,
+  UsernameTakenError,
+} from './errors.ts';
 export { MAX_PASSWORD_BYTES, PasswordHasher } from './passwords.ts';
 export {
   type IssuedToken,

@@ -1,8 +1,7 @@
 /** bcrypt password hashing (bcryptjs: pure JS, so it bundles into a Lambda without native builds). */
 import bcrypt from 'bcryptjs';
 
-/** bcrypt reads at most 72 bytes; longer passwords are refused upstream rather than silently truncated. */
-export const MAX_PASSWORD_BYTES = 72;
+export { MAX_PASSWORD_BYTES } from './password-limits.ts';
 
 export class PasswordHasher {
   private dummyHash: Promise<string> | undefined;

@@ -3,7 +3,7 @@
  * `alg: none`, other algorithms, forged signatures, expired and foreign tokens all fail the same way.
  */
 import { jwtVerify, SignJWT } from 'jose';
-import type { Role } from '../db/users.ts';
+import type { Role } from '../model.ts';
 import { NotAuthenticatedError } from './errors.ts';
 
 export interface TokenSettings {

@@ -1,50 +1,33 @@
-/** Products in DynamoDB: the durable stock that no purchase can take below zero. */
+/**
+ * Products in DynamoDB: the durable stock that no purchase can take below zero, and the product's
+ * hot deal (its `deal` attribute).
+ */
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
-  ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { Component, PurchaseStrategy } from '../stock/redis-stock.ts';
-
-export interface ProductRecord {
-  readonly id: number;
-  readonly name: string;
-  readonly description: string | null;
-  readonly price: number;
-  /** Durable stock: initial_stock minus every durable purchase, kept by the purchase transaction. */
-  readonly stock: number;
-  readonly initial_stock: number;
-  readonly strategy: PurchaseStrategy;
-  /** A bundle's parts (an "A+B+C set"): buying one takes these too, all or nothing. */
-  readonly components?: readonly Component[];
-  readonly created_at: string;
-  readonly updated_at: string;
-}
+import type { DealState, ProductRecord } from '../model.ts';
+import type { DealProductStore } from '../orders/ports.ts';
+import type { ProductStore } from '../stock/ports.ts';
+import { nextInSequence } from './counters.ts';
+import { allPages } from './pagination.ts';
+import { isConditionFailure } from './transactions.ts';
 
 /** Id 0 is not a product: it is the row whose counter hands out product ids. */
 const SEQUENCE_ID = 0;
 
-export class ProductRepository {
+export class ProductRepository implements ProductStore, DealProductStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     readonly tableName: string,
   ) {}
 
-  /** The next product id from an atomic counter (ADD is atomic under any concurrency). */
-  async nextId(): Promise<number> {
-    const { Attributes } = await this.doc.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { id: SEQUENCE_ID },
-        UpdateExpression: 'ADD next_id :one',
-        ExpressionAttributeValues: { ':one': 1 },
-        ReturnValues: 'UPDATED_NEW',
-      }),
-    );
-    return Number(Attributes?.next_id);
+  /** The next product id from the sequence row. */
+  nextId(): Promise<number> {
+    return nextInSequence(this.doc, this.tableName, { id: SEQUENCE_ID });
   }
 
   async create(product: ProductRecord): Promise<void> {
@@ -82,20 +65,47 @@ export class ProductRepository {
    */
   async listAll(consistent = false): Promise<ProductRecord[]> {
     const products: ProductRecord[] = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new ScanCommand({
+    const scan = {
+      TableName: this.tableName,
+      FilterExpression: 'id <> :sequence',
+      ExpressionAttributeValues: { ':sequence': SEQUENCE_ID },
+      ConsistentRead: consistent,
+    };
+    for await (const items of allPages(this.doc, scan))
+      products.push(...(items as unknown as ProductRecord[]));
+    return products.sort((a, b) => a.id - b.id);
+  }
+
+  /** Open a deal on the product unless one is open. False when one is. */
+  async openDeal(productId: number, deal: DealState): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
           TableName: this.tableName,
-          FilterExpression: 'id <> :sequence',
-          ExpressionAttributeValues: { ':sequence': SEQUENCE_ID },
-          ConsistentRead: consistent,
-          ExclusiveStartKey,
+          Key: { id: productId },
+          UpdateExpression: 'SET deal = :deal, updated_at = :now',
+          ConditionExpression: 'attribute_exists(id) AND (attribute_not_exists(deal) OR deal.#s <> :open)',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':deal': deal, ':open': 'open', ':now': deal.started_at },
         }),
       );
-      products.push(...((page.Items ?? []) as ProductRecord[]));
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    return products.sort((a, b) => a.id - b.id);
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async closeDeal(productId: number, now: string): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { id: productId },
+        UpdateExpression: 'SET deal.#s = :closed, deal.ended_at = :now, updated_at = :now',
+        ConditionExpression: 'attribute_exists(deal)',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: { ':closed': 'closed', ':now': now },
+      }),
+    );
   }
 }

@@ -1,52 +1,16 @@
 /** Purchases in DynamoDB. A purchase and its stock decrement are one transaction. */
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { PURCHASES_BY_PRODUCT_INDEX, PURCHASES_BY_USER_INDEX } from './tables.ts';
+import { MAX_LINES_PER_PURCHASE, type PurchaseRecord } from '../model.ts';
+import type { PurchaseStore, RecordOutcome } from '../stock/ports.ts';
+import { allPages } from './pagination.ts';
+import { PURCHASES_BY_PRODUCT_INDEX, PURCHASES_BY_USER_INDEX, type TableRef, tableNameOf } from './tables.ts';
 import { cancellationCodes, transactWrite } from './transactions.ts';
 
-/** One thing the buyer asked for, priced. */
-export interface PurchaseItem {
-  readonly product_id: number;
-  readonly quantity: number;
-  readonly unit_price: number;
-  readonly total_price: number;
-}
-
-/** Units of one product a purchase took from stock (a bundle's components included). */
-export interface PurchaseLine {
-  readonly product_id: number;
-  readonly quantity: number;
-}
-
-export interface PurchaseRecord {
-  readonly id: string;
-  readonly user_id: number;
-  readonly items: readonly PurchaseItem[];
-  readonly lines: readonly PurchaseLine[];
-  /** Set when the request named one product (the contract's body), and echoed in the answer. */
-  readonly product_id?: number;
-  readonly quantity?: number;
-  readonly total_price: number;
-  readonly purchased_at: string;
-  /** Hash of the request body when an Idempotency-Key made the id; a retry must match it. */
-  readonly request_fingerprint?: string;
-}
-
-/** What DynamoDB said about the purchase transaction. */
-export type RecordOutcome =
-  | { readonly status: 'recorded' }
-  /** A purchase with this id exists (a retry with the same Idempotency-Key). */
-  | { readonly status: 'duplicate' }
-  /** The durable stock of these products does not cover the purchase. */
-  | { readonly status: 'insufficient'; readonly productIds: readonly number[] };
-
-/** DynamoDB allows 100 items per transaction: the purchase, a line row and a decrement per product. */
-export const MAX_LINES_PER_PURCHASE = 49;
-
-export class PurchaseRepository {
+export class PurchaseRepository implements PurchaseStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     readonly tableName: string,
-    private readonly productsTable: string,
+    private readonly productsTable: TableRef,
   ) {}
 
   /**
@@ -81,7 +45,7 @@ export class PurchaseRepository {
         }));
     const decrements = lines.map((line) => ({
       Update: {
-        TableName: this.productsTable,
+        TableName: tableNameOf(this.productsTable),
         Key: { id: line.product_id },
         UpdateExpression: 'SET stock = stock - :q, updated_at = :now',
         ConditionExpression: 'attribute_exists(id) AND stock >= :q',
@@ -136,21 +100,16 @@ export class PurchaseRepository {
   /** Units sold of one product, summed over every durable purchase (the audit's slow, exact count). */
   async unitsSold(productId: number): Promise<number> {
     let sold = 0;
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: PURCHASES_BY_PRODUCT_INDEX,
-          KeyConditionExpression: 'stock_product_id = :p',
-          ExpressionAttributeValues: { ':p': productId },
-          ProjectionExpression: 'stock_quantity',
-          ExclusiveStartKey,
-        }),
-      );
-      for (const item of page.Items ?? []) sold += Number(item.stock_quantity);
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
+    const query = {
+      TableName: this.tableName,
+      IndexName: PURCHASES_BY_PRODUCT_INDEX,
+      KeyConditionExpression: 'stock_product_id = :p',
+      ExpressionAttributeValues: { ':p': productId },
+      ProjectionExpression: 'stock_quantity',
+    };
+    for await (const items of allPages(this.doc, query)) {
+      for (const item of items) sold += Number(item.stock_quantity);
+    }
     return sold;
   }
 }

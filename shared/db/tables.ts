@@ -2,7 +2,7 @@
  * Table shapes: the one description of keys and indexes that the CDK stack deploys and the local
  * runtime (and the tests) create in DynamoDB Local. Plain data so both sides can read it.
  */
-import type { TableName } from '../routes.ts';
+import type { TableName } from '../config.ts';
 
 export type AttributeType = 'S' | 'N';
 
@@ -92,3 +92,12 @@ export const tableDefinitions: Record<TableName, TableDefinition> = {
     ],
   },
 };
+
+/**
+ * A table a repository writes only in some of its calls (a purchase's product decrement, an
+ * order's confirm transaction): its name is read when such a call runs, so a function whose route
+ * does not declare that table can still use the repository's other calls.
+ */
+export type TableRef = string | (() => string);
+
+export const tableNameOf = (ref: TableRef): string => (typeof ref === 'string' ? ref : ref());

@@ -11,8 +11,13 @@ import {
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import { backoff } from '../retry.ts';
 
 export type CancellationCode = 'None' | 'ConditionalCheckFailed' | 'TransactionConflict' | string;
+
+/** A conditional write whose condition was false: an answer, not a failure. */
+export const isConditionFailure = (error: unknown) =>
+  (error as { name?: string }).name === 'ConditionalCheckFailedException';
 
 /** The per-item reasons of a cancelled transaction, in the order of its items. */
 export function cancellationCodes(error: unknown): CancellationCode[] | null {
@@ -43,8 +48,7 @@ export async function transactWrite(
     } catch (error) {
       const codes = cancellationCodes(error);
       if (!codes || !isConflictOnly(codes) || attempt >= retry.attempts) throw error;
-      const step = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1));
-      await sleep(step / 2 + Math.random() * (step / 2));
+      await sleep(backoff(attempt, retry.baseDelayMs, retry.maxDelayMs));
     }
   }
 }

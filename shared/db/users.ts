@@ -4,47 +4,23 @@
  * Names compare case-insensitively (the guard is keyed by the lower-cased name).
  */
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { UserStore } from '../auth/accounts.ts';
+import { UsernameTakenError } from '../auth/errors.ts';
+import type { Role, UserRecord } from '../model.ts';
+import { nextInSequence } from './counters.ts';
 import { cancellationCodes, transactWrite } from './transactions.ts';
-
-export type Role = 'user' | 'admin';
-
-export interface UserRecord {
-  readonly id: number;
-  readonly username: string;
-  readonly email: string | null;
-  readonly password_hash: string;
-  readonly role: Role;
-  readonly created_at: string;
-  readonly updated_at: string;
-}
 
 const userKey = (id: number) => `USER#${id}`;
 const usernameKey = (username: string) => `USERNAME#${username.toLowerCase()}`;
 
-export class UsernameTakenError extends Error {
-  override readonly name = 'UsernameTakenError';
-  constructor(readonly username: string) {
-    super(`Username ${username} is taken`);
-  }
-}
-
-export class UserRepository {
+export class UserRepository implements UserStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     readonly tableName: string,
   ) {}
 
-  async nextId(): Promise<number> {
-    const { Attributes } = await this.doc.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { pk: 'SEQUENCE' },
-        UpdateExpression: 'ADD next_id :one',
-        ExpressionAttributeValues: { ':one': 1 },
-        ReturnValues: 'UPDATED_NEW',
-      }),
-    );
-    return Number(Attributes?.next_id);
+  nextId(): Promise<number> {
+    return nextInSequence(this.doc, this.tableName, { pk: 'SEQUENCE' });
   }
 
   /** Throws UsernameTakenError when the name (in any letter case) exists. */

@@ -1,10 +1,12 @@
 /**
  * The one middy chain every endpoint uses. Reading order of a request:
  *   size limit (413) → authentication and role (401/403) → JSON body (415/422) → zod validation (422)
- *   → the handler → the route's success status with a JSON body.
- * Errors from any step go through the error table (errors.ts), registered last.
+ *   → the handler's services (built on first use) → the handler → the route's success status.
+ * Errors from any step go through the error table (error-table.ts), registered last.
  *
- * A handler is therefore only: parse (the schemas) → call a service → map the result.
+ * A handler is therefore only: parse (the schemas) → call a service → map the result. It names the
+ * providers it needs (shared/wiring); at module load (the cold start) the endpoint checks that the
+ * route's bindings are configured and that the providers need nothing the route does not declare.
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
@@ -12,8 +14,9 @@ import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { ForbiddenError, NotAuthenticatedError, type Principal } from '../auth/index.ts';
-import { config } from '../config.ts';
+import { ForbiddenError, NotAuthenticatedError } from '../auth/errors.ts';
+import type { Principal } from '../auth/tokens.ts';
+import { config, requireResources } from '../config.ts';
 import { logger } from '../logger.ts';
 import {
   type EndpointName,
@@ -22,11 +25,12 @@ import {
   type httpRoutes,
   routeOf,
 } from '../routes.ts';
-import { type Services, services } from '../services.ts';
+import { tokenService } from '../wiring/auth.ts';
+import { needsBeyond, type Provider } from '../wiring/provider.ts';
+import { toErrorResponse } from './error-table.ts';
 import {
   InvalidJsonError,
   PayloadTooLargeError,
-  toErrorResponse,
   UnsupportedMediaTypeError,
   ValidationError,
 } from './errors.ts';
@@ -51,13 +55,18 @@ type AccessOf<N extends EndpointName> = Extract<
 >['access'];
 type CallerOf<N extends EndpointName> = [AccessOf<N>] extends ['public'] ? null : Principal;
 
-export interface EndpointInput<S extends Schemas, Caller = Principal | null> {
+/** The providers a handler asks for, by the name it will use. */
+export type Providers = Readonly<Record<string, Provider<unknown>>>;
+type Built<P extends Providers> = { readonly [K in keyof P]: P[K] extends Provider<infer T> ? T : never };
+
+export interface EndpointInput<S extends Schemas, Caller = Principal | null, Services = unknown> {
   readonly body: Parsed<S, 'body'>;
   readonly query: Parsed<S, 'query'>;
   readonly params: Parsed<S, 'params'>;
   readonly headers: Parsed<S, 'headers'>;
   /** The authenticated caller; public routes have none. */
   readonly caller: Caller;
+  /** The services the handler asked for, built on first use and kept for the process. */
   readonly services: Services;
   readonly event: HttpEvent;
 }
@@ -96,7 +105,7 @@ const authenticate = (
     const header = request.event.headers?.authorization ?? '';
     const [scheme, token, ...rest] = header.trim().split(/\s+/);
     if (scheme?.toLowerCase() !== 'bearer' || !token || rest.length > 0) throw new NotAuthenticatedError();
-    const caller = await (await services()).tokens.verify(token);
+    const caller = await (await tokenService.get()).verify(token);
     if (route.access === 'admin' && caller.role !== 'admin') throw new ForbiddenError('admin');
     request.context.caller = caller;
     logger.appendKeys({ user_id: caller.userId });
@@ -167,31 +176,42 @@ const errorMapping = (): MiddlewareObj<HttpEvent, HttpResult> => ({
   },
 });
 
-function declaresNoResources(route: EndpointRoute): boolean {
-  return Object.keys(route.uses.tables).length === 0 && !route.uses.redis && !route.uses.jwt;
+/**
+ * The cold start's checks: the route's bindings are configured (fail closed outside the local
+ * stage), and nothing the handler (or the authentication) needs is beyond what the route declares.
+ */
+function checkComposition(route: EndpointRoute, providers: readonly Provider<unknown>[]): void {
+  requireResources(config(), route.uses, route.function);
+  const all = route.access === 'public' ? providers : [tokenService, ...providers];
+  for (const p of all) {
+    const beyond = needsBeyond(p.needs, route.uses);
+    if (beyond.length > 0) {
+      throw new Error(
+        `${route.function} uses ${p.name}, which needs ${beyond.join(', ')}: declare it in shared/routes.ts`,
+      );
+    }
+  }
 }
 
-/** A route that declares no resources (route-not-found) gets no clients; touching one is a bug. */
-function noServices(functionName: string): Services {
-  return new Proxy({} as Services, {
-    get: (_, property) => {
-      throw new Error(
-        `${functionName} declares no resources in shared/routes.ts but used services.${String(property)}`,
-      );
-    },
-  });
+async function build<P extends Providers>(providers: P): Promise<Built<P>> {
+  const entries = Object.entries(providers);
+  const values = await Promise.all(entries.map(([, p]) => p.get()));
+  return Object.fromEntries(entries.map(([name], i) => [name, values[i]])) as Built<P>;
 }
 
 /**
  * Build a Lambda handler for the route of `functionName` in shared/routes.ts: its access level and
- * success status come from the route table, so a handler carries neither.
+ * success status come from the route table, so a handler carries neither. `providers` names the
+ * services the handler uses (shared/wiring); nothing else is built in this function.
  */
-export function endpoint<N extends EndpointName, S extends Schemas>(
+export function endpoint<N extends EndpointName, S extends Schemas, P extends Providers>(
   functionName: N,
   schemas: S,
-  run: (input: EndpointInput<S, CallerOf<N>>) => Promise<unknown>,
+  providers: P,
+  run: (input: EndpointInput<S, CallerOf<N>, Built<P>>) => Promise<unknown>,
 ) {
   const route = routeOf(functionName);
+  checkComposition(route, Object.values(providers));
   const chain = middy<HttpEvent, HttpResult, Error, EndpointContext>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(httpHeaderNormalizer())
@@ -206,7 +226,7 @@ export function endpoint<N extends EndpointName, S extends Schemas>(
         ...(context.input as Pick<EndpointInput<S>, 'body' | 'query' | 'params' | 'headers'>),
         // The authenticate step guarantees a caller on every non-public route.
         caller: context.caller as CallerOf<N>,
-        services: declaresNoResources(route) ? noServices(route.function) : await services(),
+        services: await build(providers),
         event,
       });
       return json(route.successStatus, result);

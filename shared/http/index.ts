@@ -1,14 +1,13 @@
 export { type EndpointInput, endpoint, type HttpEvent, type HttpResult, json } from './endpoint.ts';
+export { type ErrorResponse, errorTable, toErrorResponse } from './error-table.ts';
 export {
-  DependencyUnavailableError,
-  errorTable,
   InvalidJsonError,
   MethodNotAllowedError,
   PayloadTooLargeError,
   RouteNotFoundError,
-  toErrorResponse,
   UnsupportedMediaTypeError,
   ValidationError,
 } from './errors.ts';
+export { matchRoute, type RouteMatch } from './route-match.ts';
 export * as schemas from './schemas.ts';
 export { orderView, productView, purchaseView, userView } from './views.ts';

@@ -1,7 +1,6 @@
 /** Response shapes of the contract: what a client sees of the stored records. */
-import type { PurchaseRecord, UserRecord } from '../db/index.ts';
-import type { OrderRecord } from '../orders/index.ts';
-import type { ProductWithLiveStock } from '../stock/index.ts';
+import type { OrderRecord, PurchaseRecord, UserRecord } from '../model.ts';
+import type { ProductWithLiveStock } from '../stock/products.ts';
 
 export const userView = (u: UserRecord) => ({
   id: u.id,

@@ -1,9 +1,8 @@
+export { LOCK_DEFAULTS } from './defaults.ts';
 export { LockNotAcquiredError } from './errors.ts';
 export {
   type AcquireOptions,
-  backoff,
   type DistributedLock,
-  LOCK_DEFAULTS,
   type Lock,
   lockKey,
   lockOrder,

@@ -1,12 +1,14 @@
 /**
  * A single-instance Redis lock: set-if-absent with a TTL and a random token, released and extended by
  * compare-then-act Lua, granted first-come-first-served (see scripts.ts). `DistributedLock` is the
- * interface the purchase use-cases depend on; a Redlock over several Redis nodes (the roadmap's V3)
+ * interface the purchase use-cases depend on; a lock over several independent Redis nodes (Redlock)
  * implements the same three calls.
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
+import { backoff, equalJitter } from '../retry.ts';
+import { LOCK_DEFAULTS } from './defaults.ts';
 import { LockNotAcquiredError } from './errors.ts';
 
 export interface Lock {
@@ -40,14 +42,6 @@ export interface DistributedLock {
   release(lock: Lock): Promise<Extract<LockOutcome, 'released' | 'not-held'>>;
   extend(lock: Lock, ttlMs: number): Promise<Lock | 'not-held'>;
 }
-
-export const LOCK_DEFAULTS = {
-  ttlMs: 5_000,
-  waitBudgetMs: 5_000,
-  maxAttempts: 1_000,
-  retryDelayMs: 2,
-  maxRetryDelayMs: 50,
-} as const;
 
 /** `lock:{42}`: the hash tag puts a product's lock in the same cluster slot as its stock. */
 export const lockKey = (resource: string) => `lock:{${resource}}`;
@@ -138,14 +132,7 @@ export function pollDelay(
 ): number {
   // One head per resource, so asking every few ms costs little and keeps the hand-over gap short.
   if (position <= 1) return backoff(attempt, baseMs, Math.min(maxMs, baseMs * 2));
-  const step = Math.min(Math.max(maxMs, placeTtlMs / 4), baseMs * 2 * position);
-  return step / 2 + Math.random() * (step / 2);
-}
-
-/** Exponential backoff with "equal jitter": half the step fixed, half random, so waiters spread out. */
-export function backoff(attempt: number, baseMs: number, maxMs: number): number {
-  const step = Math.min(maxMs, baseMs * 2 ** (attempt - 1));
-  return step / 2 + Math.random() * (step / 2);
+  return equalJitter(Math.min(Math.max(maxMs, placeTtlMs / 4), baseMs * 2 * position));
 }
 
 export interface WithLockResult<T> {

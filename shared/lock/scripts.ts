@@ -13,14 +13,14 @@
  * block the line for longer than that. Every step is O(log n) in the length of the line.
  */
 import type { Result } from 'ioredis';
+import { NOW_MS } from '../lua.ts';
 
 export const lockScripts = {
   /** 0 = acquired; n > 0 = waiting, n-th in line. */
   lockAcquireFair: {
     numberOfKeys: 4,
     lua: `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+${NOW_MS}
 local token = ARGV[1]
 local head
 while true do

@@ -1,22 +1,16 @@
 /**
  * Hot deals of a product: start (durable stock into Redis, deal open), end (closed, open orders
- * expired, Redis = DynamoDB), and what the reconciler needs: the deal-aware restore and the settling
- * of reservations.
- *
- * The restore is the one place a product Redis lost is put back. Outside a deal it loads the durable
- * stock (RedisStock.load); with a deal it rebuilds from the orders: available = durable stock − Σ
- * pending, the reservations from PENDING orders, the buyers' counts from PENDING + CONFIRMED, so a
- * reserved unit is never handed out twice.
+ * expired, Redis = DynamoDB), and what the reconciler needs of them (DealReconcilePort): the
+ * deal-aware restore (restore.ts), the settling of reservations, and the units they keep in flight.
  */
-import type { ProductRecord } from '../db/products.ts';
+import type { DealProduct, DealState, ProductRecord } from '../model.ts';
 import { ProductNotFoundError } from '../stock/errors.ts';
-import type { EventLog, ProductStore } from '../stock/ports.ts';
+import type { EventLog, LiveStockStore } from '../stock/ports.ts';
 import type { DealReconcilePort } from '../stock/reconciler.ts';
-import type { RedisStock } from '../stock/redis-stock.ts';
 import { DealAlreadyActiveError } from './errors.ts';
 import type { OrderService } from './orders.ts';
-import type { RedisDeals } from './redis-deals.ts';
-import type { DealProduct, DealState, OrderRecord, OrderRepository } from './repository.ts';
+import type { DealProductStore, LiveDeals, OrderStore } from './ports.ts';
+import { type DealRestore, dealOrders } from './restore.ts';
 
 export interface DealStart {
   readonly endsAt?: string | undefined;
@@ -44,11 +38,12 @@ export interface DealEndSummary {
 export const DEFAULT_RESERVATION_TTL_SECONDS = 600;
 
 export interface DealDeps {
-  readonly deals: RedisDeals;
-  readonly stock: RedisStock;
-  readonly products: Pick<ProductStore, 'get'>;
-  readonly orders: Pick<OrderRepository, 'get' | 'listByProduct' | 'openDeal' | 'closeDeal'>;
+  readonly deals: LiveDeals;
+  readonly stock: Pick<LiveStockStore, 'peek' | 'repair'>;
+  readonly products: DealProductStore;
+  readonly orders: Pick<OrderStore, 'get' | 'listByProduct'>;
   readonly orderService: Pick<OrderService, 'expire'>;
+  readonly restorer: DealRestore;
   readonly log: EventLog;
   /** A reservation with no order row is released only after this long (its request must be dead). */
   readonly holdStaleAfterMs: number;
@@ -65,7 +60,7 @@ export class DealService implements DealReconcilePort {
   }
 
   private async product(productId: number): Promise<DealProduct> {
-    const product = (await this.deps.products.get(productId, true)) as DealProduct | null;
+    const product = await this.deps.products.get(productId, true);
     if (!product) throw new ProductNotFoundError(productId);
     return product;
   }
@@ -81,14 +76,19 @@ export class DealService implements DealReconcilePort {
       started_at: at,
       ended_at: null,
     };
-    if (!(await this.deps.orders.openDeal(productId, deal))) throw new DealAlreadyActiveError(productId);
+    if (!(await this.deps.products.openDeal(productId, deal))) throw new DealAlreadyActiveError(productId);
     const opened: DealProduct = { ...product, deal };
     // Load the durable stock into Redis: restore if missing, otherwise align it (compare-and-set,
     // skipped while ordinary purchases or reservations are in flight).
     await this.restore(opened);
     const live = await this.deps.stock.peek(productId);
     if (live && live.available !== product.stock) {
-      await this.deps.stock.repair(productId, live.available, product.stock);
+      await this.deps.stock.repair(
+        productId,
+        live.available,
+        product.stock,
+        this.deps.deals.inFlightKeys(productId),
+      );
     }
     await this.deps.deals.open(productId, {
       endsAtMs: deal.ends_at ? Date.parse(deal.ends_at) : 0,
@@ -105,10 +105,10 @@ export class DealService implements DealReconcilePort {
     const at = this.now().toISOString();
     // 1. No new order gets in (Redis first: it is the gate), and the durable record says so.
     await this.deps.deals.close(productId);
-    if (product.deal) await this.deps.orders.closeDeal(productId, at);
+    if (product.deal) await this.deps.products.closeDeal(productId, at);
     // 2. Every open order expires now; each winner returns its units.
     let released = 0;
-    const orders = await this.dealOrders(product);
+    const orders = await dealOrders(this.deps.orders, product);
     for (const order of orders.filter((o) => o.status === 'PENDING')) {
       const { won } = await this.deps.orderService.expire(order, true);
       if (won) released += order.quantity;
@@ -124,11 +124,16 @@ export class DealService implements DealReconcilePort {
     const live = await this.deps.stock.peek(productId);
     const durable = await this.product(productId);
     if (live && live.available !== durable.stock) {
-      const repair = await this.deps.stock.repair(productId, live.available, durable.stock);
+      const repair = await this.deps.stock.repair(
+        productId,
+        live.available,
+        durable.stock,
+        this.deps.deals.inFlightKeys(productId),
+      );
       if (repair !== 'repaired')
         this.deps.log.warn('deal end: repair deferred', { product_id: productId, repair });
     }
-    const confirmed = (await this.dealOrders(durable))
+    const confirmed = (await dealOrders(this.deps.orders, durable))
       .filter((o) => o.status === 'CONFIRMED')
       .reduce((sum, o) => sum + o.quantity, 0);
     this.deps.log.info('hot deal ended', { product_id: productId, released, confirmed });
@@ -141,60 +146,9 @@ export class DealService implements DealReconcilePort {
     };
   }
 
-  /** The orders of the product's current (or last) deal. */
-  private async dealOrders(product: DealProduct): Promise<OrderRecord[]> {
-    const orders = await this.deps.orders.listByProduct(product.id);
-    const since = product.deal?.started_at;
-    return since ? orders.filter((o) => o.created_at >= since) : orders;
-  }
-
-  /** Restore by id (the order path): false when the product does not exist. */
-  async restoreById(productId: number): Promise<boolean> {
-    const product = await this.deps.products.get(productId, true);
-    if (!product) return false;
-    await this.restore(product);
-    return true;
-  }
-
-  /** The one restore of a product Redis lost. True when this call put it back. */
-  async restore(product: ProductRecord): Promise<boolean> {
-    const deal = (product as DealProduct).deal;
-    if (!deal) return this.deps.stock.load(product);
-    // Orders first, then the durable stock: a confirm in between makes the rebuilt stock too low by
-    // its units (never too high), and the end of the deal or the next repair sets it right.
-    const orders = await this.dealOrders(product as DealProduct);
-    const durable = await this.product(product.id);
-    const pending = orders.filter((o) => o.status === 'PENDING');
-    const users = new Map<number, number>();
-    for (const o of orders.filter((o) => o.status === 'PENDING' || o.status === 'CONFIRMED'))
-      users.set(o.user_id, (users.get(o.user_id) ?? 0) + o.quantity);
-    const reserved = pending.reduce((sum, o) => sum + o.quantity, 0);
-    const rebuilt = await this.deps.deals.rebuild(product.id, {
-      open: deal.status === 'open',
-      endsAtMs: deal.ends_at ? Date.parse(deal.ends_at) : 0,
-      maxPerUser: deal.max_per_user ?? 0,
-      reservationTtlMs: ttlMs(deal),
-      available: Math.max(0, durable.stock - reserved),
-      price: durable.price,
-      strategy: durable.strategy,
-      components: JSON.stringify(durable.components ?? []),
-      reservations: pending.map((o) => ({
-        orderId: o.id,
-        quantity: o.quantity,
-        userId: o.user_id,
-        expiresAtMs: Date.parse(o.expires_at),
-      })),
-      users,
-    });
-    if (rebuilt) {
-      this.deps.log.warn('hot deal rebuilt from DynamoDB', {
-        repair: 'restore',
-        product_id: product.id,
-        available: Math.max(0, durable.stock - reserved),
-        reservations: pending.length,
-      });
-    }
-    return rebuilt;
+  /** The one restore of a product the live store lost (DealRestore); true when this call put it back. */
+  restore(product: ProductRecord): Promise<boolean> {
+    return this.deps.restorer.restore(product);
   }
 
   /**

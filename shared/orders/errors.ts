@@ -1,5 +1,5 @@
 /** Domain errors of the hot deals and their orders. They carry their facts and know nothing of HTTP. */
-import type { OrderStatus } from './repository.ts';
+import type { OrderStatus } from '../model.ts';
 
 /** No deal is open for the product (never started, ended, or past its ends_at). */
 export class DealNotActiveError extends Error {

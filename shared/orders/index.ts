@@ -15,13 +15,15 @@ export {
   OrderOutcomeUnknownError,
   PurchaseLimitError,
 } from './errors.ts';
+export { OrderHistory } from './history.ts';
 export { type OrderDeps, type OrderRequest, OrderService, type SettleOutcome } from './orders.ts';
-export { dealKey, dealUsersKey, RedisDeals, type Reservation, reservationsKey } from './redis-deals.ts';
-export {
-  type DealProduct,
-  type DealState,
-  type OrderRecord,
-  OrderRepository,
-  type OrderStatus,
-} from './repository.ts';
+export type {
+  ConfirmOutcome,
+  DealProductStore,
+  LiveDeals,
+  OrderStore,
+  Reservation,
+} from './ports.ts';
+export { dealKey, dealUsersKey, RedisDeals, reservationsKey } from './redis-deals.ts';
+export { DealRestore } from './restore.ts';
 export { orderScripts } from './scripts.ts';

@@ -7,6 +7,7 @@
  * PENDING), and units go back at most once (the release deletes the reservation first).
  */
 import { ulid } from 'ulid';
+import type { OrderRecord } from '../model.ts';
 import { InsufficientStockError, ProductNotFoundError, StockUnavailableError } from '../stock/errors.ts';
 import type { EventLog } from '../stock/ports.ts';
 import {
@@ -18,8 +19,8 @@ import {
   OrderOutcomeUnknownError,
   PurchaseLimitError,
 } from './errors.ts';
-import type { RedisDeals } from './redis-deals.ts';
-import type { OrderRecord, OrderRepository } from './repository.ts';
+import { OrderHistory } from './history.ts';
+import type { LiveDeals, OrderStore } from './ports.ts';
 
 export interface OrderRequest {
   readonly userId: number;
@@ -34,10 +35,13 @@ export interface SettleOutcome {
 }
 
 export interface OrderDeps {
-  readonly deals: RedisDeals;
-  readonly orders: Pick<OrderRepository, 'create' | 'get' | 'listByUser' | 'settle' | 'confirm'>;
-  /** Puts a product Redis lost back (the deal-aware restore); false when the product does not exist. */
-  readonly restore: (productId: number) => Promise<boolean>;
+  readonly deals: Pick<LiveDeals, 'reserve' | 'release' | 'commit'>;
+  readonly orders: Pick<OrderStore, 'create' | 'get' | 'listByUser' | 'settle' | 'confirm'>;
+  /**
+   * Puts a product Redis lost back (the deal-aware restore); false when the product does not exist.
+   * Only `create` needs it; a service built only to settle orders (cancel) has none.
+   */
+  readonly restore?: (productId: number) => Promise<boolean>;
   readonly log: EventLog;
   readonly now?: () => Date;
 }
@@ -54,6 +58,7 @@ export class OrderService {
     const id = ulid();
     let reserved = await this.deps.deals.reserve(productId, quantity, id, userId);
     if (reserved.status === 'unknown') {
+      if (!this.deps.restore) throw new StockUnavailableError(productId);
       if (!(await this.deps.restore(productId))) throw new ProductNotFoundError(productId);
       reserved = await this.deps.deals.reserve(productId, quantity, id, userId);
       if (reserved.status === 'unknown') throw new StockUnavailableError(productId);
@@ -108,14 +113,12 @@ export class OrderService {
   }
 
   /** The caller's order; someone else's is as absent as a missing one. */
-  async get(userId: number, id: string): Promise<OrderRecord> {
-    const order = await this.deps.orders.get(id);
-    if (!order || order.user_id !== userId) throw new OrderNotFoundError(id);
-    return order;
+  get(userId: number, id: string): Promise<OrderRecord> {
+    return new OrderHistory(this.deps.orders).get(userId, id);
   }
 
   listMine(userId: number): Promise<OrderRecord[]> {
-    return this.deps.orders.listByUser(userId);
+    return new OrderHistory(this.deps.orders).listMine(userId);
   }
 
   async confirm(userId: number, id: string): Promise<OrderRecord> {

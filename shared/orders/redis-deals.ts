@@ -1,58 +1,30 @@
-/** The hot deals' Redis side: wraps the Lua in scripts.ts and turns its codes into typed results. */
+/**
+ * The hot deals' Redis side, the adapter behind the LiveDeals port: wraps the Lua in scripts.ts and
+ * turns its codes into typed results. The deal's keys are its own; it shares the product's live
+ * stock key (and hash tag) with the stock capability, because a reservation takes the same units.
+ */
 import type { Redis } from 'ioredis';
-import { reservationsKey, stockKey } from '../stock/redis-stock.ts';
+import { stockKey } from '../stock/redis-stock.ts';
+import type {
+  DealRebuild,
+  DealSettings,
+  LiveDeals,
+  OrderReserveResult,
+  Reservation,
+  ReservationReleaseResult,
+} from './ports.ts';
 
 export const dealKey = (productId: number) => `deal:{${productId}}`;
 export const dealUsersKey = (productId: number) => `dealusers:{${productId}}`;
-export { reservationsKey };
-
-export type OrderReserveResult =
-  | {
-      readonly status: 'reserved';
-      readonly available: number;
-      readonly expiresAtMs: number;
-      readonly price: number;
-    }
-  | { readonly status: 'insufficient'; readonly available: number }
-  | { readonly status: 'unknown' }
-  | { readonly status: 'duplicate' }
-  | { readonly status: 'not-active' }
-  | { readonly status: 'limit'; readonly already: number; readonly limit: number };
-
-export type ReservationReleaseResult = 'released' | 'no-reservation' | 'stock-missing';
-
-export interface Reservation {
-  readonly orderId: string;
-  readonly quantity: number;
-  readonly userId: number;
-  readonly expiresAtMs: number;
-}
-
-export interface DealSettings {
-  /** 0 = no end. */
-  readonly endsAtMs: number;
-  /** 0 = no cap. */
-  readonly maxPerUser: number;
-  readonly reservationTtlMs: number;
-}
-
-export interface DealRebuild extends DealSettings {
-  readonly open: boolean;
-  readonly available: number;
-  readonly price: number;
-  readonly strategy: string;
-  readonly components: string;
-  readonly reservations: readonly Reservation[];
-  /** Units pending + confirmed per user in this deal. */
-  readonly users: ReadonlyMap<number, number>;
-}
+/** Order id → "<quantity>:<user id>:<expires_at ms>": units taken from the product's `available`. */
+export const reservationsKey = (productId: number) => `reservations:{${productId}}`;
 
 const RELEASE_CODES = { 1: 'released', 0: 'no-reservation', 2: 'stock-missing' } as const;
 
 export const reservationValue = (r: Omit<Reservation, 'orderId'>) =>
   `${r.quantity}:${r.userId}:${r.expiresAtMs}`;
 
-export class RedisDeals {
+export class RedisDeals implements LiveDeals {
   constructor(private readonly redis: Redis) {}
 
   async reserve(
@@ -120,6 +92,15 @@ export class RedisDeals {
       });
     }
     return { now: Number(now), reservations };
+  }
+
+  async reserved(productId: number): Promise<number> {
+    const values = await this.redis.hvals(reservationsKey(productId));
+    return values.reduce((sum, v) => sum + (Number(v.split(':')[0]) || 0), 0);
+  }
+
+  inFlightKeys(productId: number): readonly string[] {
+    return [reservationsKey(productId)];
   }
 
   async settings(productId: number): Promise<(DealSettings & { open: boolean }) | null> {

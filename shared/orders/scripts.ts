@@ -9,7 +9,7 @@
  * a reservation lives for its TTL. Times come from Redis's clock (TIME).
  */
 import type { Result } from 'ioredis';
-import { NOW_MS } from '../stock/scripts.ts';
+import { NOW_MS } from '../lua.ts';
 
 export const orderScripts = {
   /**

@@ -1,6 +1,16 @@
-/** The small interfaces the stock use-cases need of the durable store, and of the log. */
-import type { ProductRecord } from '../db/products.ts';
-import type { PurchaseRecord, RecordOutcome } from '../db/purchases.ts';
+/**
+ * The ports of the stock capability: what its use-cases need of the durable store (DynamoDB
+ * repositories in shared/db implement them), of the live stock (RedisStock implements it), and of
+ * the log. The use-cases import these interfaces, never an adapter.
+ */
+import type {
+  Component,
+  ProductRecord,
+  PurchaseRecord,
+  PurchaseStrategy,
+  Shortage,
+  StockLine,
+} from '../model.ts';
 
 export interface ProductStore {
   nextId(): Promise<number>;
@@ -10,14 +20,94 @@ export interface ProductStore {
   listAll(consistent?: boolean): Promise<ProductRecord[]>;
 }
 
+/** What DynamoDB said about the purchase transaction. */
+export type RecordOutcome =
+  | { readonly status: 'recorded' }
+  /** A purchase with this id exists (a retry with the same Idempotency-Key). */
+  | { readonly status: 'duplicate' }
+  /** The durable stock of these products does not cover the purchase. */
+  | { readonly status: 'insufficient'; readonly productIds: readonly number[] };
+
 export interface PurchaseStore {
+  /** The purchase and every product's decrement, all or nothing; never below zero. */
   record(purchase: PurchaseRecord): Promise<RecordOutcome>;
   get(id: string): Promise<PurchaseRecord | null>;
   listByUser(userId: number, limit?: number): Promise<PurchaseRecord[]>;
   unitsSold(productId: number): Promise<number>;
 }
 
-/** Structured log lines (Powertools Logger satisfies it): the operator's counters until metrics land. */
+/** A product as the live store sees it. */
+export interface LiveStock {
+  readonly available: number;
+  readonly price: number;
+  readonly strategy: PurchaseStrategy;
+  readonly components: readonly Component[];
+}
+
+/** What the live store needs to put a product on sale. */
+export interface StockSeed {
+  readonly id: number;
+  readonly stock: number;
+  readonly price: number;
+  readonly strategy: PurchaseStrategy;
+  readonly components?: readonly Component[] | undefined;
+}
+
+export type ReserveAllResult =
+  | { readonly status: 'reserved' }
+  | { readonly status: 'insufficient'; readonly shortages: readonly Shortage[] }
+  | { readonly status: 'unknown'; readonly productId: number }
+  | { readonly status: 'duplicate'; readonly productId: number };
+
+export type ReserveResult =
+  | { readonly status: 'reserved'; readonly available: number }
+  | { readonly status: 'insufficient'; readonly available: number }
+  /** The live store has no stock for this product: never created, or it lost it. */
+  | { readonly status: 'unknown' }
+  /** A hold with this id exists: the same purchase is already in flight. */
+  | { readonly status: 'duplicate'; readonly available: number };
+
+export type ReleaseResult = 'released' | 'no-hold' | 'stock-missing';
+export type RepairResult = 'repaired' | 'in-flight' | 'changed' | 'missing';
+
+/** Units taken by a purchase in flight, not yet settled against DynamoDB. */
+export interface Hold {
+  readonly holdId: string;
+  readonly quantity: number;
+  readonly heldAt: number;
+  readonly ageMs: number;
+}
+
+/**
+ * The live stock: the fast gate in front of DynamoDB. At every instant, per product,
+ * initial stock = available + held units + units in durable purchases.
+ */
+export interface LiveStockStore {
+  /** Put a product on sale if the store does not have it. False when it was already there. */
+  load(seed: StockSeed): Promise<boolean>;
+  peek(productId: number): Promise<LiveStock | null>;
+  peekMany(productIds: readonly number[]): Promise<Map<number, LiveStock>>;
+  availableOf(productIds: readonly number[]): Promise<Map<number, number | null>>;
+  /** Every line under one hold id, or none. */
+  reserveAll(lines: readonly StockLine[], holdId: string): Promise<ReserveAllResult>;
+  commitAll(lines: readonly StockLine[], holdId: string): Promise<void>;
+  releaseAll(lines: readonly StockLine[], holdId: string): Promise<void>;
+  commit(productId: number, holdId: string): Promise<boolean>;
+  release(productId: number, holdId: string): Promise<ReleaseResult>;
+  holds(productId: number): Promise<Hold[]>;
+  /**
+   * Set available to `target` if it still reads `observed` and nothing is in flight: no hold, and
+   * every hash named in `inFlightKeys` (another capability's in-flight units) empty.
+   */
+  repair(
+    productId: number,
+    observed: number,
+    target: number,
+    inFlightKeys?: readonly string[],
+  ): Promise<RepairResult>;
+}
+
+/** Structured log lines (Powertools Logger satisfies it). */
 export interface EventLog {
   info(message: string, fields: Record<string, unknown>): void;
   warn(message: string, fields: Record<string, unknown>): void;

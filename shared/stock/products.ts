@@ -1,8 +1,7 @@
 /** Product use-cases: a product and its live Redis stock exist together or not at all. */
-import type { ProductRecord } from '../db/products.ts';
+import type { Component, ProductRecord, PurchaseStrategy } from '../model.ts';
 import { InvalidBundleError, ProductNotFoundError, StockUnavailableError } from './errors.ts';
-import type { ProductStore } from './ports.ts';
-import type { Component, PurchaseStrategy, RedisStock } from './redis-stock.ts';
+import type { LiveStockStore, ProductStore } from './ports.ts';
 
 export interface NewProduct {
   readonly name: string;
@@ -29,7 +28,7 @@ export interface StockView {
 export class ProductService {
   constructor(
     private readonly products: ProductStore,
-    private readonly stock: RedisStock,
+    private readonly stock: LiveStockStore,
     private readonly defaultStrategy: PurchaseStrategy,
     private readonly now: () => Date = () => new Date(),
   ) {}

@@ -1,44 +1,33 @@
 /**
  * The purchase use-case, for one product, a cart of several, or a bundle (a product made of others).
- * Redis is the fast gate (it refuses sold-out buyers without touching DynamoDB); DynamoDB's conditional
- * transaction is the final word (it can never go below zero).
+ * The live store (Redis) is the fast gate: it refuses sold-out buyers without touching DynamoDB.
+ * DynamoDB's conditional transaction is the final word: it can never go below zero.
  *
- *   lock:   lock the products (ascending id) → reserve (Lua holds) → durable write → commit → release
- *   atomic: reserve (Lua holds) → durable write → commit; the Lua script alone serializes buyers
+ *   lock:   lock the products (ascending id) → reserve (holds) → durable write → commit → release
+ *   atomic: reserve (holds) → durable write → commit; the reserve script alone serializes buyers
  *
- * A cart is all or nothing at every step: every line is reserved or none (one script, or ordered holds
- * with compensation on Redis Cluster), and the durable write is one transaction over every product.
- * Every exit leaves `initial = available + held + durable` true: a refused write releases its holds,
- * an unknown outcome leaves them for the reconciler to settle against DynamoDB.
+ * A cart is all or nothing at every step: every line is reserved or none, and the durable write is
+ * one transaction over every product. The plan is in sale-plan.ts, the durable write and the
+ * settling of holds in settlement.ts.
  */
-import { createHash } from 'node:crypto';
 import { ulid } from 'ulid';
-import type { ProductRecord } from '../db/products.ts';
-import { MAX_LINES_PER_PURCHASE, type PurchaseItem, type PurchaseRecord } from '../db/purchases.ts';
-import {
-  type AcquireOptions,
-  type DistributedLock,
-  type Lock,
-  LockNotAcquiredError,
-  withLocks,
-} from '../lock/index.ts';
+import type { AcquireOptions, DistributedLock, Lock } from '../lock/index.ts';
+import { LockNotAcquiredError, withLocks } from '../lock/index.ts';
+import type { ProductRecord, PurchaseRecord, StockLine } from '../model.ts';
 import {
   IdempotencyKeyReusedError,
   InsufficientStockError,
   ProductNotFoundError,
   PurchaseInProgressError,
-  PurchaseNotRecordedError,
-  PurchaseOutcomeUnknownError,
   StockUnavailableError,
-  TooManyProductsError,
 } from './errors.ts';
-import type { EventLog, ProductStore, PurchaseStore } from './ports.ts';
-import type { LiveStock, RedisStock, Shortage, StockLine } from './redis-stock.ts';
+import type { EventLog, LiveStock, LiveStockStore, ProductStore, PurchaseStore } from './ports.ts';
+import { purchaseIdFor, requestFingerprint } from './purchase-ids.ts';
+import { componentIdsOf, planSale, type SalePlan, shortagesOf } from './sale-plan.ts';
+import { recordAndSettle, replay } from './settlement.ts';
 
-export interface RequestedItem {
-  readonly productId: number;
-  readonly quantity: number;
-}
+/** One product and how many of it the buyer asks for. */
+export type RequestedItem = StockLine;
 
 export interface PurchaseRequest {
   readonly userId: number;
@@ -51,41 +40,19 @@ export interface PurchaseRequest {
 }
 
 export interface PurchaseDeps {
-  readonly stock: RedisStock;
+  readonly stock: LiveStockStore;
   readonly locks: DistributedLock;
   readonly products: Pick<ProductStore, 'get'>;
   readonly purchases: Pick<PurchaseStore, 'record' | 'get'>;
   readonly log: EventLog;
   /**
-   * Puts a product Redis lost back from DynamoDB. The hot deals' restore (shared/orders) rebuilds the
-   * reservations of pending orders too; the default loads the durable stock alone.
+   * Puts a product the live store lost back from DynamoDB. The hot deals' restore (shared/orders)
+   * rebuilds the reservations of pending orders too; the default loads the durable stock alone.
    */
   readonly restore?: (product: ProductRecord) => Promise<boolean>;
   /** Wait budget, TTL and backoff of the product locks (the `lock` strategy). */
   readonly lockOptions?: Omit<AcquireOptions, 'beforeRetry'>;
   readonly now?: () => Date;
-}
-
-/** The purchase id for an Idempotency-Key: the same user and key always give the same id. */
-export function purchaseIdFor(userId: number, idempotencyKey: string): string {
-  return `idem-${createHash('sha256').update(`${userId}\n${idempotencyKey}`).digest('base64url').slice(0, 27)}`;
-}
-
-/** What a retry must repeat exactly to be the same request (item order does not matter). */
-export function requestFingerprint(items: readonly RequestedItem[]): string {
-  const canonical = [...items]
-    .sort((a, b) => a.productId - b.productId)
-    .map((i) => [i.productId, i.quantity]);
-  return createHash('sha256').update(JSON.stringify(canonical)).digest('base64url');
-}
-
-/** What a request takes, worked out from Redis before any lock or hold. */
-interface SalePlan {
-  readonly items: readonly PurchaseItem[];
-  /** Units per product, bundle components included, ascending product id. */
-  readonly lines: readonly StockLine[];
-  readonly lockedProducts: readonly number[];
-  readonly shortages: readonly Shortage[];
 }
 
 export class PurchaseService {
@@ -114,9 +81,9 @@ export class PurchaseService {
           return replay(earlier, fingerprint);
         }
       }
-      const plan = await this.plan(items);
+      const plan = planSale(items, await this.liveStockOfSale(items));
       Object.assign(fields, { lines: plan.lines.length, locked: plan.lockedProducts.length });
-      // Sold out: answer from Redis at once, before any lock wait and without touching DynamoDB.
+      // Sold out: answer from the live store at once, before any lock wait and without DynamoDB.
       if (plan.shortages.length > 0) throw InsufficientStockError.of(plan.shortages);
 
       const sell = () => this.reserveAndRecord(id, userId, request, plan, fingerprint);
@@ -156,43 +123,17 @@ export class PurchaseService {
     }
   }
 
-  /** Price the items, expand bundles into their components, and check every line against Redis. */
-  private async plan(requested: readonly RequestedItem[]): Promise<SalePlan> {
-    const live = await this.liveStock(requested.map((i) => i.productId));
-    const componentIds = [...live.values()].flatMap((l) => l.components.map((c) => c.product_id));
-    const missing = componentIds.filter((pid) => !live.has(pid));
-    if (missing.length > 0) for (const [pid, l] of await this.liveStock(missing)) live.set(pid, l);
-
-    const units = new Map<number, number>();
-    const take = (productId: number, quantity: number) =>
-      units.set(productId, (units.get(productId) ?? 0) + quantity);
-    const items = requested.map((item): PurchaseItem => {
-      const product = live.get(item.productId) as LiveStock;
-      take(item.productId, item.quantity);
-      for (const c of product.components) take(c.product_id, c.quantity * item.quantity);
-      return {
-        product_id: item.productId,
-        quantity: item.quantity,
-        unit_price: product.price,
-        total_price: product.price * item.quantity,
-      };
-    });
-    if (units.size > MAX_LINES_PER_PURCHASE)
-      throw new TooManyProductsError(units.size, MAX_LINES_PER_PURCHASE);
-    const lines = [...units]
-      .map(([productId, quantity]) => ({ productId, quantity }))
-      .sort((a, b) => a.productId - b.productId);
-    return {
-      items,
-      lines,
-      lockedProducts: lines.filter((l) => live.get(l.productId)?.strategy === 'lock').map((l) => l.productId),
-      shortages: shortagesOf(lines, live),
-    };
+  /** The live stock of the requested products and of their bundles' components. */
+  private async liveStockOfSale(items: readonly RequestedItem[]): Promise<Map<number, LiveStock>> {
+    const live = await this.liveStock(items.map((i) => i.productId));
+    const components = componentIdsOf(live);
+    if (components.length > 0) for (const [pid, l] of await this.liveStock(components)) live.set(pid, l);
+    return live;
   }
 
   /**
-   * Redis's view of the products; where Redis has lost one (flush, failover, new cluster) it is put
-   * back from DynamoDB here, as the reconciler would, so selling continues.
+   * The live store's view of the products; where it has lost one (flush, failover, new cluster) it
+   * is put back from DynamoDB here, as the reconciler would, so selling continues.
    */
   private async liveStock(productIds: readonly number[]): Promise<Map<number, LiveStock>> {
     const live = await this.deps.stock.peekMany(productIds);
@@ -225,8 +166,8 @@ export class PurchaseService {
     if (reserved.status === 'insufficient') throw InsufficientStockError.of(reserved.shortages);
     if (reserved.status === 'duplicate') throw new PurchaseInProgressError(id);
     if (reserved.status === 'unknown') {
-      // Redis lost a product between the plan and now: restore it and take the holds again, once;
-      // a Redis that keeps losing data is an outage, not a race.
+      // The live store lost a product between the plan and now: restore it and take the holds
+      // again, once; a store that keeps losing data is an outage, not a race.
       if (restored) throw new StockUnavailableError(reserved.productId);
       await this.liveStock([reserved.productId]);
       return this.reserveAndRecord(id, userId, request, plan, fingerprint, true);
@@ -243,89 +184,8 @@ export class PurchaseService {
       purchased_at: this.now().toISOString(),
       ...(fingerprint && { request_fingerprint: fingerprint }),
     };
-    let recorded: Awaited<ReturnType<PurchaseStore['record']>>;
-    try {
-      recorded = await this.deps.purchases.record(purchase);
-    } catch (error) {
-      return this.settleFailedWrite(purchase, lines, error);
-    }
-
-    if (recorded.status === 'recorded') {
-      await this.commitHolds(lines, id);
-      return purchase;
-    }
-    await this.deps.stock.releaseAll(lines, id);
-    if (recorded.status === 'duplicate') {
-      // A retry with the same Idempotency-Key got here after the first one finished.
-      const earlier = await this.deps.purchases.get(id);
-      if (!earlier) throw new PurchaseInProgressError(id);
-      return replay(earlier, fingerprint);
-    }
-    // DynamoDB holds less than Redis believed (Redis was restored ahead of in-flight writes).
-    this.deps.log.warn('durable stock refused a sale Redis allowed', {
-      product_ids: recorded.productIds,
-      purchase_id: id,
-    });
-    throw InsufficientStockError.of(
-      recorded.productIds.map((productId) => ({
-        productId,
-        requested: lines.find((l) => l.productId === productId)?.quantity ?? 0,
-        available: 0,
-      })),
-    );
+    return recordAndSettle(this.deps, purchase, lines);
   }
-
-  /** The purchase is durable; a Redis failure here only delays dropping the holds (the reconciler will). */
-  private async commitHolds(lines: readonly StockLine[], holdId: string): Promise<void> {
-    try {
-      await this.deps.stock.commitAll(lines, holdId);
-    } catch (error) {
-      this.deps.log.error('holds not committed; the reconciler will', { purchase_id: holdId, error });
-    }
-  }
-
-  /**
-   * The transaction threw: it may or may not have been applied. Ask DynamoDB; release the holds only
-   * when the purchase is certainly absent, and leave them to the reconciler when even that is unknown.
-   */
-  private async settleFailedWrite(
-    purchase: PurchaseRecord,
-    lines: readonly StockLine[],
-    error: unknown,
-  ): Promise<PurchaseRecord> {
-    let existing: PurchaseRecord | null;
-    try {
-      existing = await this.deps.purchases.get(purchase.id);
-    } catch {
-      this.deps.log.error('purchase outcome unknown; holds left to the reconciler', {
-        purchase_id: purchase.id,
-        error,
-      });
-      throw new PurchaseOutcomeUnknownError(purchase.id, { cause: error });
-    }
-    if (existing) {
-      await this.commitHolds(lines, purchase.id);
-      return existing;
-    }
-    await this.deps.stock.releaseAll(lines, purchase.id);
-    this.deps.log.error('durable write failed; holds released', { purchase_id: purchase.id, error });
-    throw new PurchaseNotRecordedError(purchase.id, { cause: error });
-  }
-}
-
-function shortagesOf(lines: readonly StockLine[], live: ReadonlyMap<number, LiveStock>): Shortage[] {
-  return lines
-    .map((l) => ({
-      productId: l.productId,
-      requested: l.quantity,
-      available: live.get(l.productId)?.available ?? 0,
-    }))
-    .filter((s) => s.available < s.requested);
-}
-
-function replay(earlier: PurchaseRecord, fingerprint: string | undefined): PurchaseRecord {
-  if (earlier.request_fingerprint !== fingerprint) throw new IdempotencyKeyReusedError(earlier.id);
-  return earlier;
 }
 
 function lockFields(locks: readonly Lock[]) {

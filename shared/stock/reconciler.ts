@@ -2,14 +2,13 @@
  * Reconciliation (scheduled every minute in AWS, on an interval locally) and the full audit.
  *
  * Per product, cheapest first:
- *  1. Redis lost the product (flush, failover, new cluster) → restore it from DynamoDB (the seed's init_redis).
+ *  1. Redis lost the product (flush, failover, new cluster) → restore it from DynamoDB.
  *  2. Holds older than any request can live → the purchase exists in DynamoDB: commit; it does not: release.
  *  3. No hold in flight and Redis disagrees with DynamoDB → set Redis to DynamoDB's stock (compare-and-set).
  * Its cost grows with products and stale holds, never with purchases.
  */
-import type { ProductRecord } from '../db/products.ts';
-import type { EventLog, ProductStore, PurchaseStore } from './ports.ts';
-import type { RedisStock } from './redis-stock.ts';
+import type { ProductRecord } from '../model.ts';
+import type { EventLog, LiveStockStore, ProductStore, PurchaseStore } from './ports.ts';
 
 export interface ReconcileSummary {
   products: number;
@@ -28,6 +27,17 @@ export interface ReconcileSummary {
 export interface DealReconcilePort {
   restore(product: ProductRecord): Promise<boolean>;
   settle(product: ProductRecord): Promise<number>;
+}
+
+/**
+ * Units another capability keeps in flight in the live store (hot-deal reservations): the repair
+ * must wait for them and the audit must count them. Reading them needs only the live store.
+ */
+export interface InFlightUnits {
+  /** The live-store hashes of this product's units in flight. */
+  inFlightKeys(productId: number): readonly string[];
+  /** Units they hold. */
+  reserved(productId: number): Promise<number>;
 }
 
 export interface ProductAudit {
@@ -51,7 +61,7 @@ export interface InventoryAudit {
 export class Reconciler {
   constructor(
     private readonly deps: {
-      readonly stock: RedisStock;
+      readonly stock: LiveStockStore;
       readonly products: Pick<ProductStore, 'get' | 'listAll'>;
       readonly purchases: Pick<PurchaseStore, 'get' | 'unitsSold'>;
       readonly log: EventLog;
@@ -59,6 +69,8 @@ export class Reconciler {
       readonly holdStaleAfterMs: number;
       /** Hot deals; without it a lost product is restored from its durable stock alone. */
       readonly deals?: DealReconcilePort;
+      /** Hot-deal reservations in flight; without it none are counted. */
+      readonly inFlight?: InFlightUnits;
     },
   ) {}
 
@@ -125,7 +137,12 @@ export class Reconciler {
     const observed = await stock.peek(product_id);
     const durable = await this.deps.products.get(product_id, true);
     if (observed && durable && observed.available !== durable.stock) {
-      const repair = await stock.repair(product_id, observed.available, durable.stock);
+      const repair = await stock.repair(
+        product_id,
+        observed.available,
+        durable.stock,
+        this.deps.inFlight?.inFlightKeys(product_id),
+      );
       if (repair === 'repaired') {
         result.repaired = 1;
         log.warn('reconcile: live stock set to the durable stock', {
@@ -148,7 +165,7 @@ export class Reconciler {
           this.deps.purchases.unitsSold(product.id),
           this.deps.stock.peek(product.id),
           this.deps.stock.holds(product.id),
-          this.deps.stock.reserved(product.id),
+          this.deps.inFlight ? this.deps.inFlight.reserved(product.id) : 0,
         ]);
         const held = holds.reduce((sum, h) => sum + h.quantity, 0);
         const redis = live?.available ?? null;

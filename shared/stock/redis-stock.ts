@@ -1,76 +1,23 @@
 /**
- * Live stock in Redis: the fast gate in front of DynamoDB. Wraps the Lua in scripts.ts and turns its
- * integer codes into typed results.
+ * Live stock in Redis, the adapter behind the LiveStockStore port: the fast gate in front of
+ * DynamoDB. Wraps the Lua in scripts.ts and turns its integer codes into typed results.
  */
 import type { Redis } from 'ioredis';
-
-export type PurchaseStrategy = 'lock' | 'atomic';
+import type { Component, Shortage, StockLine } from '../model.ts';
+import type {
+  Hold,
+  LiveStock,
+  LiveStockStore,
+  ReleaseResult,
+  RepairResult,
+  ReserveAllResult,
+  ReserveResult,
+  StockSeed,
+} from './ports.ts';
 
 /** `stock:{42}` and `holds:{42}` share the hash tag, so one script may touch both on Redis Cluster. */
 export const stockKey = (productId: number) => `stock:{${productId}}`;
 export const holdsKey = (productId: number) => `holds:{${productId}}`;
-/**
- * Hot-deal reservations (shared/orders): order id → "<quantity>:<user id>:<expires_at ms>". They take
- * units from the same `available`, so the repair and the audit must count them as in flight.
- */
-export const reservationsKey = (productId: number) => `reservations:{${productId}}`;
-
-/** A bundle's parts: buying one bundle takes `quantity` of each component too. */
-export interface Component {
-  readonly product_id: number;
-  readonly quantity: number;
-}
-
-export interface LiveStock {
-  readonly available: number;
-  readonly price: number;
-  readonly strategy: PurchaseStrategy;
-  readonly components: readonly Component[];
-}
-
-export interface StockSeed {
-  readonly id: number;
-  readonly stock: number;
-  readonly price: number;
-  readonly strategy: PurchaseStrategy;
-  readonly components?: readonly Component[] | undefined;
-}
-
-/** Units of one product a purchase takes from stock. */
-export interface StockLine {
-  readonly productId: number;
-  readonly quantity: number;
-}
-
-export interface Shortage {
-  readonly productId: number;
-  readonly requested: number;
-  readonly available: number;
-}
-
-export type ReserveAllResult =
-  | { readonly status: 'reserved' }
-  | { readonly status: 'insufficient'; readonly shortages: readonly Shortage[] }
-  | { readonly status: 'unknown'; readonly productId: number }
-  | { readonly status: 'duplicate'; readonly productId: number };
-
-export type ReserveResult =
-  | { readonly status: 'reserved'; readonly available: number }
-  | { readonly status: 'insufficient'; readonly available: number }
-  /** Redis has no stock for this product: never created, or Redis lost it. */
-  | { readonly status: 'unknown' }
-  /** A hold with this id exists: the same purchase is already in flight. */
-  | { readonly status: 'duplicate'; readonly available: number };
-
-export type ReleaseResult = 'released' | 'no-hold' | 'stock-missing';
-export type RepairResult = 'repaired' | 'in-flight' | 'changed' | 'missing';
-
-export interface Hold {
-  readonly holdId: string;
-  readonly quantity: number;
-  readonly heldAt: number;
-  readonly ageMs: number;
-}
 
 const RESERVE_CODES = { 1: 'reserved', 0: 'insufficient', [-1]: 'unknown', [-2]: 'duplicate' } as const;
 const RELEASE_CODES = { 1: 'released', 0: 'no-hold', 2: 'stock-missing' } as const;
@@ -91,7 +38,7 @@ export interface RedisStockOptions {
   readonly multiKeyScripts?: boolean;
 }
 
-export class RedisStock {
+export class RedisStock implements LiveStockStore {
   private readonly multiKeyScripts: boolean;
 
   constructor(
@@ -245,20 +192,14 @@ export class RedisStock {
     return holds;
   }
 
-  /** Units held by open hot-deal reservations of a product (pending orders). */
-  async reserved(productId: number): Promise<number> {
-    const values = await this.redis.hvals(reservationsKey(productId));
-    return values.reduce((sum, v) => sum + (Number(v.split(':')[0]) || 0), 0);
-  }
-
-  async repair(productId: number, observed: number, target: number): Promise<RepairResult> {
-    const code = await this.redis.stockRepair(
-      stockKey(productId),
-      holdsKey(productId),
-      reservationsKey(productId),
-      String(observed),
-      target,
-    );
+  async repair(
+    productId: number,
+    observed: number,
+    target: number,
+    inFlightKeys: readonly string[] = [],
+  ): Promise<RepairResult> {
+    const keys = [stockKey(productId), holdsKey(productId), ...inFlightKeys];
+    const code = await this.redis.stockRepair(keys.length, ...keys, String(observed), target);
     return decode(REPAIR_CODES, code, 'stockRepair');
   }
 }

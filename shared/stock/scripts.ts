@@ -6,10 +6,7 @@
  * Times come from Redis's own clock (TIME), so every function and the reconciler agree on a hold's age.
  */
 import type { Result } from 'ioredis';
-
-/** Lua that sets `now` to Redis's clock in ms: every script ages things by the same clock. */
-export const NOW_MS = `local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+import { NOW_MS } from '../lua.ts';
 
 export const stockScripts = {
   /** Check and decrement atomically, recording the hold. Returns {code, available}. */
@@ -79,14 +76,16 @@ redis.call('HSET', KEYS[1], 'available', ARGV[1], 'price', ARGV[2], 'strategy', 
 return 1`,
   },
   /**
-   * Set available to the durable value, but only when nothing is in flight (no holds, no hot-deal
-   * reservations: KEYS[3] is reservations:{42}) and nobody changed it since the caller read it:
+   * Set available to the durable value, but only when nothing is in flight and nobody changed it
+   * since the caller read it. KEYS: stock:{42}, then every hash of in-flight units (holds:{42}, and
+   * the hot deals' reservations:{42} where the caller has them): all must be empty.
    * 1 repaired, 0 holds or reservations in flight, -1 changed meanwhile, -2 missing.
    */
   stockRepair: {
-    numberOfKeys: 3,
     lua: `
-if redis.call('HLEN', KEYS[2]) > 0 or redis.call('HLEN', KEYS[3]) > 0 then return 0 end
+for i = 2, #KEYS do
+  if redis.call('HLEN', KEYS[i]) > 0 then return 0 end
+end
 local available = redis.call('HGET', KEYS[1], 'available')
 if not available then return -2 end
 if available ~= ARGV[1] then return -1 end
@@ -120,13 +119,8 @@ declare module 'ioredis' {
       strategy: string,
       components: string,
     ): Result<number, Context>;
-    stockRepair(
-      stockKey: string,
-      holdsKey: string,
-      reservationsKey: string,
-      observed: string,
-      target: number,
-    ): Result<number, Context>;
+    /** numberOfKeys is given per call: stock:{id}, holds:{id} and any other in-flight hashes. */
+    stockRepair(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Result<number, Context>;
     stockHolds(holdsKey: string): Result<[number, string[]], Context>;
   }
 }

@@ -1,8 +1,7 @@
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../bin/local/processes.ts';
-import { HealthCheck } from '../../shared/health.ts';
-import { DependencyUnavailableError } from '../../shared/http/index.ts';
+import { DependencyUnavailableError, HealthCheck } from '../../shared/health.ts';
 import { RedisLock } from '../../shared/lock/index.ts';
 import { createRedis } from '../../shared/redis.ts';
 import {

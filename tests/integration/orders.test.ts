@@ -5,9 +5,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type OrderRecord, OrderRepository } from '../../shared/orders/index.ts';
-import { services } from '../../shared/services.ts';
+import { OrderRepository } from '../../shared/db/index.ts';
+import type { OrderRecord } from '../../shared/model.ts';
 import { countStatuses, type Reply, startTestApi, type TestApi } from '../support/api.ts';
+import { services } from '../support/app.ts';
 import { dynamo } from '../support/services.ts';
 
 let api: TestApi;

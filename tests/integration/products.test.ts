@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { services } from '../../shared/services.ts';
 import { countStatuses, startTestApi, type TestApi, unique } from '../support/api.ts';
+import { services } from '../support/app.ts';
 
 let api: TestApi;
 let admin: string;

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { createApiServer } from '../../bin/local/api-gateway.ts';
-import { services } from '../../shared/services.ts';
+import { services } from './app.ts';
 
 export interface Reply<T = any> {
   status: number;

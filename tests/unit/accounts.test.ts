@@ -1,10 +1,15 @@
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { AccountService, type UserStore } from '../../shared/auth/accounts.ts';
-import { InvalidCredentialsError, NotAuthenticatedError, UserExistsError } from '../../shared/auth/errors.ts';
+import {
+  InvalidCredentialsError,
+  NotAuthenticatedError,
+  UserExistsError,
+  UsernameTakenError,
+} from '../../shared/auth/errors.ts';
 import { PasswordHasher } from '../../shared/auth/passwords.ts';
 import { TokenService } from '../../shared/auth/tokens.ts';
-import { type Role, UsernameTakenError, type UserRecord } from '../../shared/db/users.ts';
+import type { Role, UserRecord } from '../../shared/model.ts';
 
 /** The users table in memory, with the repository's case-insensitive unique names. */
 class MemoryUsers implements UserStore {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { backoff, LOCK_DEFAULTS } from '../../shared/lock/redis-lock.ts';
+import { LOCK_DEFAULTS } from '../../shared/lock/defaults.ts';
+import { backoff } from '../../shared/retry.ts';
 
 afterEach(() => {
   vi.restoreAllMocks();

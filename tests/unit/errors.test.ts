@@ -5,13 +5,13 @@ import {
   NotAuthenticatedError,
   UserExistsError,
 } from '../../shared/auth/errors.ts';
+import { DependencyUnavailableError } from '../../shared/health.ts';
+import { toErrorResponse } from '../../shared/http/error-table.ts';
 import {
-  DependencyUnavailableError,
   InvalidJsonError,
   MethodNotAllowedError,
   PayloadTooLargeError,
   RouteNotFoundError,
-  toErrorResponse,
   UnsupportedMediaTypeError,
   ValidationError,
 } from '../../shared/http/errors.ts';

@@ -1,8 +1,8 @@
 /**
  * Handlers through the real middy chain, for the requests that must be answered before any service
- * (Redis, DynamoDB) is built. `services()` is replaced by a spy that refuses, so a request that
- * reaches a handler body fails loudly instead of connecting anywhere, and every socket connect is
- * recorded: these tests prove the 401/413/415/422 paths never touch the network.
+ * (Redis, DynamoDB) is built. The providers record what they build (builtProviders), and every
+ * socket connect is refused and recorded: these tests prove the 401/413/415/422 paths build no
+ * service and never touch the network.
  */
 import net from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
@@ -20,10 +20,7 @@ vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 });
 
-const servicesSpy = vi.hoisted(() =>
-  vi.fn(() => Promise.reject(new Error('unit tests must not build services'))),
-);
-vi.mock('../../shared/services.ts', () => ({ services: servicesSpy }));
+const { builtProviders } = await import('../../shared/wiring/provider.ts');
 
 const { handler: registerUser } = await import('../../functions/register-user.ts');
 const { handler: getCurrentUser } = await import('../../functions/get-current-user.ts');
@@ -43,11 +40,10 @@ const connect = vi.spyOn(net.Socket.prototype, 'connect').mockImplementation(() 
 });
 
 beforeAll(() => {
-  servicesSpy.mockClear();
   connect.mockClear();
 });
 afterEach(() => {
-  expect(servicesSpy).not.toHaveBeenCalled();
+  expect(builtProviders()).toEqual([]);
   expect(connect).not.toHaveBeenCalled();
 });
 afterAll(() => {

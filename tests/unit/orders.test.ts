@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { toErrorResponse } from '../../shared/http/errors.ts';
+import { toErrorResponse } from '../../shared/http/error-table.ts';
+import { matchRoute } from '../../shared/http/route-match.ts';
 import { hotDealStartBody, orderBody, orderIdParams } from '../../shared/http/schemas.ts';
 import { orderView } from '../../shared/http/views.ts';
 import {
@@ -12,7 +13,6 @@ import {
   OrderOutcomeUnknownError,
   PurchaseLimitError,
 } from '../../shared/orders/index.ts';
-import { matchRoute } from '../../shared/routes.ts';
 
 const ORDER_ID = '01J9Z3K4M5N6P7Q8R9S0T1V2W3';
 

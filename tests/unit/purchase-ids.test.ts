@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { purchaseIdFor, requestFingerprint } from '../../shared/stock/purchases.ts';
+import { purchaseIdFor, requestFingerprint } from '../../shared/stock/purchase-ids.ts';
 
 const SAFE_ID = /^[A-Za-z0-9_-]+$/;
 

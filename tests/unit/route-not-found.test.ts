@@ -1,12 +1,11 @@
 /**
  * The `$default` route's handler (functions/route-not-found.ts) through middy. Its answer depends on
- * nothing but the route table, yet the endpoint chain awaits `services()` before every handler body,
- * so here `services()` is a spy that resolves to an empty stub: no Redis client, no DynamoDB client,
- * no socket.
+ * nothing but the route table: it asks for no provider, so no Redis client, no DynamoDB client and
+ * no socket exist in its function.
  */
 import net from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { lambdaContext } from '../../bin/local/api-gateway.ts';
 
 vi.hoisted(() => {
@@ -15,8 +14,7 @@ vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 });
 
-const servicesSpy = vi.hoisted(() => vi.fn(async () => ({})));
-vi.mock('../../shared/services.ts', () => ({ services: servicesSpy }));
+const { builtProviders } = await import('../../shared/wiring/provider.ts');
 
 const { handler } = (await import('../../functions/route-not-found.ts')) as unknown as {
   handler: (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -26,9 +24,6 @@ const connect = vi.spyOn(net.Socket.prototype, 'connect').mockImplementation(() 
   throw new Error('unit tests must not open sockets');
 });
 
-beforeEach(() => {
-  servicesSpy.mockClear();
-});
 afterEach(() => {
   expect(connect).not.toHaveBeenCalled();
 });
@@ -106,12 +101,8 @@ describe('route-not-found', () => {
     expect((await call('GET', '/api/admin/nope')).status).toBe(404);
   });
 
-  // routes.ts declares route-not-found `uses: { redis: false, ... }`, so the deployed function gets no
-  // REDIS_URL; but endpoint.ts awaits services() before every handler body, and buildServices() always
-  // creates an ioredis client (default redis://127.0.0.1:6379) that retries ECONNREFUSED forever. The
-  // same holds for register-user, login-user, get-current-user and list-my-purchases. See the report.
   it('answers a 404 without building the services (no Redis or DynamoDB client)', async () => {
     await call('GET', '/api/nope');
-    expect(servicesSpy).not.toHaveBeenCalled();
+    expect(builtProviders()).toEqual([]);
   });
 });

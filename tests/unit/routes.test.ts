@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { fallbackRoute, httpRoutes, matchRoute, routeOf, scheduledFunctions } from '../../shared/routes.ts';
+import { matchRoute } from '../../shared/http/route-match.ts';
+import { fallbackRoute, httpRoutes, routeOf, scheduledFunctions } from '../../shared/routes.ts';
 
 const functionFile = (name: string) => fileURLToPath(new URL(`../../functions/${name}.ts`, import.meta.url));
 

@@ -1,7 +1,7 @@
 /**
- * Hot-deal orders in DynamoDB (the `orders` table), and the product's `deal` attribute. A PENDING
- * order is durable from the 202 on; every status change is a conditional write from PENDING, so of
- * confirm, cancel and expire exactly one wins.
+ * Hot-deal orders in DynamoDB (the `orders` table). A PENDING order is durable from the 202 on;
+ * every status change is a conditional write from PENDING, so of confirm, cancel and expire exactly
+ * one wins. The confirm is one transaction over the orders, products and purchases tables.
  */
 import {
   type DynamoDBDocumentClient,
@@ -10,47 +10,18 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { ProductRecord } from '../db/products.ts';
-import { ORDERS_BY_PRODUCT_INDEX, ORDERS_BY_USER_INDEX } from '../db/tables.ts';
-import { cancellationCodes, transactWrite } from '../db/transactions.ts';
+import type { OrderRecord, OrderStatus } from '../model.ts';
+import type { ConfirmOutcome, OrderStore } from '../orders/ports.ts';
+import { allPages } from './pagination.ts';
+import { ORDERS_BY_PRODUCT_INDEX, ORDERS_BY_USER_INDEX, type TableRef, tableNameOf } from './tables.ts';
+import { cancellationCodes, isConditionFailure, transactWrite } from './transactions.ts';
 
-export type OrderStatus = 'PENDING' | 'CONFIRMED' | 'CANCELLED' | 'EXPIRED';
-
-export interface OrderRecord {
-  readonly id: string;
-  readonly user_id: number;
-  readonly product_id: number;
-  readonly quantity: number;
-  readonly unit_price: number;
-  readonly total_price: number;
-  readonly status: OrderStatus;
-  readonly created_at: string;
-  readonly expires_at: string;
-  readonly updated_at: string;
-}
-
-export interface DealState {
-  readonly status: 'open' | 'closed';
-  readonly ends_at: string | null;
-  readonly max_per_user: number | null;
-  readonly reservation_ttl_seconds: number;
-  readonly started_at: string;
-  readonly ended_at: string | null;
-}
-
-export type DealProduct = ProductRecord & { readonly deal?: DealState };
-
-export type ConfirmOutcome = 'confirmed' | 'order-changed' | 'insufficient';
-
-const isConditionFailure = (error: unknown) =>
-  (error as { name?: string }).name === 'ConditionalCheckFailedException';
-
-export class OrderRepository {
+export class OrderRepository implements OrderStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     readonly tableName: string,
-    private readonly productsTable: string,
-    private readonly purchasesTable: string,
+    private readonly productsTable: TableRef,
+    private readonly purchasesTable: TableRef,
   ) {}
 
   /** False when an order with this id exists already. */
@@ -95,26 +66,19 @@ export class OrderRepository {
   /** A product's orders, optionally only those with one status. */
   async listByProduct(productId: number, status?: OrderStatus): Promise<OrderRecord[]> {
     const orders: OrderRecord[] = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: ORDERS_BY_PRODUCT_INDEX,
-          KeyConditionExpression: 'product_id = :p',
-          ...(status
-            ? {
-                FilterExpression: '#s = :s',
-                ExpressionAttributeNames: { '#s': 'status' },
-                ExpressionAttributeValues: { ':p': productId, ':s': status },
-              }
-            : { ExpressionAttributeValues: { ':p': productId } }),
-          ExclusiveStartKey,
-        }),
-      );
-      orders.push(...((page.Items ?? []) as OrderRecord[]));
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
+    const query = {
+      TableName: this.tableName,
+      IndexName: ORDERS_BY_PRODUCT_INDEX,
+      KeyConditionExpression: 'product_id = :p',
+      ...(status
+        ? {
+            FilterExpression: '#s = :s',
+            ExpressionAttributeNames: { '#s': 'status' },
+            ExpressionAttributeValues: { ':p': productId, ':s': status },
+          }
+        : { ExpressionAttributeValues: { ':p': productId } }),
+    };
+    for await (const items of allPages(this.doc, query)) orders.push(...(items as unknown as OrderRecord[]));
     return orders;
   }
 
@@ -187,7 +151,7 @@ export class OrderRepository {
           },
           {
             Update: {
-              TableName: this.productsTable,
+              TableName: tableNameOf(this.productsTable),
               Key: { id: order.product_id },
               UpdateExpression: 'SET stock = stock - :q, updated_at = :now',
               ConditionExpression: 'attribute_exists(id) AND stock >= :q',
@@ -196,7 +160,7 @@ export class OrderRepository {
           },
           {
             Put: {
-              TableName: this.purchasesTable,
+              TableName: tableNameOf(this.purchasesTable),
               Item: purchase,
               ConditionExpression: 'attribute_not_exists(id)',
             },
@@ -211,38 +175,5 @@ export class OrderRepository {
       if (codes?.[1] === 'ConditionalCheckFailed') return 'insufficient';
       throw error;
     }
-  }
-
-  /** Open a deal on the product unless one is open. False when one is. */
-  async openDeal(productId: number, deal: DealState): Promise<boolean> {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.productsTable,
-          Key: { id: productId },
-          UpdateExpression: 'SET deal = :deal, updated_at = :now',
-          ConditionExpression: 'attribute_exists(id) AND (attribute_not_exists(deal) OR deal.#s <> :open)',
-          ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: { ':deal': deal, ':open': 'open', ':now': deal.started_at },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
-  }
-
-  async closeDeal(productId: number, now: string): Promise<void> {
-    await this.doc.send(
-      new UpdateCommand({
-        TableName: this.productsTable,
-        Key: { id: productId },
-        UpdateExpression: 'SET deal.#s = :closed, deal.ended_at = :now, updated_at = :now',
-        ConditionExpression: 'attribute_exists(deal)',
-        ExpressionAttributeNames: { '#s': 'status' },
-        ExpressionAttributeValues: { ':closed': 'closed', ':now': now },
-      }),
-    );
   }
 }

@@ -1,0 +1,206 @@
+/**
+ * The one table that maps every error to the contract's status and `{detail, code}` body. A 5xx
+ * body never carries internals; the log line carries the cause.
+ */
+import {
+  ForbiddenError,
+  InvalidCredentialsError,
+  NotAuthenticatedError,
+  UserExistsError,
+} from '../auth/errors.ts';
+import { DependencyUnavailableError } from '../health.ts';
+import { LockNotAcquiredError } from '../lock/errors.ts';
+import {
+  DealAlreadyActiveError,
+  DealNotActiveError,
+  OrderExpiredError,
+  OrderNotFoundError,
+  OrderNotPendingError,
+  OrderNotRecordedError,
+  OrderOutcomeUnknownError,
+  PurchaseLimitError,
+} from '../orders/errors.ts';
+import {
+  IdempotencyKeyReusedError,
+  InsufficientStockError,
+  InvalidBundleError,
+  ProductNotFoundError,
+  PurchaseInProgressError,
+  PurchaseNotRecordedError,
+  PurchaseOutcomeUnknownError,
+  StockUnavailableError,
+  TooManyProductsError,
+} from '../stock/errors.ts';
+import {
+  InvalidJsonError,
+  MethodNotAllowedError,
+  PayloadTooLargeError,
+  RouteNotFoundError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+} from './errors.ts';
+import { isDependencyOutage } from './outage.ts';
+
+export interface ErrorResponse {
+  readonly status: number;
+  readonly body: { detail: string; code: string } & Record<string, unknown>;
+  readonly headers?: Record<string, string>;
+}
+
+type Rule = [new (...args: never[]) => Error, (error: never) => ErrorResponse];
+
+const plain =
+  (status: number, code: string, headers?: Record<string, string>) =>
+  (error: Error): ErrorResponse => ({
+    status,
+    body: { detail: error.message, code },
+    ...(headers && { headers }),
+  });
+
+/** The table: first matching class wins. Anything unlisted is a 500 with a generic body. */
+export const errorTable: readonly Rule[] = [
+  [
+    ValidationError,
+    (e: ValidationError) => ({
+      status: 422,
+      body: { detail: e.message, code: 'VALIDATION_ERROR', errors: e.issues },
+    }),
+  ],
+  [InvalidJsonError, plain(422, 'INVALID_JSON')],
+  [UnsupportedMediaTypeError, plain(415, 'UNSUPPORTED_MEDIA_TYPE')],
+  [PayloadTooLargeError, plain(413, 'PAYLOAD_TOO_LARGE')],
+  [RouteNotFoundError, () => ({ status: 404, body: { detail: 'Not found', code: 'NOT_FOUND' } })],
+  [
+    MethodNotAllowedError,
+    (e: MethodNotAllowedError) => ({
+      status: 405,
+      body: { detail: e.message, code: 'METHOD_NOT_ALLOWED' },
+      headers: { allow: e.allowed.join(', ') },
+    }),
+  ],
+  [NotAuthenticatedError, plain(401, 'NOT_AUTHENTICATED', { 'www-authenticate': 'Bearer' })],
+  [InvalidCredentialsError, plain(401, 'INVALID_CREDENTIALS', { 'www-authenticate': 'Bearer' })],
+  [ForbiddenError, plain(403, 'FORBIDDEN')],
+  [UserExistsError, plain(409, 'USER_EXISTS')],
+  [ProductNotFoundError, plain(404, 'PRODUCT_NOT_FOUND')],
+  [
+    InsufficientStockError,
+    (e: InsufficientStockError) => ({
+      status: 400,
+      body: {
+        detail: e.message,
+        code: 'INSUFFICIENT_STOCK',
+        product_id: e.productId,
+        available: e.available,
+        shortages: e.shortages.map((s) => ({
+          product_id: s.productId,
+          requested: s.requested,
+          available: s.available,
+        })),
+      },
+    }),
+  ],
+  [
+    LockNotAcquiredError,
+    () => ({
+      status: 409,
+      body: { detail: 'The product is busy; try again', code: 'LOCK_CONFLICT' },
+      headers: { 'retry-after': '1' },
+    }),
+  ],
+  [IdempotencyKeyReusedError, plain(422, 'IDEMPOTENCY_KEY_REUSED')],
+  [InvalidBundleError, plain(422, 'INVALID_BUNDLE')],
+  [TooManyProductsError, plain(422, 'TOO_MANY_PRODUCTS')],
+  [PurchaseInProgressError, plain(409, 'PURCHASE_IN_PROGRESS', { 'retry-after': '1' })],
+  [
+    PurchaseNotRecordedError,
+    () => ({
+      status: 503,
+      body: {
+        detail: 'The purchase could not be recorded; nothing was bought. Try again.',
+        code: 'PURCHASE_NOT_RECORDED',
+      },
+      headers: { 'retry-after': '1' },
+    }),
+  ],
+  [
+    PurchaseOutcomeUnknownError,
+    () => ({
+      status: 503,
+      body: {
+        detail:
+          'The purchase may or may not have been recorded; retry with the same Idempotency-Key to find out.',
+        code: 'PURCHASE_OUTCOME_UNKNOWN',
+      },
+      headers: { 'retry-after': '2' },
+    }),
+  ],
+  [
+    StockUnavailableError,
+    () => ({
+      status: 503,
+      body: { detail: 'Live stock is unavailable; try again', code: 'STOCK_UNAVAILABLE' },
+    }),
+  ],
+  [DealNotActiveError, plain(409, 'DEAL_NOT_ACTIVE')],
+  [DealAlreadyActiveError, plain(409, 'DEAL_ALREADY_ACTIVE')],
+  [
+    PurchaseLimitError,
+    (e: PurchaseLimitError) => ({
+      status: 409,
+      body: { detail: e.message, code: 'PURCHASE_LIMIT', limit: e.limit, already: e.already },
+    }),
+  ],
+  [OrderNotFoundError, plain(404, 'ORDER_NOT_FOUND')],
+  [OrderExpiredError, plain(409, 'ORDER_EXPIRED')],
+  [
+    OrderNotPendingError,
+    (e: OrderNotPendingError) => ({
+      status: 409,
+      body: { detail: e.message, code: 'ORDER_NOT_PENDING', status: e.status },
+    }),
+  ],
+  [
+    OrderNotRecordedError,
+    () => ({
+      status: 503,
+      body: {
+        detail: 'The order could not be recorded; nothing was reserved. Try again.',
+        code: 'ORDER_NOT_RECORDED',
+      },
+      headers: { 'retry-after': '1' },
+    }),
+  ],
+  [
+    OrderOutcomeUnknownError,
+    () => ({
+      status: 503,
+      body: {
+        detail: 'The order may or may not have been recorded; check GET /api/orders/me before retrying.',
+        code: 'ORDER_OUTCOME_UNKNOWN',
+      },
+      headers: { 'retry-after': '2' },
+    }),
+  ],
+  [
+    DependencyUnavailableError,
+    (e: DependencyUnavailableError) => ({
+      status: 503,
+      body: { detail: e.message, code: 'SERVICE_UNAVAILABLE', status: 'unavailable', ...e.report },
+    }),
+  ],
+];
+
+export function toErrorResponse(error: unknown): ErrorResponse {
+  if (error instanceof Error) {
+    for (const [type, render] of errorTable) if (error instanceof type) return render(error as never);
+    if (isDependencyOutage(error)) {
+      return {
+        status: 503,
+        body: { detail: 'A backing service is unavailable; try again', code: 'SERVICE_UNAVAILABLE' },
+        headers: { 'retry-after': '1' },
+      };
+    }
+  }
+  return { status: 500, body: { detail: 'Internal server error', code: 'INTERNAL_ERROR' } };
+}

@@ -1,0 +1,115 @@
+/**
+ * The domain model: the records and value types every capability shares (users, products,
+ * purchases, hot-deal orders, stock lines). It imports nothing of ours, so every adapter (DynamoDB,
+ * Redis) and every use-case can depend on it without depending on each other.
+ */
+
+export type Role = 'user' | 'admin';
+
+export interface UserRecord {
+  readonly id: number;
+  readonly username: string;
+  readonly email: string | null;
+  readonly password_hash: string;
+  readonly role: Role;
+  readonly created_at: string;
+  readonly updated_at: string;
+}
+
+/** `lock`: a per-product lock around reserve and durable write; `atomic`: the reserve script alone. */
+export type PurchaseStrategy = 'lock' | 'atomic';
+
+/** A bundle's parts: buying one bundle takes `quantity` of each component too. */
+export interface Component {
+  readonly product_id: number;
+  readonly quantity: number;
+}
+
+export interface ProductRecord {
+  readonly id: number;
+  readonly name: string;
+  readonly description: string | null;
+  readonly price: number;
+  /** Durable stock: initial_stock minus every durable purchase, kept by the purchase transaction. */
+  readonly stock: number;
+  readonly initial_stock: number;
+  readonly strategy: PurchaseStrategy;
+  /** A bundle's parts (an "A+B+C set"): buying one takes these too, all or nothing. */
+  readonly components?: readonly Component[];
+  readonly created_at: string;
+  readonly updated_at: string;
+}
+
+/** A product's hot deal, kept on the product record. */
+export interface DealState {
+  readonly status: 'open' | 'closed';
+  readonly ends_at: string | null;
+  readonly max_per_user: number | null;
+  readonly reservation_ttl_seconds: number;
+  readonly started_at: string;
+  readonly ended_at: string | null;
+}
+
+export type DealProduct = ProductRecord & { readonly deal?: DealState };
+
+/** One thing the buyer asked for, priced. */
+export interface PurchaseItem {
+  readonly product_id: number;
+  readonly quantity: number;
+  readonly unit_price: number;
+  readonly total_price: number;
+}
+
+/** Units of one product a purchase took from stock (a bundle's components included). */
+export interface PurchaseLine {
+  readonly product_id: number;
+  readonly quantity: number;
+}
+
+export interface PurchaseRecord {
+  readonly id: string;
+  readonly user_id: number;
+  readonly items: readonly PurchaseItem[];
+  readonly lines: readonly PurchaseLine[];
+  /** Set when the request named one product (the contract's body), and echoed in the answer. */
+  readonly product_id?: number;
+  readonly quantity?: number;
+  readonly total_price: number;
+  readonly purchased_at: string;
+  /** Hash of the request body when an Idempotency-Key made the id; a retry must match it. */
+  readonly request_fingerprint?: string;
+}
+
+/**
+ * DynamoDB allows 100 items per transaction: the purchase, a line row and a decrement per product,
+ * so one purchase takes at most 49 distinct products.
+ */
+export const MAX_LINES_PER_PURCHASE = 49;
+
+export type OrderStatus = 'PENDING' | 'CONFIRMED' | 'CANCELLED' | 'EXPIRED';
+
+/** A hot-deal order: PENDING from the 202 on, then exactly one of CONFIRMED, CANCELLED, EXPIRED. */
+export interface OrderRecord {
+  readonly id: string;
+  readonly user_id: number;
+  readonly product_id: number;
+  readonly quantity: number;
+  readonly unit_price: number;
+  readonly total_price: number;
+  readonly status: OrderStatus;
+  readonly created_at: string;
+  readonly expires_at: string;
+  readonly updated_at: string;
+}
+
+/** Units of one product a purchase takes from live stock (camelCase: the use-cases' working form). */
+export interface StockLine {
+  readonly productId: number;
+  readonly quantity: number;
+}
+
+export interface Shortage {
+  readonly productId: number;
+  readonly requested: number;
+  readonly available: number;
+}

@@ -1,0 +1,104 @@
+/**
+ * The durable write of a purchase whose units are held in the live store, and how its holds are
+ * settled afterwards, whatever DynamoDB answered:
+ *   recorded            → commit the holds (the units are sold)
+ *   duplicate           → release ours; the first request with this Idempotency-Key is the outcome
+ *   insufficient        → release; DynamoDB holds less than the live store believed
+ *   threw (outcome unknown) → ask DynamoDB; release only when the purchase is certainly absent, and
+ *                          leave the holds to the reconciler when even that is unknown.
+ * Every exit leaves `initial = available + held + durable` true.
+ */
+import type { PurchaseRecord, StockLine } from '../model.ts';
+import {
+  IdempotencyKeyReusedError,
+  InsufficientStockError,
+  PurchaseInProgressError,
+  PurchaseNotRecordedError,
+  PurchaseOutcomeUnknownError,
+} from './errors.ts';
+import type { EventLog, LiveStockStore, PurchaseStore } from './ports.ts';
+
+export interface SettlementDeps {
+  readonly stock: Pick<LiveStockStore, 'commitAll' | 'releaseAll'>;
+  readonly purchases: Pick<PurchaseStore, 'record' | 'get'>;
+  readonly log: EventLog;
+}
+
+/** Write the purchase durably and settle its holds; answers the purchase the buyer now has. */
+export async function recordAndSettle(
+  deps: SettlementDeps,
+  purchase: PurchaseRecord,
+  lines: readonly StockLine[],
+): Promise<PurchaseRecord> {
+  let recorded: Awaited<ReturnType<PurchaseStore['record']>>;
+  try {
+    recorded = await deps.purchases.record(purchase);
+  } catch (error) {
+    return settleFailedWrite(deps, purchase, lines, error);
+  }
+
+  if (recorded.status === 'recorded') {
+    await commitHolds(deps, lines, purchase.id);
+    return purchase;
+  }
+  await deps.stock.releaseAll(lines, purchase.id);
+  if (recorded.status === 'duplicate') {
+    // A retry with the same Idempotency-Key got here after the first one finished.
+    const earlier = await deps.purchases.get(purchase.id);
+    if (!earlier) throw new PurchaseInProgressError(purchase.id);
+    return replay(earlier, purchase.request_fingerprint);
+  }
+  // DynamoDB holds less than the live store believed (it was restored ahead of in-flight writes).
+  deps.log.warn('durable stock refused a sale Redis allowed', {
+    product_ids: recorded.productIds,
+    purchase_id: purchase.id,
+  });
+  throw InsufficientStockError.of(
+    recorded.productIds.map((productId) => ({
+      productId,
+      requested: lines.find((l) => l.productId === productId)?.quantity ?? 0,
+      available: 0,
+    })),
+  );
+}
+
+/** An earlier purchase with this id is the answer, if the retry asked for the same thing. */
+export function replay(earlier: PurchaseRecord, fingerprint: string | undefined): PurchaseRecord {
+  if (earlier.request_fingerprint !== fingerprint) throw new IdempotencyKeyReusedError(earlier.id);
+  return earlier;
+}
+
+/** The purchase is durable; a live-store failure here only delays dropping the holds (the reconciler will). */
+async function commitHolds(deps: SettlementDeps, lines: readonly StockLine[], holdId: string): Promise<void> {
+  try {
+    await deps.stock.commitAll(lines, holdId);
+  } catch (error) {
+    deps.log.error('holds not committed; the reconciler will', { purchase_id: holdId, error });
+  }
+}
+
+/** The transaction threw: it may or may not have been applied. */
+async function settleFailedWrite(
+  deps: SettlementDeps,
+  purchase: PurchaseRecord,
+  lines: readonly StockLine[],
+  error: unknown,
+): Promise<PurchaseRecord> {
+  let existing: PurchaseRecord | null;
+  try {
+    existing = await deps.purchases.get(purchase.id);
+  } catch {
+    deps.log.error('purchase outcome unknown; holds left to the reconciler', {
+      purchase_id: purchase.id,
+      error,
+    });
+    throw new PurchaseOutcomeUnknownError(purchase.id, { cause: error });
+  }
+  if (existing) {
+    await commitHolds(deps, lines, purchase.id);
+    return existing;
+  }
+  await deps.stock.releaseAll(lines, purchase.id);
+  deps.log.error('durable write failed; holds released', { purchase_id: purchase.id, error });
+  throw new PurchaseNotRecordedError(purchase.id, { cause: error });
+}

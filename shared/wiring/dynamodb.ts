@@ -1,0 +1,47 @@
+/** The DynamoDB side: one document client per process and a provider per repository. */
+import { createDocumentClient } from '../db/client.ts';
+import { OrderRepository } from '../db/orders.ts';
+import { ProductRepository } from '../db/products.ts';
+import { PurchaseRepository } from '../db/purchases.ts';
+import { UserRepository } from '../db/users.ts';
+import { provider } from './provider.ts';
+import { settings, tableName } from './settings.ts';
+
+export const documentClient = provider('dynamodb', {}, [], () => createDocumentClient(settings()));
+
+export const userTable = provider(
+  'users-table',
+  { tables: ['users'] },
+  [documentClient],
+  async () => new UserRepository(await documentClient.get(), tableName('users')()),
+);
+
+export const productTable = provider(
+  'products-table',
+  { tables: ['products'] },
+  [documentClient],
+  async () => new ProductRepository(await documentClient.get(), tableName('products')()),
+);
+
+/** Purchases; recording one also decrements the products table (its name is read then). */
+export const purchaseTable = provider(
+  'purchases-table',
+  { tables: ['purchases'] },
+  [documentClient],
+  async () =>
+    new PurchaseRepository(await documentClient.get(), tableName('purchases')(), tableName('products')),
+);
+
+/** Orders; confirming one also writes the products and purchases tables (their names are read then). */
+export const orderTable = provider(
+  'orders-table',
+  { tables: ['orders'] },
+  [documentClient],
+  async () =>
+    new OrderRepository(
+      await documentClient.get(),
+      tableName('orders')(),
+      tableName('products'),
+      tableName('purchases'),
+    ),
+);

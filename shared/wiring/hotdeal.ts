@@ -1,0 +1,77 @@
+/** The hot-deal capability's providers: the live deal state, the deal-aware restore, orders, deals. */
+import { logger } from '../logger.ts';
+import { DealService } from '../orders/deals.ts';
+import { OrderHistory } from '../orders/history.ts';
+import { OrderService } from '../orders/orders.ts';
+import { RedisDeals } from '../orders/redis-deals.ts';
+import { DealRestore } from '../orders/restore.ts';
+import { RedisStock } from '../stock/redis-stock.ts';
+import { orderTable, productTable } from './dynamodb.ts';
+import { provider } from './provider.ts';
+import { redisClient } from './redis.ts';
+import { settings } from './settings.ts';
+
+export const liveDeals = provider(
+  'live-deals',
+  {},
+  [redisClient],
+  async () => new RedisDeals(await redisClient.get()),
+);
+
+/** Puts back a product the live store lost, rebuilding an open deal's reservations from its orders. */
+export const dealRestore = provider(
+  'deal-restore',
+  {},
+  [redisClient, productTable, orderTable],
+  async () =>
+    new DealRestore({
+      deals: await liveDeals.get(),
+      stock: new RedisStock(await redisClient.get()),
+      products: await productTable.get(),
+      orders: await orderTable.get(),
+      log: logger,
+    }),
+);
+
+export const orderService = provider('orders', {}, [liveDeals, orderTable, dealRestore], async () => {
+  const restore = await dealRestore.get();
+  return new OrderService({
+    deals: await liveDeals.get(),
+    orders: await orderTable.get(),
+    restore: (productId) => restore.restoreById(productId),
+    log: logger,
+  });
+});
+
+/** Cancel (and expire) only: no reservation is taken, so no product is ever restored. */
+export const orderSettlement = provider(
+  'order-settlement',
+  {},
+  [liveDeals, orderTable],
+  async () => new OrderService({ deals: await liveDeals.get(), orders: await orderTable.get(), log: logger }),
+);
+
+/** The caller's own orders, from the orders table alone. */
+export const orderHistory = provider(
+  'order-history',
+  {},
+  [orderTable],
+  async () => new OrderHistory(await orderTable.get()),
+);
+
+export const dealService = provider(
+  'deals',
+  {},
+  [liveDeals, productTable, orderTable, orderService, dealRestore],
+  async () =>
+    new DealService({
+      deals: await liveDeals.get(),
+      stock: new RedisStock(await redisClient.get()),
+      products: await productTable.get(),
+      orders: await orderTable.get(),
+      orderService: await orderService.get(),
+      restorer: await dealRestore.get(),
+      log: logger,
+      holdStaleAfterMs: settings().HOLD_STALE_AFTER_MS,
+    }),
+);
