@@ -1,5 +1,5 @@
 import { endpoint, orderView } from '#shared/http';
-import { orderHistory } from '#shared/wiring/hotdeal';
+import { orderHistory } from '#shared/wiring/history';
 
 export const handler = endpoint(
   'list-my-orders',

@@ -1,5 +1,5 @@
 import { endpoint, purchaseView } from '#shared/http';
-import { purchaseHistory } from '#shared/wiring/stock';
+import { purchaseHistory } from '#shared/wiring/history';
 
 export const handler = endpoint(
   'list-my-purchases',

@@ -25,8 +25,8 @@ import {
   type httpRoutes,
   routeOf,
 } from '../routes.ts';
-import { tokenService } from '../wiring/auth.ts';
 import { needsBeyond, type Provider } from '../wiring/provider.ts';
+import { tokenService } from '../wiring/tokens.ts';
 import { toErrorResponse } from './error-table.ts';
 import {
   InvalidJsonError,

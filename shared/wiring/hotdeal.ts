@@ -1,7 +1,6 @@
 /** The hot-deal capability's providers: the live deal state, the deal-aware restore, orders, deals. */
 import { logger } from '../logger.ts';
 import { DealService } from '../orders/deals.ts';
-import { OrderHistory } from '../orders/history.ts';
 import { OrderService } from '../orders/orders.ts';
 import { RedisDeals } from '../orders/redis-deals.ts';
 import { DealRestore } from '../orders/restore.ts';
@@ -49,14 +48,6 @@ export const orderSettlement = provider(
   {},
   [liveDeals, orderTable],
   async () => new OrderService({ deals: await liveDeals.get(), orders: await orderTable.get(), log: logger }),
-);
-
-/** The caller's own orders, from the orders table alone. */
-export const orderHistory = provider(
-  'order-history',
-  {},
-  [orderTable],
-  async () => new OrderHistory(await orderTable.get()),
 );
 
 export const dealService = provider(

@@ -2,7 +2,6 @@
 import { RedisLock } from '../lock/redis-lock.ts';
 import { logger } from '../logger.ts';
 import { RedisDeals } from '../orders/redis-deals.ts';
-import { PurchaseHistory } from '../stock/history.ts';
 import { ProductService } from '../stock/products.ts';
 import { PurchaseService } from '../stock/purchases.ts';
 import { Reconciler } from '../stock/reconciler.ts';
@@ -52,14 +51,6 @@ export const purchaseService = provider(
       },
     });
   },
-);
-
-/** The caller's own purchases, from the purchases table alone. */
-export const purchaseHistory = provider(
-  'purchase-history',
-  {},
-  [purchaseTable],
-  async () => new PurchaseHistory(await purchaseTable.get()),
 );
 
 /** The audit alone: it reads the live store, products and purchases, and counts hot-deal reservations. */
