@@ -7,7 +7,7 @@ import { defineConfig } from 'vitest/config';
  */
 export default defineConfig({
   test: {
-    // The SDK's "Node 22 from 2027" notice is true and known (README); once per worker is noise.
+    // The SDK's "Node 22 from 2027" notice is true and known (docs/operations.md, troubleshooting); once per worker is noise.
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     projects: [
       {

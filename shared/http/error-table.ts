@@ -140,6 +140,7 @@ export const errorTable: readonly Rule[] = [
     () => ({
       status: 503,
       body: { detail: 'Live stock is unavailable; try again', code: 'STOCK_UNAVAILABLE' },
+      headers: { 'retry-after': '1' },
     }),
   ],
   [DealNotActiveError, plain(409, 'DEAL_NOT_ACTIVE')],
@@ -187,6 +188,7 @@ export const errorTable: readonly Rule[] = [
     (e: DependencyUnavailableError) => ({
       status: 503,
       body: { detail: e.message, code: 'SERVICE_UNAVAILABLE', status: 'unavailable', ...e.report },
+      headers: { 'retry-after': '1' },
     }),
   ],
 ];

@@ -5,7 +5,7 @@ let api: TestApi;
 let buyers: { id: number; token: string }[];
 beforeAll(async () => {
   api = await startTestApi();
-  // 300 distinct buyers, as in the seed's stress scenario (registered once, reused by every test).
+  // 300 distinct buyers, as in the V1 stress scenario (registered once, reused by every test).
   buyers = [];
   for (let i = 0; i < 300; i += 50) {
     buyers.push(...(await Promise.all(Array.from({ length: 50 }, () => api.user('crowd')))));
