@@ -29,6 +29,15 @@ export const configSchema = z.object({
   ORDERS_TABLE: z.string().min(1).optional(),
 
   REDIS_URL: z.string().min(1).optional(),
+  /**
+   * The store these tables belong to, the namespace of its Redis keys. Deployed: the products
+   * table's name (unique per stack, new when tables are recreated). Locally: a random id kept in
+   * the products table, which `npm start` reads and passes on. Empty: no namespace.
+   */
+  STORE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]*$/)
+    .optional(),
   /** ElastiCache's AUTH token lives in Secrets Manager; the function reads it at cold start. */
   REDIS_AUTH_SECRET_ARN: z.string().optional(),
 
@@ -126,6 +135,7 @@ export function missingFor(config: Config, needs: ResourceNeeds): string[] {
     .map((table) => TABLE_ENV[table as TableName])
     .filter((variable) => !config[variable]);
   if (needs.redis && !config.REDIS_URL) missing.push('REDIS_URL');
+  if (needs.redis && config.STAGE !== 'local' && !config.STORE_ID) missing.push('STORE_ID');
   if (needs.jwt && !config.JWT_SECRET && !config.JWT_SECRET_ARN) missing.push('JWT_SECRET_ARN');
   return missing;
 }

@@ -7,6 +7,17 @@ import { lockScripts } from './lock/scripts.ts';
 import { orderScripts } from './orders/scripts.ts';
 import { stockScripts } from './stock/scripts.ts';
 
+/**
+ * The prefix of every key of one store (one set of tables). Two stores may share a Redis: two
+ * checkouts, two local data folders, two stages on one cache, or tables recreated while Redis kept
+ * its keys. The hash tags (`{42}`) come after the prefix, so Redis Cluster still keeps a product's
+ * keys in one slot. An empty store id means no prefix (tests that own their Redis).
+ */
+export const keyNamespace = (storeId: string | undefined): string => (storeId ? `fs:${storeId}:` : '');
+
+/** The key that says a store uses this Redis (read by `npm start` to notice other stores). */
+export const storeMarkerKey = (storeId: string) => `fs:${storeId}:marker`;
+
 export function createRedis(url: string, options: RedisOptions = {}): Redis {
   return new Redis(url, {
     scripts: { ...lockScripts, ...stockScripts, ...orderScripts },

@@ -8,13 +8,13 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { config, required } from '../../shared/config.ts';
-import { createDynamoClient, createTables } from '../../shared/db/index.ts';
+import { config, parseConfig } from '../../shared/config.ts';
 import { loginService } from '../../shared/wiring/auth.ts';
 import { redisClient } from '../../shared/wiring/redis.ts';
 import { reconciler } from '../../shared/wiring/stock.ts';
 import { createApiServer } from './api-gateway.ts';
 import { isListening, type StartedProcess, startDynamoDbLocal, startRedisServer } from './processes.ts';
+import { prepareStore } from './store.ts';
 
 export interface LocalRuntimeOptions {
   readonly port?: number;
@@ -87,14 +87,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     if (!env.JWT_SECRET && !env.JWT_SECRET_ARN) env.JWT_SECRET = localSigningKey(dataDir);
 
+    // The store id is the namespace of every Redis key; the handlers read it from the environment.
+    env.STORE_ID = await prepareStore(parseConfig(env), log);
     const cfg = config();
-    const created = await createTables(createDynamoClient(cfg), {
-      users: required(cfg, 'USERS_TABLE'),
-      products: required(cfg, 'PRODUCTS_TABLE'),
-      purchases: required(cfg, 'PURCHASES_TABLE'),
-      orders: required(cfg, 'ORDERS_TABLE'),
-    });
-    if (created.length > 0) log(`created tables: ${created.join(', ')}`);
 
     if (env.ADMIN_USERNAME && env.ADMIN_PASSWORD) {
       const accounts = await loginService.get();

@@ -2,6 +2,7 @@
  * Products in DynamoDB: the durable stock that no purchase can take below zero, and the product's
  * hot deal (its `deal` attribute).
  */
+import { randomBytes } from 'node:crypto';
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
@@ -38,6 +39,23 @@ export class ProductRepository implements ProductStore, DealProductStore {
         ConditionExpression: 'attribute_not_exists(id)',
       }),
     );
+  }
+
+  /**
+   * This store's id, the namespace of its Redis keys: a random id written once on the sequence row
+   * (if_not_exists, so every caller gets the same one), new whenever the table is new.
+   */
+  async storeId(): Promise<string> {
+    const { Attributes } = await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { id: SEQUENCE_ID },
+        UpdateExpression: 'SET store_id = if_not_exists(store_id, :new)',
+        ExpressionAttributeValues: { ':new': randomBytes(6).toString('hex') },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return String(Attributes?.store_id);
   }
 
   /** A cheap read that proves the table answers (the health check). */

@@ -43,11 +43,14 @@ export interface DistributedLock {
   extend(lock: Lock, ttlMs: number): Promise<Lock | 'not-held'>;
 }
 
-/** `lock:{42}`: the hash tag puts a product's lock in the same cluster slot as its stock. */
-export const lockKey = (resource: string) => `lock:{${resource}}`;
-export const lockQueueKey = (resource: string) => `lockq:{${resource}}`;
-export const lockPlacesKey = (resource: string) => `lockqt:{${resource}}`;
-export const lockTicketsKey = (resource: string) => `lockqn:{${resource}}`;
+/**
+ * `lock:{42}`: the hash tag puts a product's lock in the same cluster slot as its stock. `ns` is the
+ * store's key namespace (shared/redis.ts `keyNamespace`).
+ */
+export const lockKey = (resource: string, ns = '') => `${ns}lock:{${resource}}`;
+export const lockQueueKey = (resource: string, ns = '') => `${ns}lockq:{${resource}}`;
+export const lockPlacesKey = (resource: string, ns = '') => `${ns}lockqt:{${resource}}`;
+export const lockTicketsKey = (resource: string, ns = '') => `${ns}lockqn:{${resource}}`;
 
 /**
  * How long a waiter keeps its place in line between two asks. Long enough to survive an event-loop
@@ -61,6 +64,8 @@ export class RedisLock implements DistributedLock {
   constructor(
     private readonly redis: Redis,
     defaults: Omit<AcquireOptions, 'beforeRetry'> = {},
+    /** The store's key namespace; empty for none. */
+    private readonly ns = '',
   ) {
     this.defaults = { ...LOCK_DEFAULTS, ...defaults };
   }
@@ -72,10 +77,10 @@ export class RedisLock implements DistributedLock {
     };
     const token = randomBytes(16).toString('base64url');
     const keys = [
-      lockKey(resource),
-      lockQueueKey(resource),
-      lockPlacesKey(resource),
-      lockTicketsKey(resource),
+      lockKey(resource, this.ns),
+      lockQueueKey(resource, this.ns),
+      lockPlacesKey(resource, this.ns),
+      lockTicketsKey(resource, this.ns),
     ] as const;
     const placeTtlMs = Math.max(PLACE_TTL_MS, maxRetryDelayMs * 10);
     const started = performance.now();
@@ -108,12 +113,14 @@ export class RedisLock implements DistributedLock {
   }
 
   async release(lock: Lock): Promise<'released' | 'not-held'> {
-    return (await this.redis.lockRelease(lockKey(lock.resource), lock.token)) === 1 ? 'released' : 'not-held';
+    return (await this.redis.lockRelease(lockKey(lock.resource, this.ns), lock.token)) === 1
+      ? 'released'
+      : 'not-held';
   }
 
   async extend(lock: Lock, ttlMs: number): Promise<Lock | 'not-held'> {
     const sent = Date.now();
-    const extended = await this.redis.lockExtend(lockKey(lock.resource), lock.token, ttlMs);
+    const extended = await this.redis.lockExtend(lockKey(lock.resource, this.ns), lock.token, ttlMs);
     return extended === 1 ? { ...lock, validUntil: sent + ttlMs } : 'not-held';
   }
 }

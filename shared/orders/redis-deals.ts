@@ -14,10 +14,10 @@ import type {
   ReservationReleaseResult,
 } from './ports.ts';
 
-export const dealKey = (productId: number) => `deal:{${productId}}`;
-export const dealUsersKey = (productId: number) => `dealusers:{${productId}}`;
+export const dealKey = (productId: number, ns = '') => `${ns}deal:{${productId}}`;
+export const dealUsersKey = (productId: number, ns = '') => `${ns}dealusers:{${productId}}`;
 /** Order id → "<quantity>:<user id>:<expires_at ms>": units taken from the product's `available`. */
-export const reservationsKey = (productId: number) => `reservations:{${productId}}`;
+export const reservationsKey = (productId: number, ns = '') => `${ns}reservations:{${productId}}`;
 
 const RELEASE_CODES = { 1: 'released', 0: 'no-reservation', 2: 'stock-missing' } as const;
 
@@ -25,7 +25,11 @@ export const reservationValue = (r: Omit<Reservation, 'orderId'>) =>
   `${r.quantity}:${r.userId}:${r.expiresAtMs}`;
 
 export class RedisDeals implements LiveDeals {
-  constructor(private readonly redis: Redis) {}
+  constructor(
+    private readonly redis: Redis,
+    /** The store's key namespace (shared/redis.ts `keyNamespace`); empty for none. */
+    private readonly ns = '',
+  ) {}
 
   async reserve(
     productId: number,
@@ -34,10 +38,10 @@ export class RedisDeals implements LiveDeals {
     userId: number,
   ): Promise<OrderReserveResult> {
     const [code, a = 0, b = 0, c = 0] = await this.redis.orderReserve(
-      stockKey(productId),
-      dealKey(productId),
-      reservationsKey(productId),
-      dealUsersKey(productId),
+      stockKey(productId, this.ns),
+      dealKey(productId, this.ns),
+      reservationsKey(productId, this.ns),
+      dealUsersKey(productId, this.ns),
       quantity,
       orderId,
       userId,
@@ -62,9 +66,9 @@ export class RedisDeals implements LiveDeals {
 
   async release(productId: number, orderId: string): Promise<ReservationReleaseResult> {
     const code = await this.redis.reservationRelease(
-      stockKey(productId),
-      reservationsKey(productId),
-      dealUsersKey(productId),
+      stockKey(productId, this.ns),
+      reservationsKey(productId, this.ns),
+      dealUsersKey(productId, this.ns),
       orderId,
     );
     const result = RELEASE_CODES[code as keyof typeof RELEASE_CODES];
@@ -74,11 +78,11 @@ export class RedisDeals implements LiveDeals {
 
   /** False when there was no reservation (already settled, or Redis lost it). */
   async commit(productId: number, orderId: string): Promise<boolean> {
-    return (await this.redis.reservationCommit(reservationsKey(productId), orderId)) === 1;
+    return (await this.redis.reservationCommit(reservationsKey(productId, this.ns), orderId)) === 1;
   }
 
   async reservations(productId: number): Promise<{ now: number; reservations: Reservation[] }> {
-    const [now, flat] = await this.redis.reservationsRead(reservationsKey(productId));
+    const [now, flat] = await this.redis.reservationsRead(reservationsKey(productId, this.ns));
     const reservations: Reservation[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const [quantity, userId, expiresAtMs] = String(flat[i + 1])
@@ -95,17 +99,17 @@ export class RedisDeals implements LiveDeals {
   }
 
   async reserved(productId: number): Promise<number> {
-    const values = await this.redis.hvals(reservationsKey(productId));
+    const values = await this.redis.hvals(reservationsKey(productId, this.ns));
     return values.reduce((sum, v) => sum + (Number(v.split(':')[0]) || 0), 0);
   }
 
   inFlightKeys(productId: number): readonly string[] {
-    return [reservationsKey(productId)];
+    return [reservationsKey(productId, this.ns)];
   }
 
   async settings(productId: number): Promise<(DealSettings & { open: boolean }) | null> {
     const [open, ends, cap, ttl] = await this.redis.hmget(
-      dealKey(productId),
+      dealKey(productId, this.ns),
       'open',
       'ends_at_ms',
       'max_per_user',
@@ -122,8 +126,8 @@ export class RedisDeals implements LiveDeals {
 
   async open(productId: number, settings: DealSettings): Promise<void> {
     await this.redis.dealOpen(
-      dealKey(productId),
-      dealUsersKey(productId),
+      dealKey(productId, this.ns),
+      dealUsersKey(productId, this.ns),
       settings.endsAtMs,
       settings.maxPerUser,
       settings.reservationTtlMs,
@@ -132,7 +136,7 @@ export class RedisDeals implements LiveDeals {
 
   /** No new order gets in; reservations and the buyers' counts stay until settled. */
   async close(productId: number): Promise<void> {
-    await this.redis.hset(dealKey(productId), 'open', 0);
+    await this.redis.hset(dealKey(productId, this.ns), 'open', 0);
   }
 
   /** Rebuild everything of a product Redis lost, unless its live stock is back. True when rebuilt. */
@@ -152,10 +156,10 @@ export class RedisDeals implements LiveDeals {
     ];
     return (
       (await this.redis.dealRestore(
-        stockKey(productId),
-        dealKey(productId),
-        reservationsKey(productId),
-        dealUsersKey(productId),
+        stockKey(productId, this.ns),
+        dealKey(productId, this.ns),
+        reservationsKey(productId, this.ns),
+        dealUsersKey(productId, this.ns),
         ...args,
       )) === 1
     );

@@ -83,7 +83,9 @@ export interface Hold {
  * initial stock = available + held units + units in durable purchases.
  */
 export interface LiveStockStore {
-  /** Put a product on sale if the store does not have it. False when it was already there. */
+  /** Put a new product on sale, overwriting whatever the store held for its id. */
+  put(seed: StockSeed): Promise<void>;
+  /** Put a product back on sale if the store does not have it (a restore). False when it was there. */
   load(seed: StockSeed): Promise<boolean>;
   peek(productId: number): Promise<LiveStock | null>;
   peekMany(productIds: readonly number[]): Promise<Map<number, LiveStock>>;

@@ -54,7 +54,7 @@ export class ProductService {
     };
     await this.products.create(product);
     try {
-      await this.stock.load(product);
+      await this.stock.put(product);
     } catch (error) {
       await this.products.delete(product.id);
       throw new StockUnavailableError(product.id, { cause: error });

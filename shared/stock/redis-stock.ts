@@ -15,9 +15,13 @@ import type {
   StockSeed,
 } from './ports.ts';
 
-/** `stock:{42}` and `holds:{42}` share the hash tag, so one script may touch both on Redis Cluster. */
-export const stockKey = (productId: number) => `stock:{${productId}}`;
-export const holdsKey = (productId: number) => `holds:{${productId}}`;
+/**
+ * `stock:{42}` and `holds:{42}` share the hash tag, so one script may touch both on Redis Cluster.
+ * `ns` is the store's namespace (shared/redis.ts `keyNamespace`): two stores on one Redis never
+ * read each other's keys, and the hash tag stays the product id.
+ */
+export const stockKey = (productId: number, ns = '') => `${ns}stock:{${productId}}`;
+export const holdsKey = (productId: number, ns = '') => `${ns}holds:{${productId}}`;
 
 const RESERVE_CODES = { 1: 'reserved', 0: 'insufficient', [-1]: 'unknown', [-2]: 'duplicate' } as const;
 const RELEASE_CODES = { 1: 'released', 0: 'no-hold', 2: 'stock-missing' } as const;
@@ -36,23 +40,58 @@ export interface RedisStockOptions {
    * different products live in different slots and carts take per-product holds with compensation.
    */
   readonly multiKeyScripts?: boolean;
+  /** The store's key namespace (shared/redis.ts `keyNamespace`); empty for none. */
+  readonly namespace?: string;
 }
 
 export class RedisStock implements LiveStockStore {
   private readonly multiKeyScripts: boolean;
+  private readonly ns: string;
 
   constructor(
     private readonly redis: Redis,
     options: RedisStockOptions = {},
   ) {
     this.multiKeyScripts = options.multiKeyScripts ?? true;
+    this.ns = options.namespace ?? '';
+  }
+
+  private stockKeyOf(productId: number): string {
+    return stockKey(productId, this.ns);
+  }
+
+  private holdsKeyOf(productId: number): string {
+    return holdsKey(productId, this.ns);
+  }
+
+  /**
+   * Put a new product on sale: its live stock, price, strategy and components are written whatever
+   * the store held for that id, and any hold under that id is dropped. A leftover key (another
+   * store's, or tables recreated while Redis kept its keys) is never trusted.
+   */
+  async put(seed: StockSeed): Promise<void> {
+    const components = JSON.stringify(seed.components ?? []);
+    await this.redis.stockPut(
+      this.stockKeyOf(seed.id),
+      this.holdsKeyOf(seed.id),
+      seed.stock,
+      seed.price,
+      seed.strategy,
+      components,
+    );
   }
 
   /** Set a product's live stock if Redis does not have it. Returns false when it was already there. */
   async load(seed: StockSeed): Promise<boolean> {
     const components = JSON.stringify(seed.components ?? []);
     return (
-      (await this.redis.stockLoad(stockKey(seed.id), seed.stock, seed.price, seed.strategy, components)) === 1
+      (await this.redis.stockLoad(
+        this.stockKeyOf(seed.id),
+        seed.stock,
+        seed.price,
+        seed.strategy,
+        components,
+      )) === 1
     );
   }
 
@@ -63,7 +102,8 @@ export class RedisStock implements LiveStockStore {
   /** Live stock of several products in one round trip; missing where Redis has none. */
   async peekMany(productIds: readonly number[]): Promise<Map<number, LiveStock>> {
     const pipeline = this.redis.pipeline();
-    for (const id of productIds) pipeline.hmget(stockKey(id), 'available', 'price', 'strategy', 'components');
+    for (const id of productIds)
+      pipeline.hmget(this.stockKeyOf(id), 'available', 'price', 'strategy', 'components');
     const replies = (await pipeline.exec()) ?? [];
     const live = new Map<number, LiveStock>();
     productIds.forEach((id, i) => {
@@ -85,7 +125,7 @@ export class RedisStock implements LiveStockStore {
   async availableOf(productIds: readonly number[]): Promise<Map<number, number | null>> {
     if (productIds.length === 0) return new Map();
     const pipeline = this.redis.pipeline();
-    for (const id of productIds) pipeline.hget(stockKey(id), 'available');
+    for (const id of productIds) pipeline.hget(this.stockKeyOf(id), 'available');
     const replies = (await pipeline.exec()) ?? [];
     return new Map(
       productIds.map((id, i) => {
@@ -98,8 +138,8 @@ export class RedisStock implements LiveStockStore {
 
   async reserve(productId: number, quantity: number, holdId: string): Promise<ReserveResult> {
     const [code, available] = await this.redis.stockReserve(
-      stockKey(productId),
-      holdsKey(productId),
+      this.stockKeyOf(productId),
+      this.holdsKeyOf(productId),
       quantity,
       holdId,
     );
@@ -113,7 +153,7 @@ export class RedisStock implements LiveStockStore {
    */
   async reserveAll(lines: readonly StockLine[], holdId: string): Promise<ReserveAllResult> {
     if (lines.length === 1 || !this.multiKeyScripts) return this.reserveInOrder(lines, holdId);
-    const keys = lines.flatMap((l) => [stockKey(l.productId), holdsKey(l.productId)]);
+    const keys = lines.flatMap((l) => [this.stockKeyOf(l.productId), this.holdsKeyOf(l.productId)]);
     const reply = await this.redis.stockReserveMany(
       keys.length,
       ...keys,
@@ -164,19 +204,19 @@ export class RedisStock implements LiveStockStore {
 
   /** The units are sold for good: drop the hold. False when there was none (already settled). */
   async commit(productId: number, holdId: string): Promise<boolean> {
-    return (await this.redis.hdel(holdsKey(productId), holdId)) === 1;
+    return (await this.redis.hdel(this.holdsKeyOf(productId), holdId)) === 1;
   }
 
   async release(productId: number, holdId: string): Promise<ReleaseResult> {
     return decode(
       RELEASE_CODES,
-      await this.redis.stockRelease(stockKey(productId), holdsKey(productId), holdId),
+      await this.redis.stockRelease(this.stockKeyOf(productId), this.holdsKeyOf(productId), holdId),
       'stockRelease',
     );
   }
 
   async holds(productId: number): Promise<Hold[]> {
-    const [now, flat] = await this.redis.stockHolds(holdsKey(productId));
+    const [now, flat] = await this.redis.stockHolds(this.holdsKeyOf(productId));
     const holds: Hold[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const [quantity, heldAt] = String(flat[i + 1])
@@ -198,7 +238,7 @@ export class RedisStock implements LiveStockStore {
     target: number,
     inFlightKeys: readonly string[] = [],
   ): Promise<RepairResult> {
-    const keys = [stockKey(productId), holdsKey(productId), ...inFlightKeys];
+    const keys = [this.stockKeyOf(productId), this.holdsKeyOf(productId), ...inFlightKeys];
     const code = await this.redis.stockRepair(keys.length, ...keys, String(observed), target);
     return decode(REPAIR_CODES, code, 'stockRepair');
   }

@@ -67,7 +67,15 @@ for i = 1, lines do
 end
 return {1}`,
   },
-  /** Put a product's live stock in place unless it is already there (creation and restore). */
+  /** A new product's live stock, whatever was there before (holds under its id dropped too). */
+  stockPut: {
+    numberOfKeys: 2,
+    lua: `
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('HSET', KEYS[1], 'available', ARGV[1], 'price', ARGV[2], 'strategy', ARGV[3], 'components', ARGV[4])
+return 1`,
+  },
+  /** Put a product's live stock in place unless it is already there (restore from DynamoDB). */
   stockLoad: {
     numberOfKeys: 1,
     lua: `
@@ -112,6 +120,14 @@ declare module 'ioredis' {
     stockRelease(stockKey: string, holdsKey: string, holdId: string): Result<number, Context>;
     /** numberOfKeys is given per call: 2 × the number of lines. */
     stockReserveMany(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Result<number[], Context>;
+    stockPut(
+      stockKey: string,
+      holdsKey: string,
+      available: number,
+      price: number,
+      strategy: string,
+      components: string,
+    ): Result<number, Context>;
     stockLoad(
       stockKey: string,
       available: number,
