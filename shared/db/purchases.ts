@@ -4,7 +4,7 @@ import { MAX_LINES_PER_PURCHASE, type PurchaseRecord } from '../model.ts';
 import type { PurchaseStore, RecordOutcome } from '../stock/ports.ts';
 import { allPages } from './pagination.ts';
 import { PURCHASES_BY_PRODUCT_INDEX, PURCHASES_BY_USER_INDEX, type TableRef, tableNameOf } from './tables.ts';
-import { cancellationCodes, transactWrite } from './transactions.ts';
+import { cancellationCodes, cancelledItems, transactWrite } from './transactions.ts';
 
 export class PurchaseRepository implements PurchaseStore {
   constructor(
@@ -43,15 +43,26 @@ export class PurchaseRepository implements PurchaseStore {
             },
           },
         }));
-    const decrements = lines.map((line) => ({
-      Update: {
-        TableName: tableNameOf(this.productsTable),
-        Key: { id: line.product_id },
-        UpdateExpression: 'SET stock = stock - :q, updated_at = :now',
-        ConditionExpression: 'attribute_exists(id) AND stock >= :q',
-        ExpressionAttributeValues: { ':q': line.quantity, ':now': purchase.purchased_at },
-      },
-    }));
+    // The price charged must be the durable price now: a product the buyer named is decremented
+    // only at the unit price the purchase records (a stale live price is refused, never charged).
+    const charged = new Map(purchase.items.map((item) => [item.product_id, item.unit_price]));
+    const decrements = lines.map((line) => {
+      const price = charged.get(line.product_id);
+      return {
+        Update: {
+          TableName: tableNameOf(this.productsTable),
+          Key: { id: line.product_id },
+          UpdateExpression: 'SET stock = stock - :q, updated_at = :now',
+          ConditionExpression: `attribute_exists(id) AND stock >= :q${price === undefined ? '' : ' AND price = :p'}`,
+          ExpressionAttributeValues: {
+            ':q': line.quantity,
+            ':now': purchase.purchased_at,
+            ...(price !== undefined && { ':p': price }),
+          },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+        },
+      };
+    });
     try {
       await transactWrite(this.doc, {
         TransactItems: [
@@ -67,10 +78,20 @@ export class PurchaseRepository implements PurchaseStore {
       const codes = cancellationCodes(error);
       if (codes?.[0] === 'ConditionalCheckFailed') return { status: 'duplicate' };
       const failed = codes?.slice(1 + lineRows.length) ?? [];
-      const productIds = lines
-        .filter((_, i) => failed[i] === 'ConditionalCheckFailed')
-        .map((l) => l.product_id);
-      if (productIds.length > 0) return { status: 'insufficient', productIds };
+      const current = cancelledItems(error)?.slice(1 + lineRows.length) ?? [];
+      const refused = lines
+        .map((line, i) => ({ line, item: current[i], code: failed[i] }))
+        .filter((r) => r.code === 'ConditionalCheckFailed');
+      // Short of stock wins over a price change: the buyer cannot have it at any price.
+      const short = refused.filter((r) => !r.item || Number(r.item.stock) < r.line.quantity);
+      if (short.length > 0)
+        return { status: 'insufficient', productIds: short.map((r) => r.line.product_id) };
+      if (refused.length > 0) {
+        return {
+          status: 'price-changed',
+          prices: refused.map((r) => ({ productId: r.line.product_id, price: Number(r.item?.price) })),
+        };
+      }
       throw error;
     }
   }

@@ -5,12 +5,13 @@
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { backoff } from '../retry.ts';
 
 export type CancellationCode = 'None' | 'ConditionalCheckFailed' | 'TransactionConflict' | string;
@@ -23,6 +24,14 @@ export const isConditionFailure = (error: unknown) =>
 export function cancellationCodes(error: unknown): CancellationCode[] | null {
   if (!(error instanceof TransactionCanceledException)) return null;
   return (error.CancellationReasons ?? []).map((reason) => reason.Code ?? 'None');
+}
+
+/** The items as they were when a cancelled transaction's conditions failed (ALL_OLD), in order. */
+export function cancelledItems(error: unknown): (Record<string, unknown> | undefined)[] | null {
+  if (!(error instanceof TransactionCanceledException)) return null;
+  return (error.CancellationReasons ?? []).map((reason) =>
+    reason.Item ? unmarshall(reason.Item as Record<string, AttributeValue>) : undefined,
+  );
 }
 
 const isConflictOnly = (codes: CancellationCode[]) =>

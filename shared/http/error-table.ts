@@ -24,6 +24,7 @@ import {
   IdempotencyKeyReusedError,
   InsufficientStockError,
   InvalidBundleError,
+  PriceChangedError,
   ProductNotFoundError,
   PurchaseInProgressError,
   PurchaseNotRecordedError,
@@ -112,6 +113,7 @@ export const errorTable: readonly Rule[] = [
   [InvalidBundleError, plain(422, 'INVALID_BUNDLE')],
   [TooManyProductsError, plain(422, 'TOO_MANY_PRODUCTS')],
   [PurchaseInProgressError, plain(409, 'PURCHASE_IN_PROGRESS', { 'retry-after': '1' })],
+  [PriceChangedError, plain(409, 'PRICE_CHANGED', { 'retry-after': '1' })],
   [
     PurchaseNotRecordedError,
     () => ({

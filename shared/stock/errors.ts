@@ -102,3 +102,15 @@ export class PurchaseNotRecordedError extends Error {
     super(`Purchase ${purchaseId} was not recorded`, options);
   }
 }
+
+/**
+ * The purchase was priced from a live price that is no longer the durable one (the price changed
+ * while it was in flight). Nothing was bought; the live price is set right before this is thrown,
+ * and the purchase use-case tries once more at the durable price.
+ */
+export class PriceChangedError extends Error {
+  override readonly name = 'PriceChangedError';
+  constructor(readonly prices: readonly { readonly productId: number; readonly price: number }[]) {
+    super(`The price of product ${prices.map((p) => p.productId).join(', ')} changed; try again`);
+  }
+}

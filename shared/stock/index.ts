@@ -2,6 +2,7 @@ export {
   IdempotencyKeyReusedError,
   InsufficientStockError,
   InvalidBundleError,
+  PriceChangedError,
   ProductNotFoundError,
   PurchaseInProgressError,
   PurchaseNotRecordedError,

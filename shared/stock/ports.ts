@@ -26,7 +26,12 @@ export type RecordOutcome =
   /** A purchase with this id exists (a retry with the same Idempotency-Key). */
   | { readonly status: 'duplicate' }
   /** The durable stock of these products does not cover the purchase. */
-  | { readonly status: 'insufficient'; readonly productIds: readonly number[] };
+  | { readonly status: 'insufficient'; readonly productIds: readonly number[] }
+  /** The purchase was priced from a live price that is no longer the durable one. */
+  | {
+      readonly status: 'price-changed';
+      readonly prices: readonly { readonly productId: number; readonly price: number }[];
+    };
 
 export interface PurchaseStore {
   /** The purchase and every product's decrement, all or nothing; never below zero. */
@@ -95,6 +100,8 @@ export interface LiveStockStore {
   commitAll(lines: readonly StockLine[], holdId: string): Promise<void>;
   releaseAll(lines: readonly StockLine[], holdId: string): Promise<void>;
   commit(productId: number, holdId: string): Promise<boolean>;
+  /** Set a product's live price to the durable one, if the store has the product. */
+  setPrice(productId: number, price: number): Promise<void>;
   release(productId: number, holdId: string): Promise<ReleaseResult>;
   holds(productId: number): Promise<Hold[]>;
   /**

@@ -17,6 +17,7 @@ import type { ProductRecord, PurchaseRecord, StockLine } from '../model.ts';
 import {
   IdempotencyKeyReusedError,
   InsufficientStockError,
+  PriceChangedError,
   ProductNotFoundError,
   PurchaseInProgressError,
   StockUnavailableError,
@@ -62,7 +63,21 @@ export class PurchaseService {
     this.now = deps.now ?? (() => new Date());
   }
 
+  /**
+   * One purchase. A sale priced from a live price that changed meanwhile is refused by DynamoDB
+   * (the price is part of the durable condition); the live price is then set right and the sale is
+   * tried once more, so the buyer pays the durable price or is told why not.
+   */
   async purchase(request: PurchaseRequest): Promise<PurchaseRecord> {
+    try {
+      return await this.purchaseOnce(request);
+    } catch (error) {
+      if (!(error instanceof PriceChangedError)) throw error;
+      return this.purchaseOnce(request);
+    }
+  }
+
+  private async purchaseOnce(request: PurchaseRequest): Promise<PurchaseRecord> {
     const { userId, items, idempotencyKey } = request;
     const fingerprint = idempotencyKey === undefined ? undefined : requestFingerprint(items);
     const id = idempotencyKey === undefined ? ulid() : purchaseIdFor(userId, idempotencyKey);

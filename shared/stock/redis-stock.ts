@@ -202,6 +202,10 @@ export class RedisStock implements LiveStockStore {
     await Promise.all(lines.map((l) => this.release(l.productId, holdId)));
   }
 
+  async setPrice(productId: number, price: number): Promise<void> {
+    await this.redis.stockSetPrice(this.stockKeyOf(productId), price);
+  }
+
   /** The units are sold for good: drop the hold. False when there was none (already settled). */
   async commit(productId: number, holdId: string): Promise<boolean> {
     return (await this.redis.hdel(this.holdsKeyOf(productId), holdId)) === 1;

@@ -75,6 +75,14 @@ redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('HSET', KEYS[1], 'available', ARGV[1], 'price', ARGV[2], 'strategy', ARGV[3], 'components', ARGV[4])
 return 1`,
   },
+  /** The durable price, only on a product the store has (never a hash without `available`). */
+  stockSetPrice: {
+    numberOfKeys: 1,
+    lua: `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'price', ARGV[1])
+return 1`,
+  },
   /** Put a product's live stock in place unless it is already there (restore from DynamoDB). */
   stockLoad: {
     numberOfKeys: 1,
@@ -128,6 +136,7 @@ declare module 'ioredis' {
       strategy: string,
       components: string,
     ): Result<number, Context>;
+    stockSetPrice(stockKey: string, price: number): Result<number, Context>;
     stockLoad(
       stockKey: string,
       available: number,

@@ -4,6 +4,7 @@
  *   recorded            → commit the holds (the units are sold)
  *   duplicate           → release ours; the first request with this Idempotency-Key is the outcome
  *   insufficient        → release; DynamoDB holds less than the live store believed
+ *   price-changed       → release; the live price is set to the durable one (never charge a stale one)
  *   threw (outcome unknown) → ask DynamoDB; release only when the purchase is certainly absent, and
  *                          leave the holds to the reconciler when even that is unknown.
  * Every exit leaves `initial = available + held + durable` true.
@@ -12,6 +13,7 @@ import type { PurchaseRecord, StockLine } from '../model.ts';
 import {
   IdempotencyKeyReusedError,
   InsufficientStockError,
+  PriceChangedError,
   PurchaseInProgressError,
   PurchaseNotRecordedError,
   PurchaseOutcomeUnknownError,
@@ -19,7 +21,7 @@ import {
 import type { EventLog, LiveStockStore, PurchaseStore } from './ports.ts';
 
 export interface SettlementDeps {
-  readonly stock: Pick<LiveStockStore, 'commitAll' | 'releaseAll'>;
+  readonly stock: Pick<LiveStockStore, 'commitAll' | 'releaseAll' | 'setPrice'>;
   readonly purchases: Pick<PurchaseStore, 'record' | 'get'>;
   readonly log: EventLog;
 }
@@ -47,6 +49,15 @@ export async function recordAndSettle(
     const earlier = await deps.purchases.get(purchase.id);
     if (!earlier) throw new PurchaseInProgressError(purchase.id);
     return replay(earlier, purchase.request_fingerprint);
+  }
+  if (recorded.status === 'price-changed') {
+    // The live price was stale: never charge it. Put the durable price live, then say so.
+    await Promise.all(recorded.prices.map((p) => deps.stock.setPrice(p.productId, p.price)));
+    deps.log.warn('durable price refused a sale priced live', {
+      prices: recorded.prices,
+      purchase_id: purchase.id,
+    });
+    throw new PriceChangedError(recorded.prices);
   }
   // DynamoDB holds less than the live store believed (it was restored ahead of in-flight writes).
   deps.log.warn('durable stock refused a sale Redis allowed', {

@@ -2,20 +2,11 @@
 import { logger } from '../logger.ts';
 import { DealService } from '../orders/deals.ts';
 import { OrderService } from '../orders/orders.ts';
-import { RedisDeals } from '../orders/redis-deals.ts';
 import { DealRestore } from '../orders/restore.ts';
-import { RedisStock } from '../stock/redis-stock.ts';
 import { orderTable, productTable } from './dynamodb.ts';
 import { provider } from './provider.ts';
-import { redisClient } from './redis.ts';
+import { liveDeals, liveStock, productLocks, redisClient } from './redis.ts';
 import { settings } from './settings.ts';
-
-export const liveDeals = provider(
-  'live-deals',
-  {},
-  [redisClient],
-  async () => new RedisDeals(await redisClient.get()),
-);
 
 /** Puts back a product the live store lost, rebuilding an open deal's reservations from its orders. */
 export const dealRestore = provider(
@@ -25,7 +16,7 @@ export const dealRestore = provider(
   async () =>
     new DealRestore({
       deals: await liveDeals.get(),
-      stock: new RedisStock(await redisClient.get()),
+      stock: await liveStock.get(),
       products: await productTable.get(),
       orders: await orderTable.get(),
       log: logger,
@@ -57,7 +48,7 @@ export const dealService = provider(
   async () =>
     new DealService({
       deals: await liveDeals.get(),
-      stock: new RedisStock(await redisClient.get()),
+      stock: await liveStock.get(),
       products: await productTable.get(),
       orders: await orderTable.get(),
       orderService: await orderService.get(),

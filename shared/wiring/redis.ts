@@ -1,9 +1,15 @@
-/** The Redis side: one ioredis client per process, with every script registered (shared/redis.ts). */
+/**
+ * The Redis side: one ioredis client per process, with every script registered (shared/redis.ts),
+ * and the adapters over it, all in this store's key namespace.
+ */
 import { required } from '../config.ts';
+import { RedisLock } from '../lock/redis-lock.ts';
+import { RedisDeals } from '../orders/redis-deals.ts';
 import { createRedis } from '../redis.ts';
+import { RedisStock } from '../stock/redis-stock.ts';
 import { provider } from './provider.ts';
 import { secretString } from './secrets.ts';
-import { settings } from './settings.ts';
+import { namespace, settings } from './settings.ts';
 
 export const redisClient = provider('redis', { redis: true }, [], async () => {
   const cfg = settings();
@@ -11,3 +17,27 @@ export const redisClient = provider('redis', { redis: true }, [], async () => {
   const password = cfg.REDIS_AUTH_SECRET_ARN ? await secretString(cfg.REDIS_AUTH_SECRET_ARN) : undefined;
   return createRedis(required(cfg, 'REDIS_URL'), password ? { password } : {});
 });
+
+/** The live stock and holds (shared/stock). */
+export const liveStock = provider(
+  'live-stock',
+  {},
+  [redisClient],
+  async () => new RedisStock(await redisClient.get(), { namespace: namespace() }),
+);
+
+/** The hot deals' live state: admission, reservations, buyers' counts (shared/orders). */
+export const liveDeals = provider(
+  'live-deals',
+  {},
+  [redisClient],
+  async () => new RedisDeals(await redisClient.get(), namespace()),
+);
+
+/** The product locks of the `lock` strategy (shared/lock). */
+export const productLocks = provider(
+  'product-locks',
+  {},
+  [redisClient],
+  async () => new RedisLock(await redisClient.get(), {}, namespace()),
+);

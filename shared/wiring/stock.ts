@@ -1,23 +1,13 @@
 /** The stock capability's providers: products, purchases, the reconciler and the audit. */
-import { RedisLock } from '../lock/redis-lock.ts';
 import { logger } from '../logger.ts';
-import { RedisDeals } from '../orders/redis-deals.ts';
 import { ProductService } from '../stock/products.ts';
 import { PurchaseService } from '../stock/purchases.ts';
 import { Reconciler } from '../stock/reconciler.ts';
-import { RedisStock } from '../stock/redis-stock.ts';
 import { productTable, purchaseTable } from './dynamodb.ts';
 import { dealRestore, dealService } from './hotdeal.ts';
 import { provider } from './provider.ts';
-import { redisClient } from './redis.ts';
+import { liveDeals, liveStock, productLocks, redisClient } from './redis.ts';
 import { settings } from './settings.ts';
-
-export const liveStock = provider(
-  'live-stock',
-  {},
-  [redisClient],
-  async () => new RedisStock(await redisClient.get()),
-);
 
 export const productService = provider(
   'products',
@@ -37,7 +27,7 @@ export const purchaseService = provider(
     const restore = await dealRestore.get();
     return new PurchaseService({
       stock: await liveStock.get(),
-      locks: new RedisLock(await redisClient.get()),
+      locks: await productLocks.get(),
       products: await productTable.get(),
       purchases: await purchaseTable.get(),
       log: logger,
@@ -63,7 +53,7 @@ export const inventoryAudit = provider(
       stock: await liveStock.get(),
       products: await productTable.get(),
       purchases: await purchaseTable.get(),
-      inFlight: new RedisDeals(await redisClient.get()),
+      inFlight: await liveDeals.get(),
       log: logger,
       holdStaleAfterMs: settings().HOLD_STALE_AFTER_MS,
     }),
@@ -80,7 +70,7 @@ export const reconciler = provider(
       products: await productTable.get(),
       purchases: await purchaseTable.get(),
       deals: await dealService.get(),
-      inFlight: new RedisDeals(await redisClient.get()),
+      inFlight: await liveDeals.get(),
       log: logger,
       holdStaleAfterMs: settings().HOLD_STALE_AFTER_MS,
     }),
