@@ -28,6 +28,11 @@ export const configSchema = z.object({
   PURCHASES_TABLE: z.string().min(1).optional(),
   ORDERS_TABLE: z.string().min(1).optional(),
 
+  /** Per-call timeouts, well below the functions' 10 s: an outage answers 503, never a hang. */
+  DYNAMODB_CONNECT_TIMEOUT_MS: int(1_000),
+  DYNAMODB_REQUEST_TIMEOUT_MS: int(3_000),
+  REDIS_COMMAND_TIMEOUT_MS: int(2_000),
+
   REDIS_URL: z.string().min(1).optional(),
   /**
    * The store these tables belong to, the namespace of its Redis keys. Deployed: the products

@@ -6,7 +6,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Config } from '../config.ts';
 
-type DynamoConfig = Pick<Config, 'AWS_REGION' | 'DYNAMODB_ENDPOINT'>;
+type DynamoConfig = Pick<Config, 'AWS_REGION' | 'DYNAMODB_ENDPOINT'> &
+  Partial<Pick<Config, 'DYNAMODB_CONNECT_TIMEOUT_MS' | 'DYNAMODB_REQUEST_TIMEOUT_MS'>>;
 
 export function createDynamoClient(
   config: DynamoConfig,
@@ -23,7 +24,14 @@ export function createDynamoClient(
         secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
       },
     }),
-    requestHandler: { httpAgent: { keepAlive: true, maxSockets: extra.maxSockets ?? 128 } },
+    // Well below the Lambda timeout, so a stalled DynamoDB becomes a retryable answer, not a dead
+    // function; the SDK retries (same token for transactions) within maxAttempts.
+    requestHandler: {
+      httpAgent: { keepAlive: true, maxSockets: extra.maxSockets ?? 128 },
+      connectionTimeout: config.DYNAMODB_CONNECT_TIMEOUT_MS,
+      requestTimeout: config.DYNAMODB_REQUEST_TIMEOUT_MS,
+    },
+    maxAttempts: 3,
   });
 }
 

@@ -3,6 +3,7 @@
  * every status change is a conditional write from PENDING, so of confirm, cancel and expire exactly
  * one wins. The confirm is one transaction over the orders, products and purchases tables.
  */
+import { randomUUID } from 'node:crypto';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -14,7 +15,7 @@ import type { OrderRecord, OrderStatus } from '../model.ts';
 import type { ConfirmOutcome, OrderStore } from '../orders/ports.ts';
 import { allPages } from './pagination.ts';
 import { ORDERS_BY_PRODUCT_INDEX, ORDERS_BY_USER_INDEX, type TableRef, tableNameOf } from './tables.ts';
-import { cancellationCodes, isConditionFailure, transactWrite } from './transactions.ts';
+import { cancellationCodes, isConditionFailure, sendUntilDefinite, transactWrite } from './transactions.ts';
 
 export class OrderRepository implements OrderStore {
   constructor(
@@ -24,19 +25,27 @@ export class OrderRepository implements OrderStore {
     private readonly purchasesTable: TableRef,
   ) {}
 
-  /** False when an order with this id exists already. */
+  /**
+   * False when an order with this id exists already. Resent while its outcome is unknown: the
+   * condition makes a second landing impossible, so "exists" after a resend means ours landed.
+   */
   async create(order: OrderRecord): Promise<boolean> {
+    let sent = 0;
     try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: order,
-          ConditionExpression: 'attribute_not_exists(id)',
-        }),
-      );
+      await sendUntilDefinite(() => {
+        sent += 1;
+        return this.doc.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: order,
+            ConditionExpression: 'attribute_not_exists(id)',
+          }),
+        );
+      });
       return true;
     } catch (error) {
-      if (isConditionFailure(error)) return false;
+      // Refused on a resend: the first send landed (order ids are fresh ULIDs).
+      if (isConditionFailure(error)) return sent > 1;
       throw error;
     }
   }
@@ -138,6 +147,8 @@ export class OrderRepository implements OrderStore {
     };
     try {
       await transactWrite(this.doc, {
+        // One token per attempt: a resend after an unknown outcome gets this attempt's answer.
+        ClientRequestToken: randomUUID(),
         TransactItems: [
           {
             Update: {

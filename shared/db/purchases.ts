@@ -1,4 +1,5 @@
 /** Purchases in DynamoDB. A purchase and its stock decrement are one transaction. */
+import { randomUUID } from 'node:crypto';
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { MAX_LINES_PER_PURCHASE, type PurchaseRecord } from '../model.ts';
 import type { PurchaseStore, RecordOutcome } from '../stock/ports.ts';
@@ -65,6 +66,8 @@ export class PurchaseRepository implements PurchaseStore {
     });
     try {
       await transactWrite(this.doc, {
+        // One token per attempt: a resend after an unknown outcome gets this attempt's answer.
+        ClientRequestToken: randomUUID(),
         TransactItems: [
           {
             Put: { TableName: this.tableName, Item: header, ConditionExpression: 'attribute_not_exists(id)' },
@@ -84,8 +87,15 @@ export class PurchaseRepository implements PurchaseStore {
         .filter((r) => r.code === 'ConditionalCheckFailed');
       // Short of stock wins over a price change: the buyer cannot have it at any price.
       const short = refused.filter((r) => !r.item || Number(r.item.stock) < r.line.quantity);
-      if (short.length > 0)
-        return { status: 'insufficient', productIds: short.map((r) => r.line.product_id) };
+      if (short.length > 0) {
+        return {
+          status: 'insufficient',
+          productIds: short.map((r) => r.line.product_id),
+          durable: short
+            .filter((r) => r.item)
+            .map((r) => ({ productId: r.line.product_id, stock: Number(r.item?.stock) })),
+        };
+      }
       if (refused.length > 0) {
         return {
           status: 'price-changed',

@@ -8,7 +8,13 @@ export function isDependencyOutage(error: Error): boolean {
   const retryable = (error as { $retryable?: unknown }).$retryable;
   return (
     error.name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|ECONNREFUSED|ETIMEDOUT|Command timed out/.test(error.message) ||
+    error.name === 'DurableOutcomeUnknownError' ||
+    error.name === 'TimeoutError' ||
+    // Connection failures, and Redis's answers while failing over, loading or resharding.
+    /Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Command timed out|Stream isn't writeable/.test(
+      error.message,
+    ) ||
+    /^(READONLY|LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|BUSY)\b/.test(error.message) ||
     fault === 'server' ||
     retryable !== undefined ||
     error.name === 'ProvisionedThroughputExceededException' ||

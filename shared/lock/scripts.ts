@@ -22,6 +22,8 @@ export const lockScripts = {
     lua: `
 ${NOW_MS}
 local token = ARGV[1]
+-- Already ours: a resent script whose reply a dropped connection lost.
+if redis.call('GET', KEYS[1]) == token then return 0 end
 local head
 while true do
   head = redis.call('ZRANGE', KEYS[2], 0, 0)[1]

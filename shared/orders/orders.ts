@@ -8,6 +8,7 @@
  */
 import { ulid } from 'ulid';
 import type { OrderRecord } from '../model.ts';
+import { DurableOutcomeUnknownError } from '../outcome.ts';
 import { InsufficientStockError, ProductNotFoundError, StockUnavailableError } from '../stock/errors.ts';
 import type { EventLog } from '../stock/ports.ts';
 import {
@@ -94,19 +95,20 @@ export class OrderService {
     return order;
   }
 
-  /** Mirrors PurchaseService.settleFailedWrite: release only when the order is certainly absent. */
+  /**
+   * Mirrors the purchase's settlement (shared/stock/settlement.ts): release only when the write
+   * certainly changed nothing; an unknown outcome keeps the reservation for the reconciler.
+   */
   private async settleFailedWrite(order: OrderRecord, error: unknown): Promise<OrderRecord> {
-    let existing: OrderRecord | null;
-    try {
-      existing = await this.deps.orders.get(order.id);
-    } catch {
+    if (error instanceof DurableOutcomeUnknownError) {
+      const existing = await this.deps.orders.get(order.id).catch(() => null);
+      if (existing) return existing;
       this.deps.log.error('order outcome unknown; reservation left to the reconciler', {
         order_id: order.id,
         error,
       });
       throw new OrderOutcomeUnknownError(order.id, { cause: error });
     }
-    if (existing) return existing;
     await this.deps.deals.release(order.product_id, order.id);
     this.deps.log.error('order write failed; reservation released', { order_id: order.id, error });
     throw new OrderNotRecordedError(order.id, { cause: error });

@@ -29,7 +29,13 @@ if deal[1] ~= '1' then return {-3} end
 ${NOW_MS}
 local ends = tonumber(deal[2] or '0')
 if ends > 0 and now >= ends then return {-3} end
-if redis.call('HEXISTS', KEYS[3], ARGV[2]) == 1 then return {-2} end
+local existing = redis.call('HGET', KEYS[3], ARGV[2])
+if existing then
+  -- A resent script (the reply was lost): this order's reservation is the answer.
+  local expires_at = tonumber(string.match(existing, ':(%d+)$'))
+  local price_now = tonumber(redis.call('HGET', KEYS[1], 'price') or '0')
+  return {1, tonumber(available), expires_at, price_now}
+end
 local qty = tonumber(ARGV[1])
 local cap = tonumber(deal[3] or '0')
 local mine = tonumber(redis.call('HGET', KEYS[4], ARGV[3]) or '0')

@@ -25,8 +25,12 @@ export type RecordOutcome =
   | { readonly status: 'recorded' }
   /** A purchase with this id exists (a retry with the same Idempotency-Key). */
   | { readonly status: 'duplicate' }
-  /** The durable stock of these products does not cover the purchase. */
-  | { readonly status: 'insufficient'; readonly productIds: readonly number[] }
+  /** The durable stock of these products does not cover the purchase (`durable`: what it holds). */
+  | {
+      readonly status: 'insufficient';
+      readonly productIds: readonly number[];
+      readonly durable?: readonly { readonly productId: number; readonly stock: number }[];
+    }
   /** The purchase was priced from a live price that is no longer the durable one. */
   | {
       readonly status: 'price-changed';
@@ -100,6 +104,19 @@ export interface LiveStockStore {
   commitAll(lines: readonly StockLine[], holdId: string): Promise<void>;
   releaseAll(lines: readonly StockLine[], holdId: string): Promise<void>;
   commit(productId: number, holdId: string): Promise<boolean>;
+  /**
+   * Claim a purchase id for one request (an Idempotency-Key's purchase): false when another request
+   * with this id is in flight or finished within `ttlMs`. The claim outlives any request, so a retry
+   * never races the first one.
+   */
+  claimPurchase(purchaseId: string, ttlMs: number): Promise<boolean>;
+  /** Give the claim up: the request ended and nothing was bought, so a retry may try again. */
+  releasePurchaseClaim(purchaseId: string): Promise<void>;
+  /**
+   * Lower a product's available units to what DynamoDB can still sell (`durable` minus the units in
+   * flight: holds and the hashes in `inFlightKeys`). Never raises them. Returns the units now available.
+   */
+  lowerTo(productId: number, durable: number, inFlightKeys?: readonly string[]): Promise<number | null>;
   /** Set a product's live price to the durable one, if the store has the product. */
   setPrice(productId: number, price: number): Promise<void>;
   release(productId: number, holdId: string): Promise<ReleaseResult>;

@@ -20,6 +20,7 @@ import {
   PriceChangedError,
   ProductNotFoundError,
   PurchaseInProgressError,
+  PurchaseOutcomeUnknownError,
   StockUnavailableError,
 } from './errors.ts';
 import type { EventLog, LiveStock, LiveStockStore, ProductStore, PurchaseStore } from './ports.ts';
@@ -53,6 +54,13 @@ export interface PurchaseDeps {
   readonly restore?: (product: ProductRecord) => Promise<boolean>;
   /** Wait budget, TTL and backoff of the product locks (the `lock` strategy). */
   readonly lockOptions?: Omit<AcquireOptions, 'beforeRetry'>;
+  /**
+   * How long an Idempotency-Key's purchase stays claimed by its first request: longer than any
+   * request lives (the Lambda timeout), so a retry meets the first request's outcome, never a race.
+   */
+  readonly claimTtlMs?: number;
+  /** Other capabilities' in-flight hashes of a product (hot-deal reservations). */
+  readonly inFlightKeys?: (productId: number) => readonly string[];
   readonly now?: () => Date;
 }
 
@@ -88,12 +96,24 @@ export class PurchaseService {
       product_ids: items.map((i) => i.productId),
     };
     let outcome = 'error';
+    let claimed = false;
     try {
       if (fingerprint) {
         const earlier = await this.deps.purchases.get(id);
         if (earlier) {
           outcome = 'replayed';
           return replay(earlier, fingerprint);
+        }
+        // One request per purchase id at a time: a retry while the first one holds units (or waits
+        // for the lock, or writes) is told so, instead of being judged against the first one's units.
+        claimed = await this.deps.stock.claimPurchase(id, this.deps.claimTtlMs ?? 60_000);
+        if (!claimed) {
+          const settled = await this.deps.purchases.get(id);
+          if (settled) {
+            outcome = 'replayed';
+            return replay(settled, fingerprint);
+          }
+          throw new PurchaseInProgressError(id);
         }
       }
       const plan = planSale(items, await this.liveStockOfSale(items));
@@ -125,6 +145,11 @@ export class PurchaseService {
       return locked.value;
     } catch (error) {
       outcome = outcomeOf(error);
+      // Nothing was bought: a retry may try again. An unknown outcome keeps the claim until the
+      // reconciler has settled the holds against DynamoDB.
+      if (claimed && !(error instanceof PurchaseOutcomeUnknownError)) {
+        await this.deps.stock.releasePurchaseClaim(id).catch(() => undefined);
+      }
       if (error instanceof LockNotAcquiredError) {
         Object.assign(fields, { lock_attempts: error.attempts, lock_wait_ms: error.waitedMs });
       }

@@ -64,6 +64,11 @@ export class RedisStock implements LiveStockStore {
     return holdsKey(productId, this.ns);
   }
 
+  /** One key per purchase id, in its own slot: single-key commands only. */
+  private claimKeyOf(purchaseId: string): string {
+    return `${this.ns}purchase:{${purchaseId}}`;
+  }
+
   /**
    * Put a new product on sale: its live stock, price, strategy and components are written whatever
    * the store held for that id, and any hold under that id is dropped. A leftover key (another
@@ -200,6 +205,24 @@ export class RedisStock implements LiveStockStore {
 
   async releaseAll(lines: readonly StockLine[], holdId: string): Promise<void> {
     await Promise.all(lines.map((l) => this.release(l.productId, holdId)));
+  }
+
+  async claimPurchase(purchaseId: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.set(this.claimKeyOf(purchaseId), '1', 'PX', ttlMs, 'NX')) === 'OK';
+  }
+
+  async releasePurchaseClaim(purchaseId: string): Promise<void> {
+    await this.redis.del(this.claimKeyOf(purchaseId));
+  }
+
+  async lowerTo(
+    productId: number,
+    durable: number,
+    inFlightKeys: readonly string[] = [],
+  ): Promise<number | null> {
+    const keys = [this.stockKeyOf(productId), this.holdsKeyOf(productId), ...inFlightKeys];
+    const available = await this.redis.stockLowerTo(keys.length, ...keys, durable);
+    return available < 0 ? null : available;
   }
 
   async setPrice(productId: number, price: number): Promise<void> {

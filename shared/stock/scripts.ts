@@ -9,7 +9,11 @@ import type { Result } from 'ioredis';
 import { NOW_MS } from '../lua.ts';
 
 export const stockScripts = {
-  /** Check and decrement atomically, recording the hold. Returns {code, available}. */
+  /**
+   * Check and decrement atomically, recording the hold. Returns {code, available}. A hold with this
+   * id already there is success: ioredis resends a script whose reply a dropped connection lost, and
+   * the purchase claim (one request per purchase id) rules out a second request with the same id.
+   */
   stockReserve: {
     numberOfKeys: 2,
     lua: `
@@ -17,7 +21,7 @@ local qty = tonumber(ARGV[1])
 local available = redis.call('HGET', KEYS[1], 'available')
 if not available then return {-1, 0} end
 available = tonumber(available)
-if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 then return {-2, available} end
+if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 then return {1, available} end
 if available < qty then return {0, available} end
 ${NOW_MS}
 redis.call('HSET', KEYS[2], ARGV[2], qty .. ':' .. now)
@@ -38,7 +42,8 @@ return 1`,
   /**
    * Every line of a cart checked first, then all decremented or none, with one hold per product under
    * the same purchase id. KEYS: stock1, holds1, stock2, holds2, ...; ARGV: hold id, q1, q2, ...
-   * Returns {1} reserved; {-1, i} line i has no live stock; {-2, i} line i already holds this id;
+   * Returns {1} reserved (also when every line already holds this id: a resent script); {-1, i}
+   * line i has no live stock; {-2, i} line i, but not every line, already holds this id;
    * {0, i, available_i, j, available_j, ...} the lines that fall short. Its keys span products, so it
    * runs where all keys live on one node (a standalone or primary/replica Redis); on Redis Cluster the
    * caller takes per-product holds in order with compensation instead (redis-stock.ts).
@@ -47,10 +52,15 @@ return 1`,
     lua: `
 local lines = #KEYS / 2
 local short = {}
+local held = {}
+for i = 1, lines do
+  if redis.call('HEXISTS', KEYS[2 * i], ARGV[1]) == 1 then table.insert(held, i) end
+end
+if #held == lines then return {1} end
+if #held > 0 then return {-2, held[1]} end
 for i = 1, lines do
   local available = redis.call('HGET', KEYS[2 * i - 1], 'available')
   if not available then return {-1, i} end
-  if redis.call('HEXISTS', KEYS[2 * i], ARGV[1]) == 1 then return {-2, i} end
   if tonumber(available) < tonumber(ARGV[i + 1]) then
     table.insert(short, i)
     table.insert(short, tonumber(available))
@@ -74,6 +84,28 @@ return {1}`,
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('HSET', KEYS[1], 'available', ARGV[1], 'price', ARGV[2], 'strategy', ARGV[3], 'components', ARGV[4])
 return 1`,
+  },
+  /**
+   * Lower `available` to what DynamoDB can still sell: the durable stock minus every unit in flight
+   * (KEYS[2..]: holds "<qty>:<ms>" and reservations "<qty>:<user>:<ms>", both led by the quantity).
+   * Never raises it. Returns the units now available, -1 when the product is missing.
+   */
+  stockLowerTo: {
+    lua: `
+local available = redis.call('HGET', KEYS[1], 'available')
+if not available then return -1 end
+local in_flight = 0
+for i = 2, #KEYS do
+  for _, v in ipairs(redis.call('HVALS', KEYS[i])) do
+    in_flight = in_flight + tonumber(string.match(v, '^(%d+)'))
+  end
+end
+local ceiling = math.max(0, tonumber(ARGV[1]) - in_flight)
+if tonumber(available) > ceiling then
+  redis.call('HSET', KEYS[1], 'available', ceiling)
+  return ceiling
+end
+return tonumber(available)`,
   },
   /** The durable price, only on a product the store has (never a hash without `available`). */
   stockSetPrice: {
@@ -137,6 +169,8 @@ declare module 'ioredis' {
       components: string,
     ): Result<number, Context>;
     stockSetPrice(stockKey: string, price: number): Result<number, Context>;
+    /** numberOfKeys is given per call: stock:{id}, holds:{id} and any other in-flight hashes. */
+    stockLowerTo(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Result<number, Context>;
     stockLoad(
       stockKey: string,
       available: number,

@@ -10,6 +10,7 @@
  * Every exit leaves `initial = available + held + durable` true.
  */
 import type { PurchaseRecord, StockLine } from '../model.ts';
+import { DurableOutcomeUnknownError } from '../outcome.ts';
 import {
   IdempotencyKeyReusedError,
   InsufficientStockError,
@@ -21,9 +22,11 @@ import {
 import type { EventLog, LiveStockStore, PurchaseStore } from './ports.ts';
 
 export interface SettlementDeps {
-  readonly stock: Pick<LiveStockStore, 'commitAll' | 'releaseAll' | 'setPrice'>;
+  readonly stock: Pick<LiveStockStore, 'commitAll' | 'releaseAll' | 'setPrice' | 'lowerTo'>;
   readonly purchases: Pick<PurchaseStore, 'record' | 'get'>;
   readonly log: EventLog;
+  /** Other capabilities' in-flight hashes of a product (hot-deal reservations), for `lowerTo`. */
+  readonly inFlightKeys?: (productId: number) => readonly string[];
 }
 
 /** Write the purchase durably and settle its holds; answers the purchase the buyer now has. */
@@ -59,10 +62,22 @@ export async function recordAndSettle(
     });
     throw new PriceChangedError(recorded.prices);
   }
-  // DynamoDB holds less than the live store believed (it was restored ahead of in-flight writes).
-  deps.log.warn('durable stock refused a sale Redis allowed', {
+  // DynamoDB holds less than the live store believed (a restore ran ahead of in-flight writes, a
+  // failover lost the last decrements): phantom units. Lower the live stock at once to what DynamoDB
+  // can still sell, so the sold-out crowd stops at Redis instead of reaching DynamoDB.
+  const lowered = await Promise.all(
+    (recorded.durable ?? []).map(async ({ productId, stock }) => ({
+      product_id: productId,
+      db_stock: stock,
+      available: await deps.stock
+        .lowerTo(productId, stock, deps.inFlightKeys?.(productId))
+        .catch(() => 'unknown' as const),
+    })),
+  );
+  deps.log.warn('durable stock refused a sale Redis allowed; live stock lowered', {
     product_ids: recorded.productIds,
     purchase_id: purchase.id,
+    lowered,
   });
   throw InsufficientStockError.of(
     recorded.productIds.map((productId) => ({
@@ -88,26 +103,29 @@ async function commitHolds(deps: SettlementDeps, lines: readonly StockLine[], ho
   }
 }
 
-/** The transaction threw: it may or may not have been applied. */
+/**
+ * The durable write threw. If it certainly changed nothing, the holds go back and the buyer is told
+ * nothing was bought. If its outcome is unknown, a purchase row proves it was applied; no row proves
+ * nothing (the write may still land), so the holds stay for the reconciler and the buyer is told
+ * to retry with the same Idempotency-Key.
+ */
 async function settleFailedWrite(
   deps: SettlementDeps,
   purchase: PurchaseRecord,
   lines: readonly StockLine[],
   error: unknown,
 ): Promise<PurchaseRecord> {
-  let existing: PurchaseRecord | null;
-  try {
-    existing = await deps.purchases.get(purchase.id);
-  } catch {
+  if (error instanceof DurableOutcomeUnknownError) {
+    const existing = await deps.purchases.get(purchase.id).catch(() => null);
+    if (existing) {
+      await commitHolds(deps, lines, purchase.id);
+      return existing;
+    }
     deps.log.error('purchase outcome unknown; holds left to the reconciler', {
       purchase_id: purchase.id,
       error,
     });
     throw new PurchaseOutcomeUnknownError(purchase.id, { cause: error });
-  }
-  if (existing) {
-    await commitHolds(deps, lines, purchase.id);
-    return existing;
   }
   await deps.stock.releaseAll(lines, purchase.id);
   deps.log.error('durable write failed; holds released', { purchase_id: purchase.id, error });

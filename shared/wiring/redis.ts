@@ -15,7 +15,10 @@ export const redisClient = provider('redis', { redis: true }, [], async () => {
   const cfg = settings();
   // ElastiCache's AUTH token lives in Secrets Manager; the function reads it at cold start.
   const password = cfg.REDIS_AUTH_SECRET_ARN ? await secretString(cfg.REDIS_AUTH_SECRET_ARN) : undefined;
-  return createRedis(required(cfg, 'REDIS_URL'), password ? { password } : {});
+  return createRedis(required(cfg, 'REDIS_URL'), {
+    commandTimeout: cfg.REDIS_COMMAND_TIMEOUT_MS,
+    ...(password && { password }),
+  });
 });
 
 /** The live stock and holds (shared/stock). */

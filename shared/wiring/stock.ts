@@ -1,4 +1,5 @@
 /** The stock capability's providers: products, purchases, the reconciler and the audit. */
+import { type Lock, LockNotAcquiredError } from '../lock/index.ts';
 import { logger } from '../logger.ts';
 import { ProductService } from '../stock/products.ts';
 import { PurchaseService } from '../stock/purchases.ts';
@@ -25,6 +26,7 @@ export const purchaseService = provider(
   async () => {
     const cfg = settings();
     const restore = await dealRestore.get();
+    const deals = await liveDeals.get();
     return new PurchaseService({
       stock: await liveStock.get(),
       locks: await productLocks.get(),
@@ -32,6 +34,8 @@ export const purchaseService = provider(
       purchases: await purchaseTable.get(),
       log: logger,
       restore: (product) => restore.restore(product),
+      claimTtlMs: cfg.HOLD_STALE_AFTER_MS,
+      inFlightKeys: (productId) => deals.inFlightKeys(productId),
       lockOptions: {
         ttlMs: cfg.LOCK_TTL_MS,
         waitBudgetMs: cfg.LOCK_WAIT_BUDGET_MS,
@@ -59,13 +63,27 @@ export const inventoryAudit = provider(
     }),
 );
 
+const RECONCILE_LEASE = 'reconciler';
+/** Longer than a pass over a large catalogue; a dead pass holds it this long at most. */
+const RECONCILE_LEASE_TTL_MS = 5 * 60_000;
+/** A pass that finds another running waits for it (then finds little to do), up to 30 s. */
+const RECONCILE_LEASE_WAIT = {
+  ttlMs: RECONCILE_LEASE_TTL_MS,
+  waitBudgetMs: 30_000,
+  maxAttempts: 10_000,
+  retryDelayMs: 50,
+  maxRetryDelayMs: 500,
+};
+
 /** The scheduled pass: restores, settles holds and reservations, repairs drift; and the audit. */
 export const reconciler = provider(
   'reconciler',
   {},
   [liveStock, productTable, purchaseTable, dealService],
-  async () =>
-    new Reconciler({
+  async () => {
+    const locks = await productLocks.get();
+    let held: Lock | undefined;
+    return new Reconciler({
       stock: await liveStock.get(),
       products: await productTable.get(),
       purchases: await purchaseTable.get(),
@@ -73,5 +91,21 @@ export const reconciler = provider(
       inFlight: await liveDeals.get(),
       log: logger,
       holdStaleAfterMs: settings().HOLD_STALE_AFTER_MS,
-    }),
+      // One pass at a time across every function and `npm run reconcile`; a pass that dies
+      // mid-way frees the lease after its TTL.
+      lease: {
+        acquire: async () => {
+          held = await locks.acquire(RECONCILE_LEASE, RECONCILE_LEASE_WAIT).catch((error) => {
+            if (error instanceof LockNotAcquiredError) return undefined;
+            throw error;
+          });
+          return held !== undefined;
+        },
+        release: async () => {
+          if (held) await locks.release(held);
+          held = undefined;
+        },
+      },
+    });
+  },
 );
