@@ -78,6 +78,11 @@ export interface PurchaseRecord {
   readonly purchased_at: string;
   /** Hash of the request body when an Idempotency-Key made the id; a retry must match it. */
   readonly request_fingerprint?: string;
+  /**
+   * The write attempt that recorded it: a resend that finds the purchase already there can tell its
+   * own earlier landing (its holds are sold) from another request's.
+   */
+  readonly attempt?: string;
 }
 
 /**

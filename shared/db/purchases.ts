@@ -20,6 +20,9 @@ export class PurchaseRepository implements PurchaseStore {
    * go below zero, whatever Redis believes. Errors other than these answers are thrown as they are.
    */
   async record(purchase: PurchaseRecord): Promise<RecordOutcome> {
+    // One token per attempt: a resend after an unknown outcome gets this attempt's answer, and the
+    // row says which attempt wrote it.
+    const attempt = randomUUID();
     const { lines } = purchase;
     if (lines.length === 0 || lines.length > MAX_LINES_PER_PURCHASE) {
       throw new RangeError(`A purchase takes 1 to ${MAX_LINES_PER_PURCHASE} products, not ${lines.length}`);
@@ -28,8 +31,8 @@ export class PurchaseRepository implements PurchaseStore {
     // itself when it takes one product, otherwise one line row per product.
     const single = lines.length === 1 ? lines[0] : undefined;
     const header = single
-      ? { ...purchase, stock_product_id: single.product_id, stock_quantity: single.quantity }
-      : purchase;
+      ? { ...purchase, attempt, stock_product_id: single.product_id, stock_quantity: single.quantity }
+      : { ...purchase, attempt };
     const lineRows = single
       ? []
       : lines.map((line) => ({
@@ -66,11 +69,15 @@ export class PurchaseRepository implements PurchaseStore {
     });
     try {
       await transactWrite(this.doc, {
-        // One token per attempt: a resend after an unknown outcome gets this attempt's answer.
-        ClientRequestToken: randomUUID(),
+        ClientRequestToken: attempt,
         TransactItems: [
           {
-            Put: { TableName: this.tableName, Item: header, ConditionExpression: 'attribute_not_exists(id)' },
+            Put: {
+              TableName: this.tableName,
+              Item: header,
+              ConditionExpression: 'attribute_not_exists(id)',
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+            },
           },
           ...lineRows,
           ...decrements,
@@ -79,7 +86,11 @@ export class PurchaseRepository implements PurchaseStore {
       return { status: 'recorded' };
     } catch (error) {
       const codes = cancellationCodes(error);
-      if (codes?.[0] === 'ConditionalCheckFailed') return { status: 'duplicate' };
+      if (codes?.[0] === 'ConditionalCheckFailed') {
+        // Our own first send landed and a resend found it: that is this purchase, recorded.
+        const landed = cancelledItems(error)?.[0];
+        return landed?.attempt === attempt ? { status: 'recorded' } : { status: 'duplicate' };
+      }
       const failed = codes?.slice(1 + lineRows.length) ?? [];
       const current = cancelledItems(error)?.slice(1 + lineRows.length) ?? [];
       const refused = lines

@@ -85,7 +85,9 @@ async function buyers(store: Store, count: number): Promise<string[]> {
       const username = `store_buyer_${i}`;
       const created = await store.call('POST', '/api/auth/register', { username, password: 'password123' });
       if (created.status !== 201)
-        throw new Error(`register ${username}: ${created.status} ${JSON.stringify(created.body)}`);
+        throw new Error(
+          `register ${username}: ${created.status} ${JSON.stringify(created.body)}\n${store.output.join('\n')}`,
+        );
       return login(store, username, 'password123');
     }),
   );

@@ -31,6 +31,7 @@ async function coldStart(name: string, env: Record<string, string | undefined>) 
 function deployedEnv(uses: { tables: object; redis: boolean; jwt: boolean }) {
   const env: Record<string, string | undefined> = {
     STAGE: 'prod',
+    STORE_ID: undefined,
     JWT_SECRET: undefined,
     REDIS_URL: undefined,
     USERS_TABLE: undefined,
@@ -39,7 +40,10 @@ function deployedEnv(uses: { tables: object; redis: boolean; jwt: boolean }) {
     ORDERS_TABLE: undefined,
   };
   for (const table of Object.keys(uses.tables)) env[`${table.toUpperCase()}_TABLE`] = `prod-${table}`;
-  if (uses.redis) env.REDIS_URL = 'redis://cache.internal:6379';
+  if (uses.redis) {
+    env.REDIS_URL = 'redis://cache.internal:6379';
+    env.STORE_ID = 'prod-products';
+  }
   if (uses.jwt) env.JWT_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:1:secret:jwt';
   return env;
 }
@@ -69,6 +73,12 @@ describe('a deployed function missing a binding', () => {
   it.each(withRedis)('%s stops its cold start naming REDIS_URL', async (name) => {
     await expect(coldStart(name, { ...deployedEnv(usesOf(name)), REDIS_URL: undefined })).rejects.toThrow(
       /REDIS_URL/,
+    );
+  });
+
+  it.each(withRedis)('%s stops its cold start naming STORE_ID (its Redis key namespace)', async (name) => {
+    await expect(coldStart(name, { ...deployedEnv(usesOf(name)), STORE_ID: undefined })).rejects.toThrow(
+      /STORE_ID/,
     );
   });
 
