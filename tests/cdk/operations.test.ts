@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type FunctionName, httpRoutes, type TableName } from '#shared/routes';
@@ -23,11 +25,23 @@ import {
   functionProperties,
   type Json,
   logicalId,
+  repositoryRoot,
   SYNTH_TIMEOUT,
   synth,
 } from './support.ts';
 
 const tableNames: TableName[] = ['users', 'products', 'purchases', 'orders'];
+const runbook = readFileSync(join(repositoryRoot, 'docs/sale-runbook.md'), 'utf8');
+
+/** The anchors of the runbook's headings, the way Markdown renderers make them. */
+const runbookAnchors = new Set(
+  [...runbook.matchAll(/^#+ (.+)$/gm)].map((m) =>
+    (m[1] as string)
+      .toLowerCase()
+      .replace(/[^a-z0-9 -]/g, '')
+      .replace(/ /g, '-'),
+  ),
+);
 
 /**
  * The dashboard body with every CloudFormation reference replaced by `<logical id>` (they all sit
@@ -519,6 +533,17 @@ describe('operations, synthesized from cdk.json defaults', () => {
           .sort(),
       );
     });
+  });
+});
+
+describe('docs/sale-runbook.md', () => {
+  it('names every context key lib/deploy-settings.ts reads', () => {
+    const source = readFileSync(join(repositoryRoot, 'lib/deploy-settings.ts'), 'utf8');
+    const keys = new Set(
+      [...source.matchAll(/(?:tryGetContext\(|\(node, )'([A-Za-z]+)'/g)].map((m) => m[1] as string),
+    );
+    expect(keys.size).toBeGreaterThanOrEqual(13);
+    expect([...keys].filter((key) => !runbook.includes(`\`${key}\``))).toEqual([]);
   });
 });
 

@@ -369,12 +369,14 @@ describe('the flash-sale stack, synthesized from cdk.json defaults without bundl
 });
 
 describe('deploy settings from context', () => {
-  it('names the stack after the stage and passes the stage to the functions', () => {
-    const { stack, template } = synth({ stage: 'prod' });
+  it('names the stack after the stage, passes the stage to the functions and accepts -c values given as strings', () => {
+    const { stack, template } = synth({ stage: 'prod', redisReplicas: '2', logRetentionDays: '7' });
     expect(stack.stackName).toBe('FlashSaleInventory-prod');
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ STAGE: 'prod' }) },
     });
+    template.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', { NumCacheClusters: 3 });
+    template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 7 });
   });
 
   it('runs a single cache node without failover when redisReplicas is 0, and acknowledges AEC4 for it', () => {
@@ -390,16 +392,11 @@ describe('deploy settings from context', () => {
     });
   });
 
-  it('accepts -c values given as strings', () => {
-    const { template } = synth({ redisReplicas: '2', logRetentionDays: '7' });
-    template.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', { NumCacheClusters: 3 });
-    template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 7 });
-  });
-
   it.each([
     [{ logRetentionDays: 31 }, /logRetentionDays/],
     [{ logRetentionDays: 9999 }, /logRetentionDays/],
     [{ redisReplicas: 6 }, /redisReplicas/],
+    [{ redisShards: 0 }, /redisShards/],
     [{ redisReplicas: 'one' }, /redisReplicas/],
     [{ stage: 'Prod_1' }, /stage/],
     [{ redisNodeType: 't4g.small' }, /redisNodeType/],
