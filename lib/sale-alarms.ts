@@ -13,7 +13,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import type { FunctionName, TableName } from '#shared/routes';
+import { type FunctionName, scheduledFunctions, type TableName } from '#shared/routes';
 import type { EndpointFunction } from './endpoint-function.ts';
 import type { FailedInvocations } from './failed-invocations.ts';
 import { pascalCase } from './names.ts';
@@ -78,8 +78,8 @@ export class SaleAlarms extends Construct {
     this.add('Oversell', saleMetric('OversellDetected', 'Sum'), {
       threshold: 0,
       description:
-        'OVERSELL: a product sold more units than it ever had. Stop the sale (PATCH the product or end the hot deal), ' +
-        `then reconcile and audit before reopening. ${RUNBOOK}#oversell`,
+        'OVERSELL: a product sold more units than it ever had. Stop the sale (end the hot deal, or reserve 0 ' +
+        `executions for create-purchase), then audit before reopening. ${RUNBOOK}#oversell`,
     });
     this.add('ReconcileDrift', saleMetric('ReconcileDrift', 'Sum'), {
       threshold: 0,
@@ -91,6 +91,20 @@ export class SaleAlarms extends Construct {
       threshold: 0,
       description: `The reconciler could not check or repair some products in a pass. ${RUNBOOK}#reconcile-failures`,
     });
+    // The fast signal of a failed run: Lambda counts the error within the minute, while SQS may take
+    // a quarter of an hour to publish the depth of a queue that had been idle for hours.
+    for (const job of scheduledFunctions) {
+      const fn = props.functions.get(job.function);
+      if (!fn) continue;
+      this.add(
+        `RunErrors${pascalCase(job.function)}`,
+        fn.function.metricErrors({ statistic: 'Sum', period: SALE_PERIOD }),
+        {
+          threshold: 0,
+          description: `A scheduled ${job.function} run failed or timed out. ${RUNBOOK}#reconcile-failures`,
+        },
+      );
+    }
     this.add('ReconcileRunFailed', props.reconcileFailures.metricWaiting(SALE_PERIOD), {
       threshold: 0,
       description:

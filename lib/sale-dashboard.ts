@@ -136,7 +136,20 @@ export class SaleDashboard extends Construct {
             label: name,
           }),
         ),
-        { width: THIRD },
+        {
+          width: THIRD,
+          // What the account has promised away (reservations, provisioned, unreserved in use),
+          // against its quota: close to it, every function without a reservation throttles.
+          right: [
+            new cloudwatch.Metric({
+              namespace: 'AWS/Lambda',
+              metricName: 'ClaimedAccountConcurrency',
+              statistic: 'Maximum',
+              period: SALE_PERIOD,
+              label: 'account: claimed',
+            }),
+          ],
+        },
       ),
       graph(
         'Lambda throttles',

@@ -225,7 +225,7 @@ describe('operations, synthesized from cdk.json defaults', () => {
       expect(latency.map((m) => (m.at(-1) as Json).stat).sort()).toEqual(['p50', 'p99']);
     });
 
-    it('shows API 4xx and 5xx, Lambda concurrency and throttles for every function', () => {
+    it('shows API 4xx and 5xx, Lambda concurrency and throttles for every function, and the account’s claimed concurrency', () => {
       const metrics = graphMetrics(body);
       const apiId = logicalId(stack, stack.api.api);
       for (const name of ['4xx', '5xx', 'Count']) {
@@ -242,6 +242,13 @@ describe('operations, synthesized from cdk.json defaults', () => {
           allFunctions.map((f) => `<${functionId(stack, f.function)}>`).sort(),
         );
       }
+      expect(metrics.filter((m) => m[1] === 'ClaimedAccountConcurrency')).toEqual([
+        [
+          'AWS/Lambda',
+          'ClaimedAccountConcurrency',
+          expect.objectContaining({ stat: 'Maximum', yAxis: 'right' }),
+        ],
+      ]);
     });
 
     it('shows consumed capacity and throttle events per table', () => {
@@ -324,6 +331,16 @@ describe('operations, synthesized from cdk.json defaults', () => {
         });
       },
     );
+
+    it('alarms within the minute when a scheduled reconcile run fails', () => {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Errors',
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: functionId(stack, 'reconcile-inventory') } }],
+        Statistic: 'Sum',
+        Threshold: 0,
+      });
+    });
 
     it('alarms when a reconcile run fails into its on-failure destination', () => {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
