@@ -369,9 +369,16 @@ describe('the flash-sale stack, synthesized from cdk.json defaults without bundl
 });
 
 describe('deploy settings from context', () => {
-  it('names the stack after the stage, passes the stage to the functions and accepts -c values given as strings', () => {
-    const { stack, template } = synth({ stage: 'prod', redisReplicas: '2', logRetentionDays: '7' });
+  it('names and tags the stack after the stage, passes the stage to the functions and accepts -c values given as strings', () => {
+    const { stack, template, assembly } = synth({ stage: 'prod', redisReplicas: '2', logRetentionDays: '7' });
     expect(stack.stackName).toBe('FlashSaleInventory-prod');
+    expect(assembly.getStackByName(stack.stackName).tags).toEqual({
+      service: 'flash-sale-inventory',
+      stage: 'prod',
+    });
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      Tags: Match.arrayWith([{ Key: 'stage', Value: 'prod' }]),
+    });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ STAGE: 'prod' }) },
     });
