@@ -17,13 +17,16 @@ export function createFlashSaleApp(props: AppProps = {}): FlashSaleApp {
   const app = new App(props);
   const settings = readDeploySettings(app.node);
 
+  const tags = { service: 'flash-sale-inventory', stage: settings.stage };
   // No env: account and region come from the deploying credentials, and nothing is looked up.
   const stack = new FlashSaleStack(app, `FlashSaleInventory-${settings.stage}`, {
     settings,
     description: `Flash-sale inventory service (${settings.stage})`,
+    // On the stack itself (with @aws-cdk/core:explicitStackTags, Tags.of() no longer reaches it), so
+    // CloudFormation also tags what the template cannot, and the stack shows up in cost reports.
+    tags,
   });
-  Tags.of(app).add('service', 'flash-sale-inventory');
-  Tags.of(app).add('stage', settings.stage);
+  for (const [key, value] of Object.entries(tags)) Tags.of(app).add(key, value);
 
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack };

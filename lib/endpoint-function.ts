@@ -1,8 +1,8 @@
 /**
  * One Lambda function with the project's defaults (Node.js 24 on arm64, ESM bundle built by the
- * local esbuild, active tracing, a log group with retention) and its bindings: for everything the
- * function declares in `uses` (shared/routes.ts) it gets the environment variable and the IAM grant
- * together, and nothing it does not declare.
+ * local esbuild, active tracing, a log group with retention, the metrics namespace) and its
+ * bindings: for everything the function declares in `uses` (shared/routes.ts) it gets the
+ * environment variable and the IAM grant together, and nothing it does not declare.
  */
 import * as path from 'node:path';
 import { Duration } from 'aws-cdk-lib';
@@ -15,6 +15,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { configSchema } from '#shared/config';
 import type { Resources, TableName } from '#shared/routes';
+import { metricsEnvironment } from './metric-names.ts';
 import type { RedisEndpoint } from './redis-cache.ts';
 
 /** Everything a function may bind to; `uses` picks from it. */
@@ -38,6 +39,18 @@ export interface EndpointFunctionProps {
   readonly timeout?: Duration;
   /** Retries of asynchronous invocations (EventBridge). @default 2, Lambda's default */
   readonly retryAttempts?: number;
+  /** Where a failed asynchronous invocation is recorded. @default nowhere */
+  readonly onFailure?: lambda.IDestination;
+  /**
+   * Executions reserved for the function: a floor nothing else can take and a ceiling it cannot pass.
+   * @default none: the function draws from the account's unreserved pool
+   */
+  readonly reservedConcurrency?: number;
+  /**
+   * Execution environments kept initialized, through a `live` alias that callers must invoke.
+   * @default 0: no alias, callers invoke the function
+   */
+  readonly provisionedConcurrency?: number;
 }
 
 /** The environment variable each table's name travels in (read by shared/config.ts). */
@@ -57,8 +70,17 @@ const holdStaleAfterMs = configSchema.shape.HOLD_STALE_AFTER_MS.parse(undefined)
 
 export class EndpointFunction extends Construct {
   readonly function: nodejs.NodejsFunction;
+  /** What callers invoke: the `live` alias when provisioned concurrency is on, else the function. */
+  readonly invokeTarget: lambda.IFunction;
   /** What the function declared, and so all it was given. */
   readonly uses: Resources;
+  /**
+   * The policy holding X-Ray's two actions, which support no resource-level permissions: kept apart
+   * from the role's default policy so that a wildcard resource is acknowledged here and nowhere else.
+   */
+  readonly tracingPolicy: iam.Policy;
+  /** The function's own role (see below). */
+  readonly role: iam.Role;
 
   constructor(scope: Construct, id: string, props: EndpointFunctionProps) {
     super(scope, id);
@@ -78,6 +100,7 @@ export class EndpointFunction extends Construct {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: `Runs ${id}: ${props.description}`.slice(0, 1000),
     });
+    this.role = role;
     logGroup.grantWrite(role);
     if (uses.redis) {
       // The ENI actions Lambda needs to attach the function to the VPC.
@@ -111,7 +134,9 @@ export class EndpointFunction extends Construct {
       memorySize: 1024,
       timeout,
       retryAttempts: props.retryAttempts,
-      tracing: lambda.Tracing.ACTIVE,
+      onFailure: props.onFailure,
+      reservedConcurrentExecutions: props.reservedConcurrency,
+      // No `tracing` here: it is switched on below, with its grant in a policy of its own.
       logGroup,
       role,
       projectRoot: props.projectRoot,
@@ -136,10 +161,36 @@ export class EndpointFunction extends Construct {
         NODE_OPTIONS: '--enable-source-maps',
         STAGE: props.stage,
         LOG_LEVEL: 'INFO',
+        ...metricsEnvironment,
       },
       ...vpcPlacement,
     });
     const fn = this.function;
+
+    // Active tracing, as `tracing: ACTIVE` would set it, but with the grant outside the default
+    // policy: AWS requires "*" for these two actions, and only for these.
+    (fn.node.defaultChild as lambda.CfnFunction).tracingConfig = { mode: lambda.Tracing.ACTIVE };
+    this.tracingPolicy = new iam.Policy(this, 'Tracing', {
+      roles: [role],
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'],
+          resources: ['*'],
+        }),
+      ],
+    });
+    // The function must not start before it may write its traces.
+    fn.node.addDependency(this.tracingPolicy);
+
+    const provisioned = props.provisionedConcurrency ?? 0;
+    this.invokeTarget =
+      provisioned > 0
+        ? new lambda.Alias(this, 'Live', {
+            aliasName: 'live',
+            version: fn.currentVersion,
+            provisionedConcurrentExecutions: provisioned,
+          })
+        : fn;
 
     for (const [name, access] of Object.entries(uses.tables) as [TableName, 'read' | 'readWrite'][]) {
       const table = bindings.tables[name];
@@ -149,7 +200,9 @@ export class EndpointFunction extends Construct {
     }
 
     if (uses.redis) {
-      fn.addEnvironment('REDIS_URL', bindings.redis.url);
+      for (const [name, value] of Object.entries(bindings.redis.clientEnvironment)) {
+        fn.addEnvironment(name, value);
+      }
       fn.addEnvironment('REDIS_AUTH_SECRET_ARN', bindings.redis.authSecret.secretArn);
       bindings.redis.authSecret.grantRead(fn);
       bindings.redis.allowClient(fn, `${id} to Redis`);

@@ -1,14 +1,18 @@
 /**
  * The flash-sale inventory service: the HTTP API with one function per route of shared/routes.ts
- * (and one for the `$default` fallback), the scheduled reconciler, the DynamoDB tables, the Redis cache in its private network, and the
- * JWT signing key. Environment-agnostic: no lookups, so it synthesizes offline.
+ * (and one for the `$default` fallback), the scheduled reconciler, the DynamoDB tables, the Redis
+ * cache in its private network, the JWT signing key, and what a sale is operated with: bulkheads
+ * (reserved concurrency, route throttles), alarms and a dashboard. Environment-agnostic: no lookups,
+ * so it synthesizes offline.
  */
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, Aws, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { configSchema } from '#shared/config';
 import {
   type FunctionName,
   fallbackRoute,
@@ -19,10 +23,14 @@ import {
 import { DataTables } from './data-tables.ts';
 import type { DeploySettings } from './deploy-settings.ts';
 import { EndpointFunction, type FunctionBindings } from './endpoint-function.ts';
+import { FailedInvocations } from './failed-invocations.ts';
 import { acknowledgeNagFindings } from './nag-suppressions.ts';
+import { pascalCase } from './names.ts';
 import { Network } from './network.ts';
 import { PublicApi } from './public-api.ts';
 import { RedisCache } from './redis-cache.ts';
+import { SaleAlarms } from './sale-alarms.ts';
+import { SaleDashboard } from './sale-dashboard.ts';
 
 export interface FlashSaleStackProps extends StackProps {
   readonly settings: DeploySettings;
@@ -34,14 +42,7 @@ export interface FlashSaleStackProps extends StackProps {
 }
 
 const repositoryRoot = fileURLToPath(new URL('..', import.meta.url));
-
-/** `list-my-purchases` → `ListMyPurchases`: construct ids, and so logical ids, read like the function. */
-function constructId(functionName: string): string {
-  return functionName
-    .split('-')
-    .map((word) => word.charAt(0).toUpperCase() + word.slice(1))
-    .join('');
-}
+const constructId = pascalCase;
 
 export class FlashSaleStack extends Stack {
   readonly network: Network;
@@ -51,6 +52,10 @@ export class FlashSaleStack extends Stack {
   readonly api: PublicApi;
   /** Every deployed function by its name in shared/routes.ts. */
   readonly functions: ReadonlyMap<FunctionName, EndpointFunction>;
+  /** The scheduled functions' on-failure destination. */
+  readonly reconcileFailures: FailedInvocations;
+  readonly alarms: SaleAlarms;
+  readonly dashboard: SaleDashboard;
 
   constructor(scope: Construct, id: string, props: FlashSaleStackProps) {
     super(scope, id, props);
@@ -62,9 +67,19 @@ export class FlashSaleStack extends Stack {
     this.redis = new RedisCache(this, 'Redis', {
       vpc: this.network.vpc,
       subnets: this.network.isolatedSubnets,
+      mode: settings.redisMode,
       nodeType: settings.redisNodeType,
       replicas: settings.redisReplicas,
+      shards: settings.redisShards,
     });
+    if (this.redis.mode !== 'replication-group' && !('REDIS_CLUSTER_NODES' in configSchema.shape)) {
+      // The stack already hands out the cluster address; the functions' configuration must read it.
+      Annotations.of(this.redis).addWarningV2(
+        'flash-sale:redis-cluster-nodes-unread',
+        `redisMode=${this.redis.mode} gives the functions REDIS_CLUSTER_NODES, which shared/config.ts does not ` +
+          'read yet: deployed functions would not reach Redis. Deploy this mode once the runtime supports it.',
+      );
+    }
     this.jwtSecret = new secretsmanager.Secret(this, 'JwtSigningKey', {
       description: 'HMAC key that signs and verifies the flash-sale bearer tokens',
       generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
@@ -80,7 +95,7 @@ export class FlashSaleStack extends Stack {
       name: FunctionName,
       uses: Resources,
       description: string,
-      options: { timeout?: Duration; retryAttempts?: number } = {},
+      options: { timeout?: Duration; retryAttempts?: number; onFailure?: destinations.SqsDestination } = {},
     ): EndpointFunction => {
       const fn = new EndpointFunction(this, constructId(name), {
         entry: `${projectRoot}/functions/${name}.ts`,
@@ -90,20 +105,27 @@ export class FlashSaleStack extends Stack {
         bindings,
         stage: settings.stage,
         logRetention: settings.logRetention,
+        reservedConcurrency: settings.reservedConcurrency[name],
+        provisionedConcurrency: name === 'create-purchase' ? settings.purchaseProvisionedConcurrency : 0,
         ...options,
       });
       functions.set(name, fn);
       return fn;
     };
 
-    this.api = new PublicApi(this, 'Api', { logRetention: settings.logRetention });
+    this.api = new PublicApi(this, 'Api', {
+      logRetention: settings.logRetention,
+      throttle: settings.apiThrottle,
+    });
     for (const route of httpRoutes) {
       const fn = endpointFunction(
         route.function,
         route.uses,
         `${route.method} ${route.path}: ${route.summary}`,
       );
-      this.api.addRoute(route.method, route.path, fn.function);
+      this.api.addRoute(route.method, route.path, fn.invokeTarget);
+      const throttle = settings.routeThrottles[route.function];
+      if (throttle) this.api.throttleRoute(route.method, route.path, throttle);
     }
     const fallback = endpointFunction(
       fallbackRoute.function,
@@ -112,12 +134,14 @@ export class FlashSaleStack extends Stack {
     );
     this.api.addDefaultRoute(fallback.function);
 
+    this.reconcileFailures = new FailedInvocations(this, 'ReconcileFailures');
     for (const job of scheduledFunctions) {
       const fn = endpointFunction(job.function, job.uses, job.summary, {
         // Below the one-minute schedule and below HOLD_STALE_AFTER_MS (see EndpointFunction).
         timeout: Duration.seconds(55),
         // The next tick is the retry: a failed run must not pile up behind the following ones.
         retryAttempts: 0,
+        onFailure: new destinations.SqsDestination(this.reconcileFailures.queue),
       });
       new events.Rule(this, `${constructId(job.function)}Schedule`, {
         description: `Runs ${job.function}: ${job.summary}`,
@@ -127,8 +151,53 @@ export class FlashSaleStack extends Stack {
     }
     this.functions = functions;
 
-    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the flash-sale API' });
+    this.alarms = new SaleAlarms(this, 'Alarms', {
+      alarmEmail: settings.alarmEmail,
+      functions,
+      tables: this.data.tables,
+      cache: this.redis,
+      api: this.api,
+      reconcileFailures: this.reconcileFailures,
+    });
+    this.dashboard = new SaleDashboard(this, 'Dashboard', {
+      functions,
+      tables: this.data.tables,
+      cache: this.redis,
+      api: this.api,
+      reconcileFailures: this.reconcileFailures,
+      alarms: this.alarms.alarms,
+    });
 
+    this.addOutputs();
     acknowledgeNagFindings(this);
+  }
+
+  /**
+   * What the deploy steps, bin/admin.ts (USERS_TABLE, AWS_REGION) and the load runner (--target,
+   * LOAD_PURCHASES_TABLE, AWS_REGION) need to point at this stage. No exports: nothing else
+   * imports them, and an export would pin the values against change.
+   */
+  private addOutputs(): void {
+    const output = (id: string, value: string, description: string) =>
+      new CfnOutput(this, id, { value, description });
+    output('ApiUrl', this.api.url, "Base URL of the flash-sale API (the load runner's --target)");
+    output('Region', Aws.REGION, 'Region of the stage (AWS_REGION for bin/admin.ts and the load runner)');
+    output('UsersTable', this.data.tables.users.tableName, 'USERS_TABLE, e.g. for npm run admin');
+    output('ProductsTable', this.data.tables.products.tableName, 'PRODUCTS_TABLE');
+    output('PurchasesTable', this.data.tables.purchases.tableName, 'PURCHASES_TABLE; LOAD_PURCHASES_TABLE');
+    output('OrdersTable', this.data.tables.orders.tableName, 'ORDERS_TABLE');
+    output(
+      'RedisEndpoint',
+      this.redis.endpoint,
+      `host:port of the ${this.redis.mode} cache (TLS, inside the VPC only)`,
+    );
+    output('RedisAuthSecretArn', this.redis.authSecret.secretArn, 'Secret holding the Redis password');
+    output('DashboardName', this.dashboard.dashboard.dashboardName, 'CloudWatch dashboard of a sale');
+    output('AlarmTopicArn', this.alarms.topic.topicArn, 'SNS topic every alarm notifies');
+    output(
+      'ReconcileFailureQueueUrl',
+      this.reconcileFailures.queue.queueUrl,
+      'Failed scheduled reconcile runs (event, error, response)',
+    );
   }
 }

@@ -1,8 +1,8 @@
 /**
  * The HTTP API (API Gateway v2, HTTPS only) in front of the functions: one `$default` stage with
- * JSON access logs and stage-wide throttling. Authorization is not done here: the functions verify
- * the bearer token themselves (shared/http), so the route table stays the one place that says who
- * may call what.
+ * JSON access logs, a default throttle for every route and tighter or wider ones per route.
+ * Authorization is not done here: the functions verify the bearer token themselves (shared/http), so
+ * the route table stays the one place that says who may call what.
  */
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
@@ -11,18 +11,18 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { HttpMethod } from '#shared/routes';
+import type { Throttle } from './deploy-settings.ts';
 
 export interface PublicApiProps {
   readonly logRetention: logs.RetentionDays;
   /**
-   * Steady requests per second across the stage. Sized to the account's default 1,000 concurrent
-   * Lambda executions: a request holds a function for tens of milliseconds, so this leaves room
-   * while keeping a runaway client from exhausting Lambda, Redis and DynamoDB for everyone.
-   * @default 1000
+   * The default route throttle (DefaultRouteSettings), for every route without a throttle of its own:
+   * steady requests per second and the bucket for the opening spike of a sale. Sized to the
+   * account's default 1,000 concurrent Lambda executions: a request holds a function for tens of
+   * milliseconds, so this leaves room while keeping a runaway client from exhausting Lambda, Redis
+   * and DynamoDB for everyone. Above it API Gateway answers 429 itself, before any function runs.
    */
-  readonly rateLimit?: number;
-  /** Bucket for the opening spike of a sale. @default 2000 */
-  readonly burstLimit?: number;
+  readonly throttle: Throttle;
 }
 
 /** HTTP API context variables (REST API names such as `$context.identity.caller` do not exist here). */
@@ -46,6 +46,11 @@ const accessLogFormat = AccessLogFormat.custom(
 export class PublicApi extends Construct {
   readonly api: apigwv2.HttpApi;
   readonly stage: apigwv2.HttpStage;
+  private readonly routes = new Map<string, apigwv2.HttpRoute>();
+  private readonly routeSettings: Record<
+    string,
+    { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }
+  > = {};
 
   constructor(scope: Construct, id: string, props: PublicApiProps) {
     super(scope, id);
@@ -59,7 +64,7 @@ export class PublicApi extends Construct {
       httpApi: this.api,
       stageName: '$default',
       autoDeploy: true,
-      throttle: { rateLimit: props.rateLimit ?? 1_000, burstLimit: props.burstLimit ?? 2_000 },
+      throttle: props.throttle,
       accessLogSettings: {
         destination: new apigwv2.LogGroupLogDestination(
           new logs.LogGroup(this, 'AccessLogs', { retention: props.logRetention }),
@@ -88,10 +93,26 @@ export class PublicApi extends Construct {
 
   /** Routes `${method} ${path}` to the function through the Lambda proxy (payload format 2.0). */
   addRoute(method: HttpMethod, path: string, fn: lambda.IFunction): void {
-    this.api.addRoutes({
+    const [route] = this.api.addRoutes({
       path,
       methods: [apigwv2.HttpMethod[method]],
       integration: new HttpLambdaIntegration('Integration', fn),
     });
+    if (route) this.routes.set(`${method} ${path}`, route);
+  }
+
+  /** Gives one route its own throttle instead of the stage default. */
+  throttleRoute(method: HttpMethod, path: string, throttle: Throttle): void {
+    const routeKey = `${method} ${path}`;
+    const route = this.routes.get(routeKey);
+    if (!route) throw new Error(`No route ${routeKey} to throttle: add it first`);
+    this.routeSettings[routeKey] = {
+      ThrottlingRateLimit: throttle.rateLimit,
+      ThrottlingBurstLimit: throttle.burstLimit,
+    };
+    // The L2 stage has no per-route settings; the L1 property takes them by route key.
+    (this.stage.node.defaultChild as apigwv2.CfnStage).routeSettings = this.routeSettings;
+    // API Gateway refuses settings for a route key it does not know yet.
+    this.stage.node.addDependency(route);
   }
 }
