@@ -13,7 +13,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { configSchema } from '#shared/config';
+import { configSchema, TABLE_ENV } from '#shared/config';
 import type { Resources, TableName } from '#shared/routes';
 import { metricsEnvironment } from './metric-names.ts';
 import type { RedisEndpoint } from './redis-cache.ts';
@@ -52,14 +52,6 @@ export interface EndpointFunctionProps {
    */
   readonly provisionedConcurrency?: number;
 }
-
-/** The environment variable each table's name travels in (read by shared/config.ts). */
-const tableEnvironmentVariable: Record<TableName, string> = {
-  users: 'USERS_TABLE',
-  products: 'PRODUCTS_TABLE',
-  purchases: 'PURCHASES_TABLE',
-  orders: 'ORDERS_TABLE',
-};
 
 /**
  * The reconciler settles a purchase hold once it is older than HOLD_STALE_AFTER_MS (60 s by
@@ -194,7 +186,7 @@ export class EndpointFunction extends Construct {
 
     for (const [name, access] of Object.entries(uses.tables) as [TableName, 'read' | 'readWrite'][]) {
       const table = bindings.tables[name];
-      fn.addEnvironment(tableEnvironmentVariable[name], table.tableName);
+      fn.addEnvironment(TABLE_ENV[name], table.tableName);
       if (access === 'readWrite') table.grantReadWriteData(fn);
       else table.grantReadData(fn);
     }
@@ -204,6 +196,9 @@ export class EndpointFunction extends Construct {
         fn.addEnvironment(name, value);
       }
       fn.addEnvironment('REDIS_AUTH_SECRET_ARN', bindings.redis.authSecret.secretArn);
+      // The namespace of this stack's Redis keys: the products table's generated name is unique per
+      // stack and new when the tables are recreated, so two stages (or a rebuilt one) never share keys.
+      fn.addEnvironment('STORE_ID', bindings.tables.products.tableName);
       bindings.redis.authSecret.grantRead(fn);
       bindings.redis.allowClient(fn, `${id} to Redis`);
     }

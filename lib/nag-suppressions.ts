@@ -7,10 +7,25 @@
  */
 import { Stack, Validations } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IConstruct } from 'constructs';
-import type { TableName } from '#shared/routes';
+import type { FunctionName, TableName } from '#shared/routes';
 import { tableDefinitions } from '../shared/db/tables.ts';
-import type { FlashSaleStack } from './flash-sale-stack.ts';
+import type { DataTables } from './data-tables.ts';
+import type { EndpointFunction } from './endpoint-function.ts';
+import type { FailedInvocations } from './failed-invocations.ts';
+import type { PublicApi } from './public-api.ts';
+import type { RedisCache } from './redis-cache.ts';
+
+/** The parts of the stack whose findings are acknowledged (the stack passes itself). */
+export interface NagSubject extends Stack {
+  readonly data: DataTables;
+  readonly redis: RedisCache;
+  readonly jwtSecret: ISecret;
+  readonly api: PublicApi;
+  readonly functions: ReadonlyMap<FunctionName, EndpointFunction>;
+  readonly reconcileFailures: FailedInvocations;
+}
 
 function acknowledge(scope: IConstruct, rule: string, reason: string): void {
   Validations.of(scope).acknowledge({ id: `AwsSolutions::AwsSolutions-${rule}`, reason });
@@ -23,7 +38,7 @@ function indexWildcardFinding(table: dynamodb.Table): string {
   return `Resource::<${logicalId}.Arn>/index/*`;
 }
 
-export function acknowledgeNagFindings(stack: FlashSaleStack): void {
+export function acknowledgeNagFindings(stack: NagSubject): void {
   acknowledge(
     stack.api.api,
     'APIG4',
