@@ -9,6 +9,11 @@ export default defineConfig({
   test: {
     // The SDK's "Node 22 from 2027" notice is true and known (README); once per worker is noise.
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    coverage: {
+      provider: 'v8',
+      include: ['shared/**/*.ts', 'functions/**/*.ts'],
+      reporter: ['text-summary', 'text'],
+    },
     projects: [
       {
         extends: true,
