@@ -106,10 +106,8 @@ describe('route-not-found', () => {
     expect((await call('GET', '/api/admin/nope')).status).toBe(404);
   });
 
-  // routes.ts declares route-not-found `uses: { redis: false, ... }`, so the deployed function gets no
-  // REDIS_URL; but endpoint.ts awaits services() before every handler body, and buildServices() always
-  // creates an ioredis client (default redis://127.0.0.1:6379) that retries ECONNREFUSED forever. The
-  // same holds for register-user, login-user, get-current-user and list-my-purchases. See the report.
+  // routes.ts declares no resources for route-not-found, so its deployed function has no REDIS_URL and
+  // no table: it must answer without building the services.
   it('answers a 404 without building the services (no Redis or DynamoDB client)', async () => {
     await call('GET', '/api/nope');
     expect(servicesSpy).not.toHaveBeenCalled();
