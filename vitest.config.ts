@@ -21,6 +21,8 @@ export default defineConfig({
       // test workers cannot see; in AWS, CloudFormation creates the tables.
       exclude: ['shared/db/create-tables.ts'],
       reporter: ['text-summary', 'text'],
+      // A red run still shows what it covered.
+      reportOnFailure: true,
       thresholds: {
         lines: 80,
         // The core: stock and the purchase use-case (shared/stock/purchases.ts), the lock, hot-deal

@@ -83,8 +83,8 @@ export const mutants: readonly Mutant[] = [
     find: "ConditionExpression: 'attribute_exists(id) AND stock >= :q'",
     replace: "ConditionExpression: 'attribute_exists(id) AND stock > :q'",
     project: 'integration',
-    tests: ['tests/integration/purchases.test.ts'],
-    testNamePattern: 'sells exactly 10 units',
+    tests: ['tests/integration/failures.test.ts'],
+    testNamePattern: 'a sold-out product',
   },
   {
     id: 'durable-condition-dropped',
