@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
+  type Lock,
   LockNotAcquiredError,
   lockKey,
   lockPlacesKey,
@@ -12,6 +13,7 @@ import {
 } from '../../shared/lock/index.ts';
 import { createRedis } from '../../shared/redis.ts';
 import { unique } from '../support/api.ts';
+import { until } from '../support/wait.ts';
 
 let redis: Redis;
 let locks: RedisLock;
@@ -21,15 +23,32 @@ beforeAll(() => {
 });
 afterAll(() => redis.quit());
 
+/** Clients of their own, as separate Lambdas (or processes) would have: one connection each. */
+async function withClients<T>(count: number, run: (clients: Redis[]) => Promise<T>): Promise<T> {
+  const clients = Array.from({ length: count }, () => createRedis(inject('redisUrl')));
+  try {
+    return await run(clients);
+  } finally {
+    await Promise.all(clients.map((c) => c.quit()));
+  }
+}
+
+/**
+ * Waiters that keep their place in line for 10 s between two asks (the place lasts 10 × the longest
+ * retry delay), so a loaded machine that pauses a waiter for a while does not reorder the line. The
+ * head still asks within a few ms (pollDelay).
+ */
+const patient = { waitBudgetMs: 60_000, maxRetryDelayMs: 1_000 } as const;
+
 describe('RedisLock', () => {
   it('acquires with SET NX PX and a random token, and releases', async () => {
     const resource = unique('r');
-    const lock = await locks.acquire(resource);
+    const lock = await locks.acquire(resource, { ttlMs: 60_000 });
     expect(await redis.get(lockKey(resource))).toBe(lock.token);
     expect(lock.token).toMatch(/^[A-Za-z0-9_-]{22}$/);
     const ttl = await redis.pttl(lockKey(resource));
-    expect(ttl).toBeGreaterThan(1_000);
-    expect(ttl).toBeLessThanOrEqual(2_000);
+    expect(ttl).toBeGreaterThan(30_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
     expect(await locks.release(lock)).toBe('released');
     expect(await redis.exists(lockKey(resource))).toBe(0);
   });
@@ -48,31 +67,39 @@ describe('RedisLock', () => {
 
   it('retries under contention and succeeds once the holder releases', async () => {
     const resource = unique('r');
-    const first = await locks.acquire(resource);
-    setTimeout(() => void locks.release(first), 150);
-    const second = await locks.acquire(resource, { waitBudgetMs: 2_000 });
-    expect(second.attempts).toBeGreaterThan(1);
-    expect(second.waitedMs).toBeGreaterThanOrEqual(100);
-    await locks.release(second);
+    const first = await locks.acquire(resource, { ttlMs: 60_000 });
+    const second = locks.acquire(resource, patient);
+    await until('the second acquirer in line', async () => (await redis.zcard(lockQueueKey(resource))) === 1);
+    expect(await locks.release(first)).toBe('released');
+    const lock = await second;
+    expect(lock.attempts).toBeGreaterThan(1);
+    expect(await redis.get(lockKey(resource))).toBe(lock.token);
+    await locks.release(lock);
   });
 
-  it('gives up with LockNotAcquiredError when the wait budget runs out', async () => {
+  it('gives up with LockNotAcquiredError once the wait budget is spent, and not before', async () => {
     const resource = unique('r');
-    const holder = await locks.acquire(resource);
-    const started = performance.now();
+    const holder = await locks.acquire(resource, { ttlMs: 60_000 });
     const error = await locks.acquire(resource, { waitBudgetMs: 200 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LockNotAcquiredError);
     expect((error as LockNotAcquiredError).attempts).toBeGreaterThan(1);
-    expect(performance.now() - started).toBeLessThan(600);
+    expect((error as LockNotAcquiredError).waitedMs).toBeGreaterThanOrEqual(200);
+    // The holder keeps its lock and the one who gave up is out of line.
+    expect(await redis.get(lockKey(resource))).toBe(holder.token);
+    expect(await redis.zcard(lockQueueKey(resource))).toBe(0);
     await locks.release(holder);
   });
 
-  it("frees a dead holder's lock when its TTL expires", async () => {
+  it("frees a dead holder's lock when its TTL expires, and not before", async () => {
     const resource = unique('r');
-    await locks.acquire(resource, { ttlMs: 100 }); // the holder "dies": never releases
-    const next = await locks.acquire(resource, { waitBudgetMs: 1_000 });
-    expect(next.attempts).toBeGreaterThanOrEqual(1);
-    await locks.release(next);
+    const dead = await locks.acquire(resource, { ttlMs: 100 }); // the holder "dies": never releases
+    const next = await locks.acquire(resource, patient);
+    // Redis set the key no earlier than `dead` sent it, so it expired no earlier than dead.validUntil:
+    // whoever got it next got it after that (one clock: the same machine).
+    expect(Date.now()).toBeGreaterThanOrEqual(dead.validUntil);
+    expect(await redis.get(lockKey(resource))).toBe(next.token);
+    expect(await locks.release(dead)).toBe('not-held');
+    expect(await locks.release(next)).toBe('released');
   });
 
   it("does not let a late owner release or extend the new owner's lock", async () => {
@@ -88,10 +115,12 @@ describe('RedisLock', () => {
 
   it('extends the lock of its holder', async () => {
     const resource = unique('r');
-    const lock = await locks.acquire(resource, { ttlMs: 200 });
-    const extended = await locks.extend(lock, 5_000);
-    expect(extended).not.toBe('not-held');
-    expect(await redis.pttl(lockKey(resource))).toBeGreaterThan(4_000);
+    const lock = await locks.acquire(resource, { ttlMs: 10_000 });
+    const extended = await locks.extend(lock, 120_000);
+    expect(extended).toMatchObject({ token: lock.token });
+    // Past what the first TTL could still have left: only the extension explains it.
+    expect(await redis.pttl(lockKey(resource))).toBeGreaterThan(60_000);
+    expect((extended as Lock).validUntil).toBeGreaterThan(lock.validUntil);
     await locks.release(lock);
   });
 
@@ -106,50 +135,78 @@ describe('RedisLock', () => {
     await locks.release(holder);
   });
 
-  it('lets exactly one of 50 racing acquirers in at a time', async () => {
+  it('lets exactly one of 50 racing acquirers on 10 connections in at a time', async () => {
     const resource = unique('r');
     let inside = 0;
     let maxInside = 0;
-    await Promise.all(
-      Array.from({ length: 50 }, () =>
-        withLock(
-          locks,
-          resource,
-          async () => {
-            inside += 1;
-            maxInside = Math.max(maxInside, inside);
-            await sleep(2);
-            inside -= 1;
-          },
-          { waitBudgetMs: 10_000 },
+    let sections = 0;
+    const notOwner: string[] = [];
+    await withClients(10, async (clients) => {
+      await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          withLock(
+            new RedisLock(clients[i % clients.length]!),
+            resource,
+            async (lock) => {
+              inside += 1;
+              maxInside = Math.max(maxInside, inside);
+              // Redis agrees: the key holds this section's token, not another client's.
+              const owner = await redis.get(lockKey(resource));
+              if (owner !== lock.token) notOwner.push(`${lock.token} saw ${owner}`);
+              await sleep(2);
+              sections += 1;
+              inside -= 1;
+            },
+            patient,
+          ),
         ),
-      ),
-    );
+      );
+    });
+    expect(sections).toBe(50);
     expect(maxInside).toBe(1);
+    expect(notOwner).toEqual([]);
+    expect(await redis.exists(lockKey(resource), lockQueueKey(resource))).toBe(0);
   });
 });
 
 describe('first-come-first-served', () => {
-  it('grants a busy lock to waiters in the order they arrived', async () => {
+  it('grants a busy lock to 20 waiters, each on its own connection, one at a time in arrival order', async () => {
     const resource = unique('fifo');
-    const holder = await locks.acquire(resource);
+    const holder = await locks.acquire(resource, { ttlMs: 60_000 });
     const order: number[] = [];
-    const waiters = Array.from({ length: 20 }, async (_, i) => {
-      await sleep(i * 5); // arrive one after another
-      await withLock(
-        locks,
-        resource,
-        async () => {
-          order.push(i);
-          await sleep(1);
-        },
-        { waitBudgetMs: 10_000 },
-      );
+    let inside = 0;
+    let maxInside = 0;
+    const notOwner: string[] = [];
+    await withClients(20, async (clients) => {
+      const waiters: Promise<unknown>[] = [];
+      for (const [i, client] of clients.entries()) {
+        waiters.push(
+          withLock(
+            new RedisLock(client),
+            resource,
+            async (lock) => {
+              inside += 1;
+              maxInside = Math.max(maxInside, inside);
+              order.push(i);
+              const owner = await redis.get(lockKey(resource));
+              if (owner !== lock.token) notOwner.push(`waiter ${i} saw ${owner}`);
+              await sleep(1);
+              inside -= 1;
+            },
+            patient,
+          ),
+        );
+        // The next waiter comes only once this one stands in line: the arrival order is fixed, not timed.
+        await until(`waiter ${i} in line`, async () => (await redis.zcard(lockQueueKey(resource))) === i + 1);
+      }
+      expect(order).toEqual([]); // nobody got past the holder
+      expect(await locks.release(holder)).toBe('released');
+      await Promise.all(waiters);
     });
-    await sleep(150);
-    await locks.release(holder);
-    await Promise.all(waiters);
     expect(order).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(maxInside).toBe(1);
+    expect(notOwner).toEqual([]);
+    expect(await redis.exists(lockKey(resource), lockQueueKey(resource))).toBe(0);
   });
 
   it('takes a waiter out of line when it gives up, so it blocks nobody', async () => {
@@ -165,7 +222,7 @@ describe('first-come-first-served', () => {
 
   it('drops a waiter that stopped asking once its place expires (a crashed buyer cannot block the line)', async () => {
     const resource = unique('dead');
-    const holder = await locks.acquire(resource);
+    const holder = await locks.acquire(resource, { ttlMs: 60_000 });
     // A waiter joins the line with a 200 ms place and then dies without ever asking again.
     await redis.lockAcquireFair(
       lockKey(resource),
@@ -177,10 +234,14 @@ describe('first-come-first-served', () => {
       200,
     );
     expect(await redis.zcard(lockQueueKey(resource))).toBe(1);
+    const placeUntil = Number(await redis.hget(lockPlacesKey(resource), 'dead-waiter'));
     await locks.release(holder);
-    const started = performance.now();
-    const next = await locks.acquire(resource, { waitBudgetMs: 3_000 });
-    expect(performance.now() - started).toBeLessThan(1_500);
+    const next = await locks.acquire(resource, patient);
+    // Served after the dead waiter's place ran out (Redis's clock on both sides), not in front of it.
+    const [seconds, micros] = await redis.time();
+    expect(Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)).toBeGreaterThanOrEqual(placeUntil);
+    expect(await redis.zscore(lockQueueKey(resource), 'dead-waiter')).toBeNull();
+    expect(await redis.get(lockKey(resource))).toBe(next.token);
     await locks.release(next);
   });
 });

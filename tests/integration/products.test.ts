@@ -242,8 +242,6 @@ describe('GET /api/products/{id}', () => {
     expect(reply.headers.get('allow')).toBe('GET');
   });
 
-  // bin/local/api-gateway.ts calls matchRoute() outside any try, and matchRoute's decodeURIComponent
-  // throws URIError on a malformed escape: the local API answers 500 INTERNAL_ERROR. See the report.
   it('answers a malformed percent escape in the id with a 4xx, not a 500', async () => {
     const reply = await api.request('GET', '/api/products/%E0%A4%A', { token: user.token });
     expect(reply.status).toBeLessThan(500);

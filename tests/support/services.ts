@@ -6,7 +6,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { createDocumentClient, ProductRepository, PurchaseRepository } from '../../shared/db/index.ts';
-import { RedisLock } from '../../shared/lock/index.ts';
+import { type AcquireOptions, RedisLock } from '../../shared/lock/index.ts';
 import { createRedis } from '../../shared/redis.ts';
 import {
   type EventLog,
@@ -50,8 +50,50 @@ export function breakOperations(
   );
 }
 
+/**
+ * Hold every call of the named DynamoDB operations at a gate until `open()`: requests in flight stay
+ * in flight (their Redis holds taken, their durable write not sent) for as long as a test needs.
+ * `arrived` counts the calls that reached the gate; after `open()` calls pass straight through.
+ */
+export function gateOperations(doc: DynamoDBDocumentClient, operations: readonly string[]) {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  const gate = { arrived: 0, open: () => open() };
+  doc.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (operations.includes(String(context.commandName))) {
+        gate.arrived += 1;
+        await opened;
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: `gate-${operations.join('-')}` },
+  );
+  return gate;
+}
+
+/** Let the named operations reach DynamoDB and then throw, as a timeout after a write that was applied. */
+export function loseAnswers(doc: DynamoDBDocumentClient, operations: readonly string[]) {
+  doc.middlewareStack.add(
+    (next, context) => async (args) => {
+      const output = await next(args);
+      if (operations.includes(String(context.commandName)))
+        throw new Error('injected: the answer was lost after DynamoDB applied the write');
+      return output;
+    },
+    { step: 'initialize', name: `lose-${operations.join('-')}` },
+  );
+}
+
 export function stack(
-  options: { redis?: Redis; doc?: DynamoDBDocumentClient; holdStaleAfterMs?: number } = {},
+  options: {
+    redis?: Redis;
+    doc?: DynamoDBDocumentClient;
+    holdStaleAfterMs?: number;
+    lockOptions?: Omit<AcquireOptions, 'beforeRetry'>;
+  } = {},
 ) {
   const redis = options.redis ?? createRedis(inject('redisUrl'));
   const doc = options.doc ?? dynamo();
@@ -71,6 +113,7 @@ export function stack(
       products,
       purchases,
       log: quietLog,
+      ...(options.lockOptions && { lockOptions: options.lockOptions }),
     }),
     reconciler: new Reconciler({
       stock,

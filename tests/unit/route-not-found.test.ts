@@ -101,6 +101,8 @@ describe('route-not-found', () => {
     expect((await call('GET', '/api/admin/nope')).status).toBe(404);
   });
 
+  // routes.ts declares no resources for route-not-found, so its deployed function has no REDIS_URL and
+  // no table: it must answer without building the services.
   it('answers a 404 without building the services (no Redis or DynamoDB client)', async () => {
     await call('GET', '/api/nope');
     expect(builtProviders()).toEqual([]);

@@ -68,8 +68,7 @@ describe('password', () => {
     expect(password.safeParse(`${'p'.repeat(71)}😀`).success).toBe(false);
   });
 
-  // CONTRACT.md: "password: 8–72 bytes". The lower bound is checked with z.string().min(8), which
-  // counts UTF-16 code units, so a 9-byte, 3-character password is refused. See the report.
+  // CONTRACT.md: "password: 8–72 bytes": both bounds count UTF-8 bytes, not characters.
   it('accepts a password of 3 Hangul syllables, which is 9 bytes (contract: 8–72 bytes)', () => {
     const short = '비밀번';
     expect(bytes(short)).toBe(9);

@@ -1,0 +1,179 @@
+/**
+ * The scripted mutants of the core: each one a small, plausible bug (a file, an exact snippet, its
+ * replacement) and the tests expected to catch it. `npm run test:mutation` applies each to a copy of
+ * the repository and fails if any mutant survives; docs/testing-mutants.md lists them and what killed
+ * them.
+ *
+ * Paths under shared/ move during the restructure: update `file` (and, if the code was rewritten,
+ * `find`) here, in this one place. The runner refuses to run while any `find` is not in its file
+ * exactly once, so a moved or edited snippet fails loudly instead of being skipped.
+ */
+
+export interface Mutant {
+  readonly id: string;
+  /** The property the mutant breaks. */
+  readonly breaks: string;
+  /** Relative to the repository root. */
+  readonly file: string;
+  /** Must occur exactly once in `file`. */
+  readonly find: string;
+  readonly replace: string;
+  /** The vitest project and the test files expected to kill it; `testNamePattern` narrows them. */
+  readonly project: 'unit' | 'integration';
+  readonly tests: readonly string[];
+  readonly testNamePattern?: string;
+  /** Part of the short run that `npm test` does. */
+  readonly short?: boolean;
+}
+
+export const mutants: readonly Mutant[] = [
+  {
+    id: 'reserve-no-stock-check',
+    breaks: 'Redis never refuses more than is available (the reserve Lua)',
+    file: 'shared/stock/scripts.ts',
+    find: 'if available < qty then return {0, available} end',
+    replace: 'if available < 0 then return {0, available} end',
+    project: 'integration',
+    tests: ['tests/integration/stock.test.ts'],
+    short: true,
+  },
+  {
+    id: 'reserve-skips-hold-check',
+    breaks: 'one purchase id holds stock at most once (a retry cannot take units twice)',
+    file: 'shared/stock/scripts.ts',
+    find: "if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 then return {-2, available} end\n",
+    replace: '',
+    project: 'integration',
+    tests: ['tests/integration/stock.test.ts'],
+  },
+  {
+    id: 'reserve-many-off-by-one',
+    breaks: 'a cart is refused when any line is short (the one-script cart reserve)',
+    file: 'shared/stock/scripts.ts',
+    find: 'if tonumber(available) < tonumber(ARGV[i + 1]) then',
+    replace: 'if tonumber(available) < tonumber(ARGV[i + 1]) - 1 then',
+    project: 'integration',
+    tests: ['tests/integration/bundles.test.ts'],
+    testNamePattern: 'releases the lines already held',
+  },
+  {
+    id: 'release-not-once',
+    breaks: 'a hold returns its units at most once',
+    file: 'shared/stock/scripts.ts',
+    find: "redis.call('HDEL', KEYS[2], ARGV[1])\nif redis.call('EXISTS', KEYS[1]) == 0 then return 2 end",
+    replace: "if redis.call('EXISTS', KEYS[1]) == 0 then return 2 end",
+    project: 'integration',
+    tests: ['tests/integration/stock.test.ts'],
+  },
+  {
+    id: 'cart-no-compensation',
+    breaks: 'on Redis Cluster terms a cart short on a later line gives back the lines it took',
+    file: 'shared/stock/redis-stock.ts',
+    find: "      await this.releaseAll(taken, holdId);\n      if (result.status === 'insufficient') {",
+    replace: "      if (result.status === 'insufficient') {",
+    project: 'integration',
+    tests: ['tests/integration/bundles.test.ts'],
+    testNamePattern: 'releases the lines already held|gives back the lines',
+    short: true,
+  },
+  {
+    id: 'durable-condition-off-by-one',
+    breaks: 'DynamoDB sells the last unit (stock >= quantity, not >)',
+    file: 'shared/db/purchases.ts',
+    find: "ConditionExpression: 'attribute_exists(id) AND stock >= :q'",
+    replace: "ConditionExpression: 'attribute_exists(id) AND stock > :q'",
+    project: 'integration',
+    tests: ['tests/integration/failures.test.ts'],
+    testNamePattern: 'a sold-out product',
+  },
+  {
+    id: 'durable-condition-dropped',
+    breaks: 'DynamoDB is the final word: it refuses what a drifted or restored Redis allows',
+    file: 'shared/db/purchases.ts',
+    find: "ConditionExpression: 'attribute_exists(id) AND stock >= :q'",
+    replace: "ConditionExpression: 'attribute_exists(id)'",
+    project: 'integration',
+    tests: ['tests/integration/failures.test.ts'],
+    testNamePattern: 'drifted Redis|while purchases are in flight',
+  },
+  {
+    id: 'applied-write-released',
+    breaks: 'a write that DynamoDB applied but whose answer was lost is a sale, not a release',
+    file: 'shared/stock/purchases.ts',
+    find: '    if (existing) {\n      await this.commitHolds(lines, purchase.id);\n      return existing;\n    }\n',
+    replace: '',
+    project: 'integration',
+    tests: ['tests/integration/failures.test.ts'],
+    testNamePattern: 'answer of an applied write was lost',
+  },
+  {
+    id: 'waiters-ignore-sold-out',
+    breaks: 'buyers waiting for a lock stop as soon as the stock runs out',
+    file: 'shared/stock/purchases.ts',
+    find: '          if (shortages.length > 0) throw InsufficientStockError.of(shortages);\n',
+    replace: '',
+    project: 'integration',
+    tests: ['tests/integration/failures.test.ts'],
+    testNamePattern: 'stops lock waiters',
+  },
+  {
+    id: 'withlocks-keeps-locks-on-failure',
+    breaks: 'withLocks releases what it took when the section throws or a later lock is busy',
+    file: 'shared/lock/redis-lock.ts',
+    find: '  } catch (error) {\n    await releaseAll();\n    throw error;\n  }',
+    replace: '  } catch (error) {\n    throw error;\n  }',
+    project: 'integration',
+    tests: ['tests/integration/lock.test.ts'],
+    short: true,
+  },
+  {
+    id: 'lock-not-fifo',
+    breaks: 'a free lock goes to the head of the line, not to whoever asks first',
+    file: 'shared/lock/scripts.ts',
+    find: "if redis.call('EXISTS', KEYS[1]) == 0 and (not head or head == token) then",
+    replace: "if redis.call('EXISTS', KEYS[1]) == 0 then",
+    project: 'integration',
+    tests: ['tests/integration/lock.test.ts'],
+    testNamePattern: 'first-come-first-served',
+  },
+  {
+    id: 'locks-in-caller-order',
+    breaks: 'locks are taken in one global order, so [A, B] and [B, A] cannot deadlock',
+    file: 'shared/lock/redis-lock.ts',
+    find: "return [...new Set(resources)].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));",
+    replace: 'return [...new Set(resources)];',
+    project: 'integration',
+    tests: ['tests/integration/bundles.test.ts'],
+    testNamePattern: 'without deadlock: every section',
+  },
+  {
+    id: 'reconciler-commit-release-swapped',
+    breaks: 'a stale hold is committed when its purchase is durable and released when it is not',
+    file: 'shared/stock/reconciler.ts',
+    find: 'if (await purchases.get(hold.holdId)) {',
+    replace: 'if (!(await purchases.get(hold.holdId))) {',
+    project: 'integration',
+    tests: ['tests/integration/failures.test.ts'],
+    testNamePattern: 'reconciler',
+  },
+  {
+    id: 'reconciler-ignores-hold-age',
+    breaks: 'the reconciler leaves young holds alone (their request may still be running)',
+    file: 'shared/stock/reconciler.ts',
+    find: '      if (hold.ageMs < this.deps.holdStaleAfterMs) continue;\n',
+    replace: '',
+    project: 'integration',
+    tests: ['tests/integration/failures.test.ts'],
+    testNamePattern: 'between the Redis decrement and the DynamoDB write',
+  },
+  {
+    id: 'deal-cap-off-by-one',
+    breaks: 'a buyer capped at N reserves at most N units of a hot deal',
+    file: 'shared/orders/scripts.ts',
+    find: 'if cap > 0 and mine + qty > cap then return {-4, mine, cap} end',
+    replace: 'if cap > 0 and mine + qty > cap + 1 then return {-4, mine, cap} end',
+    project: 'integration',
+    tests: ['tests/integration/orders.test.ts'],
+    testNamePattern: 'capped at 1',
+  },
+];
