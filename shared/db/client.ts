@@ -30,6 +30,8 @@ export function createDynamoClient(
       httpAgent: { keepAlive: true, maxSockets: extra.maxSockets ?? 128 },
       connectionTimeout: config.DYNAMODB_CONNECT_TIMEOUT_MS,
       requestTimeout: config.DYNAMODB_REQUEST_TIMEOUT_MS,
+      // Without it the handler only warns and the call waits on.
+      throwOnRequestTimeout: true,
     },
     maxAttempts: 3,
   });

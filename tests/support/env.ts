@@ -13,3 +13,7 @@ process.env.RECONCILE_ON_START = 'false';
 process.env.LOCK_WAIT_BUDGET_MS = '20000';
 process.env.LOG_LEVEL = 'ERROR';
 process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+// Per-call timeouts likewise: tests prove answers are exact, and a loaded CI machine may make
+// DynamoDB Local slower than production's 3 s budget without anything being wrong.
+process.env.DYNAMODB_REQUEST_TIMEOUT_MS = '20000';
+process.env.REDIS_COMMAND_TIMEOUT_MS = '10000';
