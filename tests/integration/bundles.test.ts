@@ -12,7 +12,7 @@ import {
   RedisStock,
 } from '../../shared/stock/index.ts';
 import { countStatuses, type Reply, startTestApi, type TestApi, unique } from '../support/api.ts';
-import { breakOperations, dynamo, quietLog, stack } from '../support/services.ts';
+import { breakOperations, dynamo, quietLog, refusal, stack } from '../support/services.ts';
 
 let api: TestApi;
 const healthy = stack();
@@ -350,7 +350,7 @@ describe('partial failures', () => {
   it('puts every line back when the durable write of a cart fails', async () => {
     const [a, b, c] = await products([5, 5, 5]);
     const doc = dynamo();
-    breakOperations(doc, ['TransactWriteItemsCommand']);
+    breakOperations(doc, ['TransactWriteItemsCommand'], refusal);
     const broken = stack({ redis: healthy.redis, doc });
     const error = await broken.purchaseService
       .purchase({ userId: 1, items: [a, b, c].map((p) => ({ productId: p!.id, quantity: 2 })) })

@@ -43,7 +43,7 @@ describe.each(['lock', 'atomic'] as const)('a failed durable write (%s)', (strat
   it('puts the Redis stock back, records nothing and says so cleanly', async () => {
     const product = await newProduct(5, strategy);
     const doc = dynamo();
-    breakOperations(doc, ['TransactWriteItemsCommand']);
+    breakOperations(doc, ['TransactWriteItemsCommand'], refusal);
     const broken = stack({ redis: healthy.redis, doc });
     const error = await broken.purchaseService
       .purchase({ userId: 1, items: [{ productId: product.id, quantity: 2 }], idempotencyKey: `k-${ulid()}` })
@@ -68,7 +68,7 @@ describe.each(['lock', 'atomic'] as const)('a failed durable write (%s)', (strat
     expect(await healthy.purchases.unitsSold(product.id)).toBe(2);
   });
 
-  it('lets DynamoDB refuse a sale a drifted Redis allowed: INSUFFICIENT_STOCK, holds back, nothing recorded', async () => {
+  it('lets DynamoDB refuse a sale a drifted Redis allowed: INSUFFICIENT_STOCK, holds back, Redis lowered to what DynamoDB can sell, nothing recorded', async () => {
     const product = await newProduct(5, strategy);
     // Redis believes in 3 units DynamoDB does not have (restored ahead of writes in flight, say).
     await healthy.redis.hset(stockKey(product.id), 'available', 8);
@@ -79,7 +79,7 @@ describe.each(['lock', 'atomic'] as const)('a failed durable write (%s)', (strat
     expect((error as InsufficientStockError).shortages).toEqual([
       { productId: product.id, requested: 6, available: 0 },
     ]);
-    expect(await state(product.id)).toEqual({ redis: 8, holds: 0, db: 5 });
+    expect(await state(product.id)).toEqual({ redis: 5, holds: 0, db: 5 });
     expect(await healthy.purchases.unitsSold(product.id)).toBe(0);
   });
 

@@ -20,7 +20,7 @@ import {
   RedisDeals,
 } from '#shared/orders';
 import { InsufficientStockError, ProductNotFoundError, Reconciler, stockKey } from '#shared/stock';
-import { breakOperations, dynamo, loseAnswers, quietLog, stack } from '../support/services.ts';
+import { breakOperations, dynamo, loseAnswers, quietLog, refusal, stack } from '../support/services.ts';
 
 const healthy = stack();
 afterAll(() => healthy.redis.quit());
@@ -118,7 +118,7 @@ describe('an order whose durable write fails', () => {
   it('releases the reservation, and the buyer’s count, when DynamoDB refuses the write', async () => {
     const product = await dealProduct(5, { maxPerUser: 2 });
     const doc = dynamo();
-    breakOperations(doc, ['PutItemCommand']);
+    breakOperations(doc, ['PutItemCommand'], refusal);
     const error = await hotDeals({ doc })
       .orders.create({ userId: buyer, productId: product.id, quantity: 2 })
       .catch((e: unknown) => e);

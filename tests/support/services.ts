@@ -36,6 +36,17 @@ export function dynamo(): DynamoDBDocumentClient {
 }
 
 /** Make every call of the named DynamoDB operations fail, as an outage or a throttle would. */
+/**
+ * DynamoDB's definite refusal of a call (a 4xx: throttled, say): nothing was applied. The default
+ * injected failure has no answer at all, so its outcome is unknown.
+ */
+export const refusal = () =>
+  Object.assign(new Error('injected DynamoDB refusal'), {
+    name: 'ProvisionedThroughputExceededException',
+    $fault: 'client',
+    $metadata: { httpStatusCode: 400 },
+  });
+
 export function breakOperations(
   doc: DynamoDBDocumentClient,
   operations: readonly string[],
