@@ -19,6 +19,7 @@ import {
   gateOperations,
   loseAnswers,
   quietLog,
+  refusal,
   stack,
 } from '../support/services.ts';
 import { until } from '../support/wait.ts';

@@ -124,7 +124,8 @@ export function stack(
       products,
       purchases,
       log: quietLog,
-      ...(options.lockOptions && { lockOptions: options.lockOptions }),
+      // The same generous wait budget as the HTTP tests (tests/support/env.ts): exactness, not speed.
+      lockOptions: options.lockOptions ?? { waitBudgetMs: Number(process.env.LOCK_WAIT_BUDGET_MS ?? 20_000) },
     }),
     reconciler: new Reconciler({
       stock,
