@@ -323,6 +323,5 @@ describe('Redis unavailable', () => {
     expect(error).toBeInstanceOf(DependencyUnavailableError);
     expect((error as DependencyUnavailableError).report).toEqual({ redis: 'unavailable', dynamodb: 'ok' });
     dead.disconnect();
-    void quietLog;
   });
 });
