@@ -121,7 +121,7 @@ export const machine = () =>
 
 async function login(client: Api, username: string, password: string): Promise<string> {
   const reply = await client.call('POST', '/api/auth/login', { username, password });
-  if (reply.status !== 200) throw new Error(`admin login as ${username} answered ${reply.status}`);
+  if (reply.status !== 200) throw new Error(`login as ${username} answered ${reply.status}`);
   return reply.body.access_token as string;
 }
 
