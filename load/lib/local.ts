@@ -58,7 +58,7 @@ export async function startRuntime(
 
 /**
  * Tokens of `count` users named `<prefix>_<i>`, registered if new (a 409 means an earlier run made
- * them, which is fine: they log in all the same), 50 at a time.
+ * them, which is fine: they log in all the same), 50 at a time; a 5xx is tried twice more.
  */
 export async function users(
   client: Api,
@@ -72,8 +72,19 @@ export async function users(
     tokens.push(
       ...(await Promise.all(
         batch.map(async (username) => {
-          await client.call('POST', '/api/auth/register', { username, password });
-          const login = await client.call('POST', '/api/auth/login', { username, password });
+          // A busy machine can time a request out (5xx): setup tries again rather than fail a session.
+          const retried = async (path: string) => {
+            let reply = await client.call('POST', path, { username, password });
+            for (let attempt = 1; attempt < 3 && reply.status >= 500; attempt++) {
+              await sleep(500 * attempt);
+              reply = await client.call('POST', path, { username, password });
+            }
+            return reply;
+          };
+          const registered = await retried('/api/auth/register');
+          if (registered.status !== 201 && registered.status !== 409)
+            throw new Error(`registering ${username} answered ${registered.status}`);
+          const login = await retried('/api/auth/login');
           if (login.status !== 200) throw new Error(`login of ${username} answered ${login.status}`);
           return login.body.access_token as string;
         }),

@@ -209,6 +209,8 @@ export async function startLocalTarget(
       },
       stop: async () => {
         app.redis.disconnect();
+        // A sign-up runtime still starting would outlive the session otherwise.
+        await signup?.catch(() => undefined);
         await stopAll();
       },
     };
@@ -536,9 +538,6 @@ export async function runLoad(options: LoadOptions): Promise<LoadSession> {
         .map((s) => s.params[options.scale].arrivals.count),
     );
     const started = performance.now();
-    // The sign-up runtime starts beside the setup (a failure surfaces in the first run that needs it).
-    if (options.runs.some((r) => scenarios[r.scenario].signup))
-      target.signupEndpoint().catch(() => undefined);
     const tokens = await users(target.client, needed, 'load_buyer', BUYER_PASSWORD);
     const buyers = tokens.map((token) => ({ token, userId: userIdOf(token) }));
     log(`  ${buyers.length} buyers ready in ${Math.round(performance.now() - started)} ms at ${target.url}`);
