@@ -379,7 +379,7 @@ async function coldStartBench(machine: string) {
     const file = `load/results/cold-start-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
     writeFileSync(
       file,
-      JSON.stringify({ machine, date: new Date().toISOString(), baselineMs: baseline, results }, null, 2),
+      JSON.stringify({ machine, date: new Date().toISOString(), baseline, results }, null, 2),
     );
     console.log(`\nraw results: ${file}`);
     if (!coldStartsAnswered(results)) process.exitCode = 1;

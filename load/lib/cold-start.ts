@@ -70,9 +70,15 @@ export interface ColdStart {
   readonly statuses: readonly (number | string)[];
   readonly expected: number | 'done';
   readonly runs: number;
-  /** Medians, ms from process start. */
+  /** Medians, ms from process start (wall clock). */
   readonly readyMs: number;
   readonly firstAnswerMs: number;
+  /**
+   * Medians of the CPU the process had used by then (user + system, all its threads), ms: far less
+   * sensitive than the wall clock to whatever else the machine runs.
+   */
+  readonly readyCpuMs: number;
+  readonly firstAnswerCpuMs: number;
 }
 
 const median = (values: readonly number[]) => {
@@ -223,7 +229,10 @@ const [file, eventFile] = process.argv.slice(2);
 const mod = await import(pathToFileURL(file).href);
 if (typeof mod.handler !== 'function') throw new Error(file + ' exports no handler');
 const ready = performance.now();
+const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+const readyCpu = cpuMs();
 let answered = null;
+let answeredCpu = null;
 let status = null;
 if (eventFile) {
   const { readFileSync } = await import('node:fs');
@@ -243,14 +252,17 @@ if (eventFile) {
     status = 'threw: ' + (error && error.message);
   }
   answered = performance.now();
+  answeredCpu = cpuMs();
 }
-process.stdout.write('\\n@@cold ' + JSON.stringify({ ready, answered, status }) + '\\n');
+process.stdout.write('\\n@@cold ' + JSON.stringify({ ready, readyCpu, answered, answeredCpu, status }) + '\\n');
 process.exit(0);
 `;
 
 interface ProbeRun {
   ready: number;
+  readyCpu: number;
   answered: number | null;
+  answeredCpu: number | null;
   status: number | string | null;
 }
 
@@ -291,18 +303,20 @@ export interface ColdStartOptions {
   readonly log?: (line: string) => void;
 }
 
-/** Node's own start: the probe importing an empty module (the floor under every "ready"). */
-export async function nodeBaseline(outDir: string, runs: number): Promise<number> {
+/** Node's own start: the probe importing an empty module (the floor under every "ready"), wall and CPU ms. */
+export async function nodeBaseline(
+  outDir: string,
+  runs: number,
+): Promise<{ readyMs: number; readyCpuMs: number }> {
   const dir = resolve(outDir);
   mkdirSync(dir, { recursive: true });
   const probe = join(dir, 'probe.mjs');
   const empty = join(dir, 'empty.mjs');
   writeFileSync(probe, probeSource);
   writeFileSync(empty, 'export const handler = async () => undefined;\n');
-  const ready: number[] = [];
-  for (let i = 0; i < runs; i++)
-    ready.push((await runProbe(probe, [empty], { PATH: process.env.PATH ?? '' })).ready);
-  return median(ready);
+  const done: ProbeRun[] = [];
+  for (let i = 0; i < runs; i++) done.push(await runProbe(probe, [empty], { PATH: process.env.PATH ?? '' }));
+  return { readyMs: median(done.map((r) => r.ready)), readyCpuMs: median(done.map((r) => r.readyCpu)) };
 }
 
 export async function measureColdStarts(options: ColdStartOptions): Promise<ColdStart[]> {
@@ -329,9 +343,11 @@ export async function measureColdStarts(options: ColdStartOptions): Promise<Cold
       runs: runs.length,
       readyMs: median(runs.map((r) => r.ready)),
       firstAnswerMs: median(runs.map((r) => r.answered ?? Number.NaN)),
+      readyCpuMs: median(runs.map((r) => r.readyCpu)),
+      firstAnswerCpuMs: median(runs.map((r) => r.answeredCpu ?? Number.NaN)),
     };
     options.log?.(
-      `  ${fn.name}: ${(result.bundleBytes / 1024).toFixed(0)} KB, ready ${result.readyMs.toFixed(0)} ms, first answer ${result.firstAnswerMs.toFixed(0)} ms (${[...new Set(result.statuses)].join(', ')})`,
+      `  ${fn.name}: ${(result.bundleBytes / 1024).toFixed(0)} KB, ready ${result.readyMs.toFixed(0)} ms (CPU ${result.readyCpuMs.toFixed(0)}), first answer ${result.firstAnswerMs.toFixed(0)} ms (CPU ${result.firstAnswerCpuMs.toFixed(0)}) (${[...new Set(result.statuses)].join(', ')})`,
     );
     results.push(result);
   }
@@ -342,22 +358,27 @@ const kb = (bytes: number) => (bytes / 1024).toFixed(1);
 const ms = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : '–');
 
 /** The markdown table `npm run bench -- cold` prints. */
-export function coldStartTable(results: readonly ColdStart[], baselineMs?: number): string {
+export function coldStartTable(
+  results: readonly ColdStart[],
+  baseline?: { readyMs: number; readyCpuMs: number },
+): string {
   const rows = results.map((r) => {
     const statuses = [...new Set(r.statuses.map(String))].join(', ');
     const ok = r.statuses.every((s) => s === r.expected);
-    return `| ${r.name} | ${r.trigger} | ${kb(r.bundleBytes)} | ${kb(r.mapBytes)} | ${ms(r.readyMs)} | ${ms(r.firstAnswerMs)} | ${r.probe} | ${ok ? statuses : `${statuses} (expected ${r.expected})`} |`;
+    return `| ${r.name} | ${r.trigger} | ${kb(r.bundleBytes)} | ${kb(r.mapBytes)} | ${ms(r.readyMs)} | ${ms(r.readyCpuMs)} | ${ms(r.firstAnswerMs)} | ${ms(r.firstAnswerCpuMs)} | ${r.probe} | ${ok ? statuses : `${statuses} (expected ${r.expected})`} |`;
   });
   const total = results.reduce((sum, r) => sum + r.bundleBytes, 0);
   return [
-    '| function | trigger | bundle KB | map KB | ready ms | first answer ms | first request | answered |',
-    '|---|---|---|---|---|---|---|---|',
+    '| function | trigger | bundle KB | map KB | ready ms | ready CPU ms | first answer ms | first answer CPU ms | first request | answered |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...rows,
-    ...(baselineMs === undefined
+    ...(baseline === undefined
       ? []
-      : [`| (node itself, empty module) | – | – | – | ${ms(baselineMs)} | – | – | – |`]),
+      : [
+          `| (node itself, empty module) | – | – | – | ${ms(baseline.readyMs)} | ${ms(baseline.readyCpuMs)} | – | – | – | – |`,
+        ]),
     '',
-    `${results.length} functions, ${kb(total)} KB of bundles in all; ready and first answer are medians of ${results[0]?.runs ?? 0} fresh processes each, ms from process start.`,
+    `${results.length} functions, ${kb(total)} KB of bundles in all. Medians of ${results[0]?.runs ?? 0} fresh processes each: ms from process start (wall clock), and the CPU the process had used by then (user + system, every thread), which a busy machine inflates far less.`,
   ].join('\n');
 }
 

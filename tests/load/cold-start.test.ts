@@ -52,6 +52,8 @@ describe('the cold-start bench', () => {
     expect(result?.statuses).toEqual([404]);
     expect(result?.readyMs).toBeGreaterThan(0);
     expect(result?.firstAnswerMs).toBeGreaterThanOrEqual(result?.readyMs ?? Number.POSITIVE_INFINITY);
+    expect(result?.readyCpuMs).toBeGreaterThan(0);
+    expect(result?.firstAnswerCpuMs).toBeGreaterThanOrEqual(result?.readyCpuMs ?? Number.POSITIVE_INFINITY);
     expect(coldStartTable(result ? [result] : [])).toContain(`| ${fallbackRoute.function} | $default |`);
   });
 });
