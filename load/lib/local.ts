@@ -48,9 +48,13 @@ export async function startRuntime(
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const deadline = Date.now() + 60_000;
+  // Generous: on a machine busy with other work, loading every handler through tsx can take a minute.
+  const deadline = Date.now() + 120_000;
   while (!(await isListening(port))) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error('local runtime did not start');
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL'); // never leave a half-started runtime behind
+      throw new Error('local runtime did not start');
+    }
     await sleep(100);
   }
   return { url: `http://127.0.0.1:${port}`, child };
@@ -73,9 +77,11 @@ export async function users(
       ...(await Promise.all(
         batch.map(async (username) => {
           // A busy machine can time a request out (5xx): setup tries again rather than fail a session.
+          // A registration whose answer timed out may land after its retry saw 409: login then waits.
           const retried = async (path: string) => {
             let reply = await client.call('POST', path, { username, password });
-            for (let attempt = 1; attempt < 3 && reply.status >= 500; attempt++) {
+            const again = (status: number) => status >= 500 || (path.endsWith('/login') && status === 401);
+            for (let attempt = 1; attempt < 3 && again(reply.status); attempt++) {
               await sleep(500 * attempt);
               reply = await client.call('POST', path, { username, password });
             }
