@@ -1,5 +1,6 @@
 /**
  * `npm run bench`: the numbers the README quotes, printed in one run on this machine.
+ * `npm run bench -- cold`: the cold-start section (3.) alone.
  *
  *  1. The library against a private redis-server: atomic reserve (check-and-decrement + hold) per
  *     second and lock acquire+release pairs per second, beside redis-benchmark's EVALSHA rate of the
@@ -7,13 +8,16 @@
  *  2. End to end through the local runtime (a child process: the API Gateway adapter and the real
  *     handlers over redis-server and DynamoDB Local), 300 buyers on 100 units per strategy, both as
  *     a burst (all at once) and as 300 arrivals 3 ms apart (the first-come-first-served check).
+ *  3. Cold start per deployed function (load/lib/cold-start.ts): bundle size as Lambda gets it, time
+ *     from a fresh Node process to the handler module ready, and to its first answer against a
+ *     private redis-server and DynamoDB Local.
  *
  * Setup (users, tokens, products) is not timed. Latency is measured per request, client side.
  */
 import { type ChildProcess, execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startDynamoDbLocal, startRedisServer } from '../bin/local/processes.ts';
 import {
@@ -27,6 +31,7 @@ import { RedisLock } from '../shared/lock/index.ts';
 import { createRedis } from '../shared/redis.ts';
 import { holdsKey, RedisStock, stockKey, stockScripts } from '../shared/stock/index.ts';
 import { type BundleSaleResult, bundleSale } from './bundle-sale.ts';
+import { coldStartsAnswered, coldStartTable, measureColdStarts, nodeBaseline } from './lib/cold-start.ts';
 import { type Api, api, startRuntime, users } from './lib/local.ts';
 
 const BUYERS = Number(process.env.BENCH_BUYERS ?? 300);
@@ -34,6 +39,9 @@ const UNITS = Number(process.env.BENCH_UNITS ?? 100);
 const LIB_OPS = Number(process.env.BENCH_LIB_OPS ?? 50_000);
 const CONCURRENCY = 64;
 const WARM_UP_PURCHASES = Number(process.env.BENCH_WARM_UP_PURCHASES ?? 4_000);
+const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 5);
+// The SDK's "Node 22 from 2027" notice is known (README); in a printed table it is noise.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 /** Push purchases through the runtime (32 at a time) so neither the handlers nor the JVM are cold. */
 async function warmUp(client: Api, adminToken: string, token: string, purchases: number) {
@@ -336,4 +344,54 @@ async function main() {
   }
 }
 
-await main();
+/**
+ * Section 3: every function's bundle, fresh processes importing it and answering one request. Its own
+ * redis-server and DynamoDB Local (tables created, empty), so nothing of the sections before warms it.
+ */
+async function coldStartBench(machine: string) {
+  console.log(
+    `## cold start per function (esbuild as lib/endpoint-function.ts; fresh \`node --enable-source-maps\` per run, ${COLD_RUNS} runs; ${machine})\n`,
+  );
+  const busyBefore = loadavg()[0]?.toFixed(2);
+  const [redis, dynamo] = await Promise.all([startRedisServer(), startDynamoDbLocal()]);
+  try {
+    const env = {
+      STAGE: 'bench',
+      LOG_LEVEL: 'INFO',
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      DYNAMODB_ENDPOINT: dynamo.url,
+      REDIS_URL: redis.url,
+      JWT_SECRET: randomBytes(32).toString('base64url'),
+    };
+    await createTables(createDynamoClient(env), {});
+    const outDir = 'load/results/cold-start';
+    const baseline = await nodeBaseline(outDir, COLD_RUNS);
+    const results = await measureColdStarts({ outDir, runs: COLD_RUNS, env });
+    console.log(coldStartTable(results, baseline));
+    // Timings from fresh processes are only as quiet as the machine: say how busy it was.
+    console.log(
+      `\nload average (1 min) before: ${busyBefore}, after: ${loadavg()[0]?.toFixed(2)} on ${cpus().length} cores`,
+    );
+    mkdirSync('load/results', { recursive: true });
+    const file = `load/results/cold-start-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+    writeFileSync(
+      file,
+      JSON.stringify({ machine, date: new Date().toISOString(), baseline, results }, null, 2),
+    );
+    console.log(`\nraw results: ${file}`);
+    if (!coldStartsAnswered(results)) process.exitCode = 1;
+  } finally {
+    await Promise.all([redis.stop(), dynamo.stop()]);
+  }
+}
+
+if (process.argv[2] === 'cold') {
+  await coldStartBench(`${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}`);
+} else {
+  await main();
+  console.log('');
+  await coldStartBench(`${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}`);
+}

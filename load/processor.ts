@@ -7,6 +7,9 @@
  *   {k:'buy', id, u, p, q, t}            a purchase about to be sent (user, product, quantity, time)
  *   {k:'res', id, n, s, t, ms, pid?, c?}  any response (name, status, sent at, first byte in ms,
  *                                        purchase id of a 200, error code of a 4xx/5xx)
+ *   {k:'user', u, n}                     a user the run registered (id, username)
+ *   {k:'signup', u, s, ms}               a sign-up finished: the login's status and the time from
+ *                                        sending the registration to the login's answer
  * A 'buy' without its 'res' is an attempt that never got an answer (timeout, reset). The verifier
  * joins these with DynamoDB; the latency picture is drawn from the 'res' lines at 1 s resolution
  * (artillery's own intermediate reports are fixed 10 s windows, too coarse for a 2 s flash crowd).
@@ -68,6 +71,19 @@ const list = (vars: Vars, name: string) =>
 const between = (min: number, max: number) => min + Math.random() * (max - min);
 const randomInt = (min: number, max: number) => Math.floor(between(min, max + 1));
 
+let users = 0;
+
+/**
+ * Flow step of the sign-up variants: a username no earlier run used (the runner's prefix, this
+ * worker thread, a counter), and the clock for the whole sign-up.
+ */
+export function newUser(context: Context, _events: Events, done: Next) {
+  users += 1;
+  context.vars.username = `${String(context.vars.userPrefix ?? 'load')}_${threadId}_${users}`;
+  context.vars.signupStartedAt = now();
+  done();
+}
+
 /** Flow step: a think time drawn between thinkMin and thinkMax seconds (Locust's `between`). */
 export function think(context: Context, _events: Events, done: Next) {
   const ms = between(num(context.vars, 'thinkMin', 0), num(context.vars, 'thinkMax', 0)) * 1000;
@@ -105,9 +121,22 @@ export const isListTask = (vars: Vars) => vars.task === 0;
 export const isStockTask = (vars: Vars) => vars.task === 1;
 export const isBuyTask = (vars: Vars) => vars.task === 2;
 
-/** Loop condition: until runSeconds after the processor loaded (Locust's --run-time). */
+/**
+ * Flow step of the sign-up variants, after the login: this user's loop clock starts now, so the time
+ * its sign-up took (bcrypt, queued behind other sign-ups) does not eat its shopping time.
+ */
+export function startShopping(context: Context, _events: Events, done: Next) {
+  context.vars.shoppingFrom = Date.now();
+  done();
+}
+
+/**
+ * Loop condition: until runSeconds after the processor loaded (Locust's --run-time), or, for a user
+ * that signed up inside the run, after it started shopping.
+ */
 export function beforeDeadline(context: Context, done: (goOn: boolean) => void) {
-  done(Date.now() < loadedAt + num(context.vars, 'runSeconds', 0) * 1000);
+  const from = num(context.vars, 'shoppingFrom', loadedAt);
+  done(Date.now() < from + num(context.vars, 'runSeconds', 0) * 1000);
 }
 
 /** beforeRequest of a purchase: the body (product, quantity in qtyMin..qtyMax) and the 'buy' line. */
@@ -120,6 +149,8 @@ export function preparePurchase(params: RequestParams, context: Context, _events
 }
 
 const expected: Record<string, number[]> = {
+  register: [201],
+  login: [200],
   purchase: [200, 400, 409],
   list: [200],
   stock: [200],
@@ -130,14 +161,14 @@ const expected: Record<string, number[]> = {
 export function recordResponse(
   params: RequestParams,
   response: Response,
-  _c: Context,
+  context: Context,
   events: Events,
   next: Next,
 ) {
   const name = params.name ?? 'request';
   const status = response.statusCode;
   const ms = response.timings?.phases?.firstByte ?? 0;
-  let body: { id?: unknown; code?: unknown } = {};
+  let body: { id?: unknown; code?: unknown; username?: unknown } = {};
   try {
     body = typeof response.body === 'string' ? JSON.parse(response.body) : {};
   } catch {
@@ -153,9 +184,19 @@ export function recordResponse(
     ...(name === 'purchase' && status === 200 && { pid: body.id }),
     ...(status >= 400 && typeof body.code === 'string' && { c: body.code }),
   });
+  if (name === 'register' && status === 201) write({ k: 'user', u: body.id, n: body.username });
+  const signupStartedAt = Number(context.vars.signupStartedAt);
+  if (name === 'login' && Number.isFinite(signupStartedAt)) {
+    const answeredAt = (response.timings?.upload ?? now()) + ms;
+    const total = Math.max(0, answeredAt - signupStartedAt);
+    write({ k: 'signup', u: Number(context.vars.user_id), s: status, ms: total });
+    events.emit('histogram', 'signup.response_time', total);
+  }
   const unexpected = !(expected[name] ?? [200]).includes(status);
   // Emitted as 0 too, so the metric exists and an ensure expression over it always evaluates.
   events.emit('counter', 'load.errors', unexpected ? 1 : 0);
+  // Every request but the sign-up's: what the sign-up variants' latency limits apply to.
+  if (name !== 'register' && name !== 'login') events.emit('histogram', 'shop.response_time', ms);
   if (name === 'purchase') {
     events.emit('histogram', 'purchase.response_time', ms);
     events.emit('counter', `purchase.${status}`, 1);

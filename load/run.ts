@@ -1,5 +1,5 @@
 /**
- * `npm run load -- <scenario...|all> [--strategy lock|atomic|both] [--smoke] [--target URL] [--out DIR]`
+ * `npm run load -- <scenario...|all> [--strategy lock|atomic|both] [--smoke] [--bcrypt-cost N] [--target URL] [--out DIR]`
  * `npm run load -- ceiling`
  *
  * Runs the artillery scenarios of load/scenarios.ts against a private local stack (or --target) and
@@ -9,14 +9,17 @@
  */
 import { parseArgs } from 'node:util';
 import { measureCeiling } from './lib/ceiling.ts';
-import { runLoad, type Strategy } from './lib/runner.ts';
+import { DEPLOYED_BCRYPT_COST, everyRun, runLoad, type Strategy } from './lib/runner.ts';
 import { isScenarioName, type ScenarioName, scenarioNames } from './scenarios.ts';
 
 // The SDK's "Node 22 from 2027" notice is known (README); once per run is noise in a report.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const usage = `usage: npm run load -- <${scenarioNames.join('|')}|all>... [--strategy lock|atomic|both] [--smoke] [--target URL] [--out DIR]
-       npm run load -- ceiling [--out DIR]`;
+const usage = `usage: npm run load -- <${scenarioNames.join('|')}|all>... [--strategy lock|atomic|both] [--smoke]
+                     [--bcrypt-cost N] [--target URL] [--out DIR]
+       npm run load -- ceiling [--out DIR]
+--bcrypt-cost: bcrypt cost of the local runtime the -signup variants register and log in against
+               (default ${DEPLOYED_BCRYPT_COST}, the deployed cost; the plain variants' runtime uses 4).`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -25,6 +28,7 @@ const { values, positionals } = parseArgs({
     smoke: { type: 'boolean', default: false },
     target: { type: 'string' },
     out: { type: 'string' },
+    'bcrypt-cost': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -47,16 +51,18 @@ if (positionals[0] === 'ceiling') {
       : values.strategy === 'lock' || values.strategy === 'atomic'
         ? [values.strategy]
         : undefined;
-  if (unknown.length > 0 || !strategies) {
+  const cost = values['bcrypt-cost'] === undefined ? undefined : Number(values['bcrypt-cost']);
+  const badCost = cost !== undefined && !(Number.isInteger(cost) && cost >= 4 && cost <= 15);
+  if (unknown.length > 0 || !strategies || badCost) {
     console.error(
-      `${unknown.length > 0 ? `unknown scenario ${unknown.join(', ')}` : `unknown strategy ${values.strategy}`}\n${usage}`,
+      `${unknown.length > 0 ? `unknown scenario ${unknown.join(', ')}` : badCost ? `--bcrypt-cost must be an integer from 4 to 15` : `unknown strategy ${values.strategy}`}\n${usage}`,
     );
     process.exit(2);
   }
   const session = await runLoad({
-    scenarios: [...new Set(names)] as ScenarioName[],
-    strategies,
+    runs: everyRun([...new Set(names)] as ScenarioName[], strategies),
     scale: values.smoke ? 'smoke' : 'full',
+    signupBcryptCost: cost,
     target: values.target,
     outDir: values.out,
     command,

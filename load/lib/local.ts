@@ -48,9 +48,13 @@ export async function startRuntime(
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const deadline = Date.now() + 60_000;
+  // Generous: on a machine busy with other work, loading every handler through tsx can take a minute.
+  const deadline = Date.now() + 120_000;
   while (!(await isListening(port))) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error('local runtime did not start');
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL'); // never leave a half-started runtime behind
+      throw new Error('local runtime did not start');
+    }
     await sleep(100);
   }
   return { url: `http://127.0.0.1:${port}`, child };
@@ -58,7 +62,7 @@ export async function startRuntime(
 
 /**
  * Tokens of `count` users named `<prefix>_<i>`, registered if new (a 409 means an earlier run made
- * them, which is fine: they log in all the same), 50 at a time.
+ * them, which is fine: they log in all the same), 50 at a time; a 5xx is tried twice more.
  */
 export async function users(
   client: Api,
@@ -72,8 +76,21 @@ export async function users(
     tokens.push(
       ...(await Promise.all(
         batch.map(async (username) => {
-          await client.call('POST', '/api/auth/register', { username, password });
-          const login = await client.call('POST', '/api/auth/login', { username, password });
+          // A busy machine can time a request out (5xx): setup tries again rather than fail a session.
+          // A registration whose answer timed out may land after its retry saw 409: login then waits.
+          const retried = async (path: string) => {
+            let reply = await client.call('POST', path, { username, password });
+            const again = (status: number) => status >= 500 || (path.endsWith('/login') && status === 401);
+            for (let attempt = 1; attempt < 3 && again(reply.status); attempt++) {
+              await sleep(500 * attempt);
+              reply = await client.call('POST', path, { username, password });
+            }
+            return reply;
+          };
+          const registered = await retried('/api/auth/register');
+          if (registered.status !== 201 && registered.status !== 409)
+            throw new Error(`registering ${username} answered ${registered.status}`);
+          const login = await retried('/api/auth/login');
           if (login.status !== 200) throw new Error(`login of ${username} answered ${login.status}`);
           return login.body.access_token as string;
         }),

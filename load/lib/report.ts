@@ -6,7 +6,15 @@
 import type { ScenarioParams } from '../scenarios.ts';
 import type { CpuUsage } from './cpu.ts';
 import type { Answer } from './events.ts';
-import type { Verdict } from './verify.ts';
+import { describeRepairs, repairTotal, type Verdict } from './verify.ts';
+
+/** One endpoint's answers: how many, and their latency to first byte. */
+export interface EndpointLatency {
+  readonly count: number;
+  readonly p50: number;
+  readonly p95: number;
+  readonly p99: number;
+}
 
 export interface RunMetrics {
   readonly requests: number;
@@ -19,6 +27,10 @@ export interface RunMetrics {
   readonly purchaseP50: number;
   readonly purchaseP95: number;
   readonly purchaseP99: number;
+  /** Per endpoint (register, login, list, stock, purchase: whichever the scenario sends). */
+  readonly endpoints: Record<string, EndpointLatency>;
+  /** Sign-up variants: per user, registration sent → login answered. */
+  readonly signup: EndpointLatency | null;
   /** 5xx, statuses the contract does not list, and requests that got no answer. */
   readonly errors: number;
   readonly lockConflicts: number;
@@ -31,6 +43,12 @@ export interface RunResult {
   readonly strategy: string;
   readonly scale: string;
   readonly target: string;
+  /** Where register and login went, when not to the target (locally: the sign-up runtime). */
+  readonly authTarget?: string;
+  /** bcrypt cost of the runtime the run went to, when known (local). */
+  readonly bcryptCost: number | null;
+  /** Buyers registered and logged in inside the run. */
+  readonly signup: boolean;
   readonly dir: string;
   readonly summary: string;
   readonly params: ScenarioParams;
@@ -49,15 +67,31 @@ const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? Number(n.toFixed(di
 const pct = (ratio: number | null) => (ratio === null ? '–' : `${Math.round(ratio * 100)}%`);
 
 export const tableHeader =
-  '| scenario | strategy | requests | req/s | purchases/s | p50 ms | p95 ms | p99 ms | purchase p99 ms | errors | 409 | sold / units | oversold | FCFS | thresholds | verdict |\n' +
-  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
+  '| scenario | strategy | requests | req/s | purchases/s | p50 ms | p95 ms | p99 ms | purchase p99 ms | sign-up p99 ms | errors | 409 | sold / units | oversold | before repair | repairs | FCFS first served | out of turn | thresholds | verdict |\n' +
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
 
 export function tableRow(r: RunResult): string {
   const m = r.metrics;
-  const units = r.verdict.products.reduce((sum, p) => sum + p.initial, 0);
-  const sold = r.verdict.products.reduce((sum, p) => sum + p.sold, 0);
-  const fcfs = r.verdict.fcfs;
-  return `| ${r.scenario} | ${r.strategy} | ${m.requests} | ${fmt(m.requestsPerSecond, 0)} | ${fmt(m.purchasesPerSecond, 0)} | ${fmt(m.p50)} | ${fmt(m.p95)} | ${fmt(m.p99)} | ${fmt(m.purchaseP99)} | ${m.errors} | ${m.lockConflicts} | ${sold} / ${units} | ${r.verdict.oversold} | ${fcfs.served}/${fcfs.first} (${pct(fcfs.ratio)}) | ${r.thresholds.passed ? 'pass' : 'FAIL'} | ${r.verdict.passed ? 'pass' : 'FAIL'} |`;
+  const v = r.verdict;
+  const units = v.products.reduce((sum, p) => sum + p.initial, 0);
+  const sold = v.products.reduce((sum, p) => sum + p.sold, 0);
+  const fcfs = v.fcfs;
+  const signup = m.signup ? `${fmt(m.signup.p99)} (cost ${r.bcryptCost ?? '?'})` : '–';
+  const repairs = v.repairs ? String(repairTotal(v.repairs)) : 'n/a';
+  const outOfTurn = `${fcfs.violations}${fcfs.judged ? '' : ' (reported)'}`;
+  return `| ${r.scenario} | ${r.strategy} | ${m.requests} | ${fmt(m.requestsPerSecond, 0)} | ${fmt(m.purchasesPerSecond, 0)} | ${fmt(m.p50)} | ${fmt(m.p95)} | ${fmt(m.p99)} | ${fmt(m.purchaseP99)} | ${signup} | ${m.errors} | ${m.lockConflicts} | ${sold} / ${units} | ${v.oversold} | ${v.preRepair.agreed ? 'agreed' : 'DISAGREED'} | ${repairs} | ${fcfs.served}/${fcfs.first} (${pct(fcfs.ratio)}) | ${outOfTurn} | ${r.thresholds.passed ? 'pass' : 'FAIL'} | ${v.passed ? 'pass' : 'FAIL'} |`;
+}
+
+/** The per-endpoint latency table of one run. */
+export function endpointTable(m: RunMetrics): string {
+  const rows = Object.entries(m.endpoints).map(
+    ([name, l]) => `| ${name} | ${l.count} | ${fmt(l.p50)} | ${fmt(l.p95)} | ${fmt(l.p99)} |`,
+  );
+  if (m.signup)
+    rows.push(
+      `| sign-up (register sent → login answered) | ${m.signup.count} | ${fmt(m.signup.p50)} | ${fmt(m.signup.p95)} | ${fmt(m.signup.p99)} |`,
+    );
+  return ['| endpoint | answers | p50 ms | p95 ms | p99 ms |', '|---|---|---|---|---|', ...rows].join('\n');
 }
 
 export function markdown(r: RunResult, context: { machine: string; date: string; command: string }): string {
@@ -69,17 +103,21 @@ export function markdown(r: RunResult, context: { machine: string; date: string;
   return [
     `# ${r.scenario} × ${r.strategy} (${r.scale}): ${r.passed ? 'PASS' : 'FAIL'}`,
     '',
-    `${r.summary}. Target ${r.target}; products ${r.productIds.join(', ')}.`,
+    `${r.summary}. Target ${r.target}${r.authTarget ? ` (register and login: ${r.authTarget})` : ''}; products ${r.productIds.join(', ')}.`,
     `${context.date} on ${context.machine}. Reproduce: \`${context.command}\`.`,
     '',
     tableHeader,
     tableRow(r),
     '',
-    `Purchases: p50 ${fmt(m.purchaseP50)} ms, p95 ${fmt(m.purchaseP95)} ms, p99 ${fmt(m.purchaseP99)} ms; answers ${Object.entries(
-      r.verdict.statuses,
-    )
+    `Purchase answers by status: ${Object.entries(r.verdict.statuses)
       .map(([status, n]) => `${status}: ${n}`)
-      .join(', ')}. Load window ${fmt(m.seconds)} s.`,
+      .join(
+        ', ',
+      )}. Load window ${fmt(m.seconds)} s.${r.signup ? ` Buyers signed up inside the run at bcrypt cost ${r.bcryptCost ?? 'of the stage'}; the latency limits apply to every request but register and login.` : ''}`,
+    '',
+    '## Latency per endpoint (client side, to first byte)',
+    '',
+    endpointTable(m),
     '',
     '## Thresholds (artillery ensure)',
     '',
@@ -87,7 +125,7 @@ export function markdown(r: RunResult, context: { machine: string; date: string;
     '',
     '## Verdict on the data',
     '',
-    `Reconcile: ${r.verdict.reconcile}. Purchases listed from ${r.verdict.source}.`,
+    `Before any repair: ${r.verdict.preRepair.agreed ? 'Redis agreed with DynamoDB' : 'Redis DISAGREED with DynamoDB'}${r.verdict.preRepair.waitedMs > 0 ? ` after ${r.verdict.preRepair.waitedMs} ms of letting holds settle` : ''}. Reconcile: ${r.verdict.reconcile}${r.verdict.repairs ? ` (${describeRepairs(r.verdict.repairs)})` : ''}.${r.verdict.fault ? ` Injected fault: ${r.verdict.fault}.` : ''} Purchases listed from ${r.verdict.source}.`,
     '',
     ...r.verdict.checks.map((c) => `- ${c.ok ? 'ok' : 'FAIL'}: ${c.name} (${c.detail})`),
     '',

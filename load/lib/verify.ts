@@ -1,20 +1,32 @@
 /**
  * The verdict on the data after a load run: latency proves nothing about overselling.
  *
- * Per product of the run, after one reconcile:
- *  - oversold = 0: DynamoDB never sold more than the initial stock, and the client was never told
- *    "200" for more units than there were;
- *  - Σ durable purchases = initial − remaining (DynamoDB's purchases against its product row);
- *  - Redis stock = DynamoDB stock, with no hold left;
- *  - every 200 the client saw is a durable purchase of that user, product and quantity, and no
- *    durable purchase exists that the client was not told about.
- * Reported, not judged: first-come-first-served (of the first arrivals the stock could serve, how
- * many were served) and the answers by status.
+ * In this order, so nothing is repaired before it is judged:
+ *  1. Before any repair: per product, Redis against DynamoDB from the admin audit: available + held
+ *     + reserved = durable stock. The first look right after the load is recorded; if holds are still
+ *     in flight it waits (bounded) until they settle by themselves, because while a purchase runs its
+ *     durable write may be visible before its hold is committed. The look without holds is judged:
+ *     it must balance, and no hold may be left at the bound.
+ *  2. One reconcile of the run's products; its repairs (restored, holds committed/released,
+ *     reservations settled, stock repaired) must all be 0: a healthy run leaves it nothing to do.
+ *  3. After it, per product:
+ *     - oversold = 0: DynamoDB never sold more than the initial stock, and the client was never
+ *       told "200" for more units than there were;
+ *     - Σ durable purchases = initial − remaining (DynamoDB's purchases against its product row);
+ *     - Redis stock = DynamoDB stock, with no hold left;
+ *     - every 200 the client saw is a durable purchase of that user, product and quantity, and no
+ *       durable purchase exists that the client was not told about;
+ *     - first come, first served (where the scenario judges it, see `fairness`).
+ * A scenario that declares an injected fault gets 1 and 2 reported instead of judged.
+ * Reported: the share of the first arrivals the stock could serve that were served, and the
+ * answers by status.
  *
  * The inventory figures come from the API's admin audit (GET /api/admin/inventory/verify), so they
  * work against a deployed stage; the purchase ids come from DynamoDB when the runner can reach the
  * table, else from each buyer's GET /api/purchases/me.
  */
+
+import { setTimeout as sleep } from 'node:timers/promises';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import {
   createDocumentClient,
@@ -52,14 +64,77 @@ export interface DurableSource {
   list(productIds: number[]): Promise<{ purchases: DurablePurchase[]; complete: boolean; note?: string }>;
 }
 
-interface AuditRow {
+export interface AuditRow {
   product_id: number;
   initial_stock: number;
   sold: number;
   db_stock: number;
   redis_stock: number | null;
   held: number;
+  /** Units of pending hot-deal orders; absent from an older stage's audit (then 0). */
+  reserved?: number;
   ok: boolean;
+}
+
+/** What a reconcile repaired (shared/stock's ReconcileSummary without the product count). */
+export interface Repairs {
+  readonly restored: number;
+  readonly holdsCommitted: number;
+  readonly holdsReleased: number;
+  readonly reservationsSettled: number;
+  readonly repaired: number;
+}
+
+export const repairTotal = (r: Repairs) =>
+  r.restored + r.holdsCommitted + r.holdsReleased + r.reservationsSettled + r.repaired;
+
+export const describeRepairs = (r: Repairs) =>
+  `${r.restored} restored, ${r.holdsCommitted} holds committed, ${r.holdsReleased} released, ${r.reservationsSettled} reservations settled, ${r.repaired} repaired`;
+
+/** What the reconcile after the pre-repair check did. */
+export interface Reconciliation {
+  readonly summary: string;
+  /**
+   * Its repairs on the run's products; null where the runner cannot see them (a deployed stage,
+   * whose reconciler runs on its schedule inside the VPC).
+   */
+  readonly repairs: Repairs | null;
+}
+
+/** One product's Redis against DynamoDB, from one audit. */
+export interface Balance {
+  readonly productId: number;
+  readonly available: number | null;
+  readonly held: number;
+  readonly reserved: number;
+  readonly durable: number;
+  /** available + held + reserved = durable */
+  readonly balanced: boolean;
+}
+
+/** The check before any repair. */
+export interface PreRepair {
+  /** Right after the load, before waiting or repairing anything. */
+  readonly firstLook: Balance[];
+  /** The look that is judged: the first without holds, or the last one at the bound. */
+  readonly judged: Balance[];
+  /** How long holds in flight took to settle by themselves (0 when none were left). */
+  readonly waitedMs: number;
+  readonly holdsLeft: number;
+  readonly agreed: boolean;
+}
+
+/** First come, first served, from the client's send times (see `fairness`). */
+export interface Fairness {
+  /** Sold-out answers (400 INSUFFICIENT_STOCK). */
+  readonly refused: number;
+  /** Of them, how many saw a buyer sent later (asking for as many units or more) get a sale. */
+  readonly overtaken: number;
+  /** The largest such lead, ms between the refused buyer's send and the later buyer's send. */
+  readonly maxLeadMs: number;
+  /** Overtakings beyond the tolerance: the later buyer was sent after the refused one was answered. */
+  readonly violations: number;
+  readonly examples: readonly string[];
 }
 
 export interface Check {
@@ -78,18 +153,28 @@ export interface ProductVerdict {
   readonly redisStock: number | null;
   readonly held: number;
   /** Of the first arrivals whose quantities fit in the stock, how many got a 200. */
-  readonly fcfs: { readonly first: number; readonly served: number };
+  readonly fcfs: { readonly first: number; readonly served: number } & Fairness;
 }
 
 export interface Verdict {
   readonly passed: boolean;
   readonly checks: Check[];
   readonly products: ProductVerdict[];
-  readonly fcfs: { readonly first: number; readonly served: number; readonly ratio: number | null };
+  readonly fcfs: {
+    readonly first: number;
+    readonly served: number;
+    readonly ratio: number | null;
+    readonly judged: boolean;
+  } & Omit<Fairness, 'examples'>;
   /** Purchase answers by status ('none' = no answer). */
   readonly statuses: Record<string, number>;
   readonly oversold: number;
+  readonly preRepair: PreRepair;
   readonly reconcile: string;
+  /** The reconcile's repairs (null: not observable from here); their sum must be 0. */
+  readonly repairs: Repairs | null;
+  /** The fault the scenario injects, when it declares one: then the pre-repair data is reported only. */
+  readonly fault?: string;
   readonly source: string;
 }
 
@@ -165,13 +250,13 @@ export function dynamoSource(options: {
  * endpoint answers the newest 100, so a buyer with 100 answers whose oldest is of this run may
  * have more: the listing is then marked incomplete rather than trusted.
  */
-export function apiSource(client: Api, buyers: readonly Buyer[]): DurableSource {
+export function apiSource(client: Api, buyersOf: () => Promise<readonly Buyer[]>): DurableSource {
   return {
     name: 'GET /api/purchases/me of every buyer',
     async list(productIds) {
       const wanted = new Set(productIds);
       let truncated = 0;
-      const lists = await pool(buyers, 16, async (buyer) => {
+      const lists = await pool(await buyersOf(), 16, async (buyer) => {
         const reply = await client.call('GET', '/api/purchases/me', undefined, buyer.token);
         if (reply.status !== 200) throw new Error(`GET /api/purchases/me answered ${reply.status}`);
         const rows = (reply.body as Partial<PurchaseRecord>[]).map((r) => ({
@@ -203,6 +288,96 @@ export async function auditRows(client: Api, adminToken: string, productIds: num
   });
 }
 
+export function balanceOf(row: AuditRow): Balance {
+  const reserved = row.reserved ?? 0;
+  return {
+    productId: row.product_id,
+    available: row.redis_stock,
+    held: row.held,
+    reserved,
+    durable: row.db_stock,
+    balanced: row.redis_stock !== null && row.redis_stock + row.held + reserved === row.db_stock,
+  };
+}
+
+/**
+ * Step 1 of the verdict: Redis against DynamoDB before any repair. A first look right after the
+ * load; while holds remain, looks again every `pollMs` up to `boundMs` (a purchase's durable write
+ * may be visible before its hold is committed, so only a look without holds can be judged).
+ */
+export async function checkBeforeRepair(
+  look: () => Promise<AuditRow[]>,
+  options: { boundMs: number; pollMs: number },
+): Promise<PreRepair> {
+  const started = performance.now();
+  const firstLook = (await look()).map(balanceOf);
+  let judged = firstLook;
+  while (judged.some((b) => b.held > 0) && performance.now() - started < options.boundMs) {
+    await sleep(options.pollMs);
+    judged = (await look()).map(balanceOf);
+  }
+  const holdsLeft = judged.reduce((sum, b) => sum + b.held, 0);
+  return {
+    firstLook,
+    judged,
+    waitedMs: firstLook === judged ? 0 : Math.round(performance.now() - started),
+    holdsLeft,
+    agreed: holdsLeft === 0 && judged.every((b) => b.balanced),
+  };
+}
+
+/**
+ * First come, first served, judged from what the client saw. The purchase path orders buyers at
+ * Redis, not at the client: the lock grants its line in the order buyers first asked Redis for it
+ * (shared/lock/scripts.ts: a ticket from INCR, only the head may take the lock, a waiter keeps its
+ * place while it keeps asking), and the atomic strategy's Lua reserve runs in arrival order. A buyer
+ * reaches Redis some time after it sent its request (network, the HTTP server, the token check, the
+ * plan's first peek) and before it gets its answer. So two buyers sent close together may reach the
+ * line in either order, and no bound tighter than that window follows from the lock's semantics:
+ *
+ *   tolerance = the refused buyer's own answer time. A buyer refused sold out (400
+ *   INSUFFICIENT_STOCK) may see a buyer sent later (asking for as many units or more) get a sale
+ *   only if that buyer was sent before the refusal came back; one sent after it was answered came
+ *   to Redis after the refusal was decided, and got a unit that, under FIFO, could not exist.
+ *
+ * Integer-millisecond timestamps (the HTTP client's timings) get 1 ms of slack. Only meaningful
+ * where units never come back during the run (no cancellations, adjustments, failed writes that
+ * release their holds: the last are 5xx answers, which fail the run anyway).
+ */
+export function fairness(attempts: readonly Attempt[]): Fairness {
+  const CLOCK_SLACK_MS = 1;
+  const sold = attempts.filter((a) => a.status === 200);
+  /** The latest send of a sale of at least q units. */
+  const latestSale = (q: number) =>
+    sold.filter((a) => a.quantity >= q).reduce((latest, a) => Math.max(latest, a.sentAt), -1);
+  const refused = attempts.filter((a) => a.status === 400 && a.code === 'INSUFFICIENT_STOCK');
+  let overtaken = 0;
+  let maxLeadMs = 0;
+  let violations = 0;
+  const examples: string[] = [];
+  for (const r of refused) {
+    const latest = latestSale(r.quantity);
+    if (latest <= r.sentAt) continue;
+    overtaken += 1;
+    maxLeadMs = Math.max(maxLeadMs, latest - r.sentAt);
+    const answeredAt = r.sentAt + (r.ms ?? Number.POSITIVE_INFINITY);
+    if (latest - answeredAt >= CLOCK_SLACK_MS) {
+      violations += 1;
+      if (examples.length < 3)
+        examples.push(
+          `attempt ${r.id} (user ${r.userId}) was answered sold out ${Math.round(r.ms ?? 0)} ms after sending; a buyer sent ${Math.round(latest - r.sentAt)} ms after it was sold`,
+        );
+    }
+  }
+  return {
+    refused: refused.length,
+    overtaken,
+    maxLeadMs: Math.round(maxLeadMs),
+    violations,
+    examples,
+  };
+}
+
 /** Of the first arrivals whose quantities add up to at most the stock, how many got a 200. */
 function firstComeFirstServed(attempts: readonly Attempt[], initial: number) {
   let units = 0;
@@ -217,6 +392,9 @@ function firstComeFirstServed(attempts: readonly Attempt[], initial: number) {
   return { first, served };
 }
 
+const balanceText = (b: Balance) =>
+  `available ${b.available ?? 'missing'} + held ${b.held} + reserved ${b.reserved} ${b.balanced ? '=' : '≠'} durable ${b.durable}`;
+
 const sample = (ids: readonly string[]) =>
   ids.length === 0 ? '' : `: ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''}`;
 
@@ -226,15 +404,51 @@ export async function verify(input: {
   productIds: number[];
   attempts: readonly Attempt[];
   source: DurableSource;
-  /** One reconcile (or waiting for the scheduled one); says what it did. */
-  settle: () => Promise<string>;
+  /** One reconcile of the run's products (or waiting for the scheduled one), after the pre-repair check. */
+  reconcile: () => Promise<Reconciliation>;
+  /** How long holds still in flight after the load may take to settle by themselves. */
+  holdSettleMs?: number;
+  pollMs?: number;
+  fcfs: 'judged' | 'reported';
+  /** The fault the scenario injects on purpose, if any (see Scenario.fault). */
+  fault?: string | undefined;
 }): Promise<Verdict> {
-  const { client, adminToken, productIds, attempts } = input;
-  const reconcile = await input.settle();
-  const audit = await auditRows(client, adminToken, productIds);
-  const durable = await input.source.list(productIds);
+  const { client, adminToken, productIds, attempts, fault } = input;
   const checks: Check[] = [];
   const products: ProductVerdict[] = [];
+  const judged = (ok: boolean) => ok || fault !== undefined;
+  const asFault = fault ? ` (injected fault "${fault}": reported, not judged)` : '';
+
+  const preRepair = await checkBeforeRepair(() => auditRows(client, adminToken, productIds), {
+    boundMs: input.holdSettleMs ?? 15_000,
+    pollMs: input.pollMs ?? 250,
+  });
+  for (const [i, b] of preRepair.judged.entries()) {
+    const first = preRepair.firstLook[i];
+    const waited =
+      preRepair.waitedMs > 0 && first
+        ? `first look ${balanceText(first)}; after ${preRepair.waitedMs} ms of letting holds settle: `
+        : '';
+    checks.push({
+      name: 'Redis = DynamoDB before any repair',
+      ok: judged(b.balanced && b.held === 0),
+      detail: `product ${b.productId}: ${waited}${balanceText(b)}${b.held > 0 ? `, ${b.held} held units left` : ''}${asFault}`,
+    });
+  }
+
+  const reconciliation = await input.reconcile();
+  const { repairs } = reconciliation;
+  checks.push({
+    name: 'the reconcile repaired nothing',
+    ok: judged(repairs === null ? preRepair.agreed : repairTotal(repairs) === 0),
+    detail:
+      repairs === null
+        ? `${reconciliation.summary}; its repairs are not observable from here${preRepair.agreed ? ', and the data agreed before it' : ''}${asFault}`
+        : `${reconciliation.summary}: ${describeRepairs(repairs)}${asFault}`,
+  });
+
+  const audit = await auditRows(client, adminToken, productIds);
+  const durable = await input.source.list(productIds);
 
   const acknowledged = new Map(
     attempts.filter((a) => a.status === 200 && a.purchaseId).map((a) => [a.purchaseId as string, a]),
@@ -267,9 +481,9 @@ export async function verify(input: {
       detail: `${at}: Σ purchases ${row.sold} (listed: ${listedUnits}), initial ${row.initial_stock} − remaining ${row.db_stock} = ${row.initial_stock - row.db_stock}`,
     });
     checks.push({
-      name: 'Redis stock = DynamoDB stock',
-      ok: row.redis_stock === row.db_stock && row.held === 0,
-      detail: `${at}: Redis ${row.redis_stock}, held ${row.held}, DynamoDB ${row.db_stock}`,
+      name: 'Redis stock = DynamoDB stock after the reconcile',
+      ok: row.redis_stock === row.db_stock && row.held === 0 && (row.reserved ?? 0) === 0,
+      detail: `${at}: Redis ${row.redis_stock}, held ${row.held}, reserved ${row.reserved ?? 0}, DynamoDB ${row.db_stock}`,
     });
 
     const missing: string[] = [];
@@ -291,6 +505,15 @@ export async function verify(input: {
       detail: `${at}: ${listed.length} durable, ${untold.length} never acknowledged${sample(untold)}${durable.note ? `; ${durable.note}` : ''}`,
     });
 
+    const fair = fairness(mine);
+    if (input.fcfs === 'judged') {
+      checks.push({
+        name: 'first come, first served',
+        ok: fair.violations === 0,
+        detail: `${at}: ${fair.refused} answered sold out; ${fair.overtaken} of them saw a buyer sent later get a unit while their own answer was on its way (largest lead ${fair.maxLeadMs} ms; tolerated), ${fair.violations} after they had been answered${fair.examples.length > 0 ? `: ${fair.examples.join('; ')}` : ''}`,
+      });
+    }
+
     products.push({
       productId: row.product_id,
       initial: row.initial_stock,
@@ -300,7 +523,7 @@ export async function verify(input: {
       oversold,
       redisStock: row.redis_stock,
       held: row.held,
-      fcfs: firstComeFirstServed(mine, row.initial_stock),
+      fcfs: { ...firstComeFirstServed(mine, row.initial_stock), ...fair },
     });
   }
 
@@ -309,16 +532,29 @@ export async function verify(input: {
     const key = a.status === null ? 'none' : String(a.status);
     statuses[key] = (statuses[key] ?? 0) + 1;
   }
-  const first = products.reduce((sum, p) => sum + p.fcfs.first, 0);
-  const served = products.reduce((sum, p) => sum + p.fcfs.served, 0);
+  const total = (key: 'first' | 'served' | 'refused' | 'overtaken' | 'violations') =>
+    products.reduce((sum, p) => sum + p.fcfs[key], 0);
+  const first = total('first');
   return {
     passed: checks.every((c) => c.ok),
     checks,
     products,
-    fcfs: { first, served, ratio: first > 0 ? served / first : null },
+    fcfs: {
+      first,
+      served: total('served'),
+      ratio: first > 0 ? total('served') / first : null,
+      judged: input.fcfs === 'judged',
+      refused: total('refused'),
+      overtaken: total('overtaken'),
+      maxLeadMs: Math.max(0, ...products.map((p) => p.fcfs.maxLeadMs)),
+      violations: total('violations'),
+    },
     statuses,
     oversold: products.reduce((sum, p) => sum + p.oversold, 0),
-    reconcile,
+    preRepair,
+    reconcile: reconciliation.summary,
+    repairs,
+    ...(fault && { fault }),
     source: input.source.name,
   };
 }
