@@ -13,35 +13,36 @@
  * - The function's timeout is enforced: an invocation still running at its deadline is ended by
  *   terminating its worker (FunctionTimeoutError, the gateway's 503), and the next request gets a
  *   fresh worker, as Lambda restarts a sandbox after a timeout.
- * - `close()` terminates every worker.
+ * - `close()` terminates every worker and removes the bundles.
  *
- * The worker needs TypeScript: Node 20 does not pass `--import tsx` on to workers through
- * `execArgv` (nodejs/node#47747), so a two-line bootstrap registers tsx's loader inside the worker
- * (tsx's `register()` API) and then imports function-worker.ts. Its own `execArgv` is empty, so
- * nothing inherited from the parent (a tsx preflight, a test runner's hooks) runs twice.
+ * - Cold starts run at most one per CPU core at a time: the first workers are ready sooner than if
+ *   a crowd's first second started every worker at once on a two-core laptop.
+ *
+ * A worker runs its function's esbuild bundle (bundle.ts), built for all functions by `prepare()`
+ * (or the first cold start) into a temporary folder: plain JavaScript, so the thread needs no
+ * TypeScript loader.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type ResourceLimits, Worker } from 'node:worker_threads';
 import type { FunctionName } from '../../shared/routes.ts';
-import type { Done, FromWorker, ToWorker, WorkerData } from './function-worker.ts';
+import { bundleFunctions } from './bundle.ts';
+import type { Done, FromWorker, ToWorker } from './function-worker.ts';
 import {
-  FUNCTION_MEMORY_MB,
   FunctionFailedError,
   FunctionThrottledError,
   FunctionTimeoutError,
-  functionModule,
   type Invoker,
 } from './invocation.ts';
+import { FUNCTION_MEMORY_MB } from './lambda-context.ts';
 import type { FunctionLimits, RuntimeSettings } from './settings.ts';
 
 /** Lambda gives a function's init phase 10 s; a worker that is not ready by then is given up. */
 const INIT_TIMEOUT_MS = 10_000;
 
-const TSX_API = import.meta.resolve('tsx/esm/api');
-const HARNESS = new URL('./function-worker.ts', import.meta.url).href;
-const BOOTSTRAP = `import(${JSON.stringify(TSX_API)}).then(({ register }) => {
-  register();
-  return import(${JSON.stringify(HARNESS)});
-});`;
+/** Workers loading their bundle at once, at most. */
+const PARALLEL_COLD_STARTS = Math.max(1, availableParallelism());
 
 /** What the pool reports as it works; the runtime logs some of it, tests count it. */
 export type PoolEvent =
@@ -88,7 +89,8 @@ interface Pending {
 }
 
 interface Sandbox {
-  readonly worker: Worker;
+  /** Absent while the function's bundle is being built. */
+  worker?: Worker;
   readonly id: number;
   readonly slot: Slot;
   state: 'starting' | 'idle' | 'busy' | 'gone';
@@ -109,6 +111,11 @@ export class FunctionPool implements Invoker {
   private readonly log: (line: string) => void;
   private readonly emit: (event: PoolEvent) => void;
   private readonly exits = new Set<Promise<unknown>>();
+  private bundles: Promise<Map<string, string>> | undefined;
+  private bundleDir: string | undefined;
+  /** Workers spawned and not yet ready, over all functions (each slot counts its own too). */
+  private starting = 0;
+  private nextId = 1;
   private closed = false;
   private pumping = false;
   private pumpAgain = false;
@@ -162,6 +169,8 @@ export class FunctionPool implements Invoker {
       }
     }
     await Promise.all([...this.exits]);
+    await this.bundles?.catch(() => undefined);
+    if (this.bundleDir) rmSync(this.bundleDir, { recursive: true, force: true });
   }
 
   private slot(name: FunctionName): Slot {
@@ -192,12 +201,22 @@ export class FunctionPool implements Invoker {
             // The most recently used worker first: it is the warmest.
             this.run(slot.idle.pop() as Sandbox, slot.queue.shift() as Pending);
           }
-          while (
-            slot.queue.length > slot.starting &&
-            slot.sandboxes.size < slot.concurrency &&
-            this.makeRoom(slot)
-          ) {
-            this.spawn(slot);
+        }
+        // One new worker per function per round, so one function's crowd does not take every
+        // cold-start turn from the others.
+        let spawned = true;
+        while (spawned && this.starting < PARALLEL_COLD_STARTS) {
+          spawned = false;
+          for (const slot of this.slots.values()) {
+            if (this.starting >= PARALLEL_COLD_STARTS) break;
+            if (
+              slot.queue.length > slot.starting &&
+              slot.sandboxes.size < slot.concurrency &&
+              this.makeRoom(slot)
+            ) {
+              this.spawn(slot);
+              spawned = true;
+            }
           }
         }
       } while (this.pumpAgain);
@@ -219,22 +238,57 @@ export class FunctionPool implements Invoker {
     return true;
   }
 
+  /**
+   * Bundle every function (once; a failed build is tried again by the next cold start). The
+   * runtime calls it before it listens; otherwise the first cold start does.
+   */
+  prepare(): Promise<Map<string, string>> {
+    if (!this.bundles) {
+      this.bundleDir ??= mkdtempSync(join(tmpdir(), 'flash-sale-functions-'));
+      const names = [...this.options.settings.functions.keys()];
+      const startedAt = performance.now();
+      const built = bundleFunctions(names, this.bundleDir).then((files) => {
+        this.log(`bundled ${names.length} functions in ${Math.round(performance.now() - startedAt)} ms`);
+        return files;
+      });
+      built.catch(() => {
+        this.bundles = undefined;
+      });
+      this.bundles = built;
+    }
+    return this.bundles;
+  }
+
+  /** Count a new worker for `slot` now (so the limits hold while it starts) and start it. */
   private spawn(slot: Slot) {
+    const sandbox: Sandbox = { id: this.nextId++, slot, state: 'starting', lastUsed: 0 };
+    slot.sandboxes.add(sandbox);
+    slot.starting += 1;
+    this.starting += 1;
+    this.prepare().then(
+      (files) => {
+        const file = files.get(slot.name);
+        if (sandbox.state !== 'starting') return;
+        if (file) this.start(sandbox, file);
+        else this.failInit(sandbox, new Error(`no bundle for ${slot.name}`));
+      },
+      (error: unknown) => this.failInit(sandbox, error instanceof Error ? error : new Error(String(error))),
+    );
+  }
+
+  private start(sandbox: Sandbox, file: string) {
+    const { slot } = sandbox;
     const startedAt = performance.now();
-    const workerData: WorkerData = { functionName: slot.name, module: functionModule(slot.name).href };
     const resourceLimits: ResourceLimits = { maxOldGenerationSizeMb: FUNCTION_MEMORY_MB };
-    const worker = new Worker(BOOTSTRAP, {
-      eval: true,
-      execArgv: [],
-      workerData,
+    const worker = new Worker(file, {
+      // The stack sets NODE_OPTIONS=--enable-source-maps for every function; so does this.
+      execArgv: ['--enable-source-maps'],
       resourceLimits,
       // The SDK's Node-version notice: this process has printed it; once per worker is noise.
       env: { ...(this.options.env ?? process.env), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
       name: slot.name,
     });
-    const sandbox: Sandbox = { worker, id: worker.threadId, slot, state: 'starting', lastUsed: 0 };
-    slot.sandboxes.add(sandbox);
-    slot.starting += 1;
+    sandbox.worker = worker;
     const initTimer = setTimeout(() => {
       this.failInit(sandbox, new Error(`not ready within ${INIT_TIMEOUT_MS} ms`));
     }, INIT_TIMEOUT_MS);
@@ -252,6 +306,7 @@ export class FunctionPool implements Invoker {
         clearTimeout(initTimer);
         if (sandbox.state !== 'starting') return;
         slot.starting -= 1;
+        this.starting -= 1;
         const initMs = Math.round(performance.now() - startedAt);
         this.log(`cold start ${slot.name} (worker ${sandbox.id}): init ${initMs} ms`);
         this.emit({ type: 'cold-start', functionName: slot.name, workerId: sandbox.id, initMs });
@@ -289,7 +344,7 @@ export class FunctionPool implements Invoker {
         memoryLimitInMB: FUNCTION_MEMORY_MB,
       },
     };
-    sandbox.worker.postMessage(message);
+    sandbox.worker?.postMessage(message);
   }
 
   private finish(sandbox: Sandbox, message: Done) {
@@ -347,10 +402,9 @@ export class FunctionPool implements Invoker {
     if (sandbox.state !== 'starting') return;
     const { slot } = sandbox;
     console.error(`init failed ${slot.name} (worker ${sandbox.id}):`, error);
-    // A module that does not load fails for everyone waiting; trying again per request would loop.
-    for (const pending of slot.queue.splice(0)) {
-      pending.reject(new FunctionFailedError(slot.name, 'init', { cause: error }));
-    }
+    // As in Lambda, a failed init fails one invocation, the one that waited longest; the next
+    // waiting request starts a new worker. A module that cannot load so fails each request once.
+    slot.queue.shift()?.reject(new FunctionFailedError(slot.name, 'init', { cause: error }));
     this.retire(sandbox, 'init-failed');
   }
 
@@ -364,7 +418,10 @@ export class FunctionPool implements Invoker {
   private retire(sandbox: Sandbox, reason: Extract<PoolEvent, { type: 'exit' }>['reason'], error?: Error) {
     if (sandbox.state === 'gone') return;
     const { slot } = sandbox;
-    if (sandbox.state === 'starting') slot.starting -= 1;
+    if (sandbox.state === 'starting') {
+      slot.starting -= 1;
+      this.starting -= 1;
+    }
     sandbox.state = 'gone';
     slot.sandboxes.delete(sandbox);
     const at = slot.idle.indexOf(sandbox);
@@ -374,9 +431,9 @@ export class FunctionPool implements Invoker {
       sandbox.current.pending.reject(error ?? new FunctionFailedError(slot.name, 'invoke'));
       sandbox.current = undefined;
     }
-    void sandbox.worker.terminate().finally(() => {
-      this.emit({ type: 'exit', functionName: slot.name, workerId: sandbox.id, reason });
-    });
+    const exit = () => this.emit({ type: 'exit', functionName: slot.name, workerId: sandbox.id, reason });
+    if (sandbox.worker) void sandbox.worker.terminate().finally(exit);
+    else exit();
     this.pump();
   }
 }

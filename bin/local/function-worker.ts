@@ -1,18 +1,13 @@
 /**
- * Inside one worker thread: the local stand-in for Lambda's runtime in one sandbox. It loads the
- * function's module once (the init phase: module scope runs, clients are created), says it is
- * ready, then runs each invocation it is sent and posts back the result. function-pool.ts sends it
- * one invocation at a time, as Lambda does; `concurrent` reports what this thread actually ran at
- * once, so a test can check that instead of trusting the pool's bookkeeping.
+ * Inside one worker thread: the local stand-in for Lambda's runtime in one sandbox. bundle.ts
+ * bundles it with one function, so by the time `serve` runs, the function's module scope has run
+ * (the init phase: clients created); it says it is ready, then runs each invocation it is sent and
+ * posts back the result. function-pool.ts sends it one invocation at a time, as Lambda does;
+ * `concurrent` reports what this thread actually ran at once, so a test can check that instead of
+ * trusting the pool's bookkeeping.
  */
-import { parentPort, workerData } from 'node:worker_threads';
-import { contextOf, type InvocationContext, type LambdaHandler } from './invocation.ts';
-
-export interface WorkerData {
-  readonly functionName: string;
-  /** file: URL of functions/<name>.ts */
-  readonly module: string;
-}
+import { parentPort } from 'node:worker_threads';
+import { contextOf, type InvocationContext, type LambdaHandler } from './lambda-context.ts';
 
 export type ToWorker = {
   readonly type: 'invoke';
@@ -36,14 +31,9 @@ export type Done = {
 
 export type FromWorker = { readonly type: 'ready' } | Done;
 
-const port = parentPort;
-if (!port) throw new Error('function-worker.ts runs inside a worker thread only');
-const { module } = workerData as WorkerData;
-const { handler } = (await import(module)) as { handler: LambdaHandler };
-
 let running = 0;
 
-async function run(message: ToWorker): Promise<Done> {
+async function run(handler: LambdaHandler, message: ToWorker): Promise<Done> {
   running += 1;
   const concurrent = running;
   const startedAt = Date.now();
@@ -78,20 +68,23 @@ async function run(message: ToWorker): Promise<Done> {
   }
 }
 
-port.on('message', (message: ToWorker) => {
-  void run(message).then((reply) => {
-    try {
-      port.postMessage(reply);
-    } catch (error) {
-      // A result that cannot be cloned (a function, a socket) is the handler's bug: report it as one.
-      port.postMessage({
-        ...reply,
-        ok: false,
-        result: undefined,
-        error: { name: 'DataCloneError', message: String(error) },
-      } satisfies Done);
-    }
+export function serve(handler: LambdaHandler): void {
+  const port = parentPort;
+  if (!port) throw new Error('function-worker.ts runs inside a worker thread only');
+  port.on('message', (message: ToWorker) => {
+    void run(handler, message).then((reply) => {
+      try {
+        port.postMessage(reply);
+      } catch (error) {
+        // A result that cannot be cloned (a function, a socket) is the handler's bug: report it as one.
+        port.postMessage({
+          ...reply,
+          ok: false,
+          result: undefined,
+          error: { name: 'DataCloneError', message: String(error) },
+        } satisfies Done);
+      }
+    });
   });
-});
-
-port.postMessage({ type: 'ready' } satisfies FromWorker);
+  port.postMessage({ type: 'ready' } satisfies FromWorker);
+}

@@ -5,63 +5,14 @@
  * worker threads, what `npm start` uses). The errors below are the pool's ways to fail an invocation
  * without an answer from the handler; the gateway maps them to the statuses API Gateway gives.
  */
-import type { Context } from 'aws-lambda';
 import type { FunctionName } from '../../shared/routes.ts';
+import { type LambdaHandler, lambdaContext } from './lambda-context.ts';
 
-/** The memory every function gets in the stack (lib/endpoint-function.ts). */
-export const FUNCTION_MEMORY_MB = 1024;
+export { lambdaContext };
 
 export interface Invoker {
   invoke(functionName: FunctionName, event: unknown, requestId: string): Promise<unknown>;
   close(): Promise<void>;
-}
-
-/** The part of a Lambda context that crosses a thread boundary: data only, no functions. */
-export interface InvocationContext {
-  readonly functionName: string;
-  readonly awsRequestId: string;
-  /** Epoch ms when the function's timeout ends this invocation. */
-  readonly deadline: number;
-  readonly memoryLimitInMB: number;
-}
-
-export function lambdaContext(
-  functionName: string,
-  requestId: string,
-  deadline = Date.now() + 10_000,
-  memoryLimitInMB = FUNCTION_MEMORY_MB,
-): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
-    memoryLimitInMB: String(memoryLimitInMB),
-    awsRequestId: requestId,
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
-}
-
-export function contextOf(invocation: InvocationContext): Context {
-  return lambdaContext(
-    invocation.functionName,
-    invocation.awsRequestId,
-    invocation.deadline,
-    invocation.memoryLimitInMB,
-  );
-}
-
-/** A Lambda handler as the runtime calls it (every handler here is async). */
-export type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
-
-/** The path of a function's module: functions/<name>.ts, the file CDK bundles as its entry. */
-export function functionModule(functionName: FunctionName): URL {
-  return new URL(`../../functions/${functionName}.ts`, import.meta.url);
 }
 
 /** The invocation ran past the function's timeout and was ended (the worker was terminated). */

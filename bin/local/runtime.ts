@@ -139,6 +139,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       settings.isolation === 'workers'
         ? new FunctionPool({ settings, log, ...(options.onPoolEvent && { onEvent: options.onPoolEvent }) })
         : undefined;
+    await pool?.prepare();
     const reconcile = async () => {
       try {
         if (pool) await pool.invoke('reconcile-inventory', scheduledEvent(cfg.AWS_REGION), randomUUID());
