@@ -26,7 +26,7 @@
  * account's limit), so there is no deployed number to copy. Four workers per function keep a lock
  * holder, a few lock waiters and a sign-up's bcrypt hash in separate threads, while the workers a
  * flash sale touches (register, login, stock, purchase: 16) stay affordable on a laptop: a warm
- * worker holds its own module graph, Redis connection and DynamoDB client, about 60 MB.
+ * worker holds its own module graph, Redis connection and DynamoDB client, 30–40 MB here.
  */
 import { z } from 'zod';
 import { type FunctionName, fallbackRoute, httpRoutes, scheduledFunctions } from '../../shared/routes.ts';
