@@ -64,13 +64,13 @@ async function call(kind: Kind | null, method: string, path: string, body?: unkn
         ...(token && { authorization: `Bearer ${token}` }),
       },
       ...(body !== undefined && { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(60_000),
+      signal: AbortSignal.timeout(120_000),
     });
     status = response.status;
     const text = await response.text();
     json = text ? (JSON.parse(text) as Record<string, unknown>) : null;
   } catch {
-    status = 0; // no answer: refused, reset or timed out
+    status = 0; // no answer: refused, reset or timed out (120 s)
   }
   const now = performance.now();
   if (kind) {
