@@ -92,6 +92,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const started: StartedProcess[] = [];
   const env = process.env;
   const settings = options.settings ?? runtimeSettings(env);
+  let pool: FunctionPool | undefined;
   try {
     if (!env.DYNAMODB_ENDPOINT) {
       const port = (await isListening(8000)) ? undefined : 8000;
@@ -135,14 +136,19 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       );
     }
 
-    const pool =
-      settings.isolation === 'workers'
-        ? new FunctionPool({ settings, log, ...(options.onPoolEvent && { onEvent: options.onPoolEvent }) })
-        : undefined;
-    await pool?.prepare();
+    if (settings.isolation === 'workers') {
+      pool = new FunctionPool({
+        settings,
+        log,
+        ...(options.onPoolEvent && { onEvent: options.onPoolEvent }),
+      });
+      await pool.prepare();
+    }
+    const workers = pool;
     const reconcile = async () => {
       try {
-        if (pool) await pool.invoke('reconcile-inventory', scheduledEvent(cfg.AWS_REGION), randomUUID());
+        if (workers)
+          await workers.invoke('reconcile-inventory', scheduledEvent(cfg.AWS_REGION), randomUUID());
         else await app.reconciler.reconcileAll();
       } catch (error) {
         console.error('reconcile failed', error);
@@ -153,7 +159,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       cfg.RECONCILE_INTERVAL_MS > 0 ? setInterval(reconcile, cfg.RECONCILE_INTERVAL_MS) : undefined;
     timer?.unref();
 
-    const server = createApiServer(pool ? { invoker: pool } : {});
+    const server = createApiServer(workers ? { invoker: workers } : {});
     const port = options.port ?? Number(env.PORT ?? 3000);
     const host = options.host ?? env.HOST ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
@@ -169,17 +175,18 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     return {
       url,
       started,
-      pool,
+      pool: workers,
       stop: async () => {
         if (timer) clearInterval(timer);
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
-        await pool?.close();
+        await workers?.close();
         app.redis.disconnect();
         await Promise.all(started.map((p) => p.stop()));
       },
     };
   } catch (error) {
+    await pool?.close();
     await Promise.all(started.map((p) => p.stop()));
     throw error;
   }

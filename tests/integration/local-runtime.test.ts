@@ -231,6 +231,72 @@ describe("a function's timeout", () => {
   });
 });
 
+describe("a function's queue", () => {
+  it('answers 429 with the contract body and Retry-After once the queue is full', async () => {
+    const pool = new FunctionPool({
+      settings: runtimeSettings({
+        ...process.env,
+        LOCAL_CONCURRENCY_REGISTER_USER: '1',
+        LOCAL_QUEUE_LIMIT: '1',
+      }),
+      log: () => undefined,
+    });
+    const server = createApiServer({ invoker: pool });
+    const url = await listen(server);
+    try {
+      // The first request waits for the worker's cold start; the queue then holds it, and is full.
+      const replies = await Promise.all(
+        range(3).map(async () => {
+          const response = await fetch(`${url}/api/auth/register`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ username: unique('queued'), password: 'password123' }),
+          });
+          return {
+            status: response.status,
+            retryAfter: response.headers.get('retry-after'),
+            body: await response.json(),
+          };
+        }),
+      );
+
+      const throttled = replies.filter((reply) => reply.status === 429);
+      expect(replies.map((reply) => reply.status).sort()).toEqual([201, 429, 429]);
+      expect(throttled.map((reply) => reply.body)).toEqual(
+        range(2).map(() => ({ detail: expect.any(String), code: 'TOO_MANY_REQUESTS' })),
+      );
+      expect(throttled.map((reply) => reply.retryAfter)).toEqual(['1', '1']);
+    } finally {
+      await close(server);
+      await pool.close();
+    }
+  });
+});
+
+describe('the runtime settings', () => {
+  it("default to 4 workers per function, 32 in all and the stack's timeouts", () => {
+    const settings = runtimeSettings({});
+
+    expect(settings).toMatchObject({ isolation: 'workers', maxWorkers: 32, queueLimit: 1000 });
+    expect(settings.functions.get('create-purchase')).toEqual({ concurrency: 4, timeoutMs: 10_000 });
+    expect(settings.functions.get('reconcile-inventory')).toEqual({ concurrency: 1, timeoutMs: 55_000 });
+  });
+
+  it('take one function from LOCAL_CONCURRENCY_<FN> and LOCAL_TIMEOUT_MS_<FN>, and refuse a typo', () => {
+    const settings = runtimeSettings({
+      LOCAL_CONCURRENCY: '2',
+      LOCAL_CONCURRENCY_CREATE_PURCHASE: '8',
+      LOCAL_TIMEOUT_MS_GET_HEALTH: '500',
+    });
+
+    expect(settings.functions.get('create-purchase')).toEqual({ concurrency: 8, timeoutMs: 10_000 });
+    expect(settings.functions.get('get-health')).toEqual({ concurrency: 2, timeoutMs: 500 });
+    expect(() => runtimeSettings({ LOCAL_CONCURRENCY_CREATE_PURCHASES: '8' })).toThrow(/no function/);
+    expect(() => runtimeSettings({ LOCAL_MAX_WORKERS: '0' })).toThrow(/positive integer/);
+    expect(() => runtimeSettings({ LOCAL_RUNTIME: 'threads' })).toThrow(/LOCAL_RUNTIME/);
+  });
+});
+
 describe('npm start', () => {
   it('stops its workers and the redis-server it started on Ctrl-C', async () => {
     const redisPort = await freePort();
