@@ -38,8 +38,13 @@ import {
 import { FUNCTION_MEMORY_MB } from './lambda-context.ts';
 import type { FunctionLimits, RuntimeSettings } from './settings.ts';
 
-/** Lambda gives a function's init phase 10 s; a worker that is not ready by then is given up. */
-const INIT_TIMEOUT_MS = 10_000;
+/**
+ * A worker not ready by then is given up (its oldest waiting request fails). Lambda's init phase gets
+ * 10 s in a sandbox of its own; here every worker shares the laptop's cores, and on a busy two-core
+ * machine loading a bundle while others hash passwords took longer than that, so the bound is
+ * looser: it is there for a module that hangs, not for a slow machine.
+ */
+const INIT_TIMEOUT_MS = 30_000;
 
 /** Workers loading their bundle at once, at most. */
 const PARALLEL_COLD_STARTS = Math.max(1, availableParallelism());
