@@ -207,22 +207,16 @@ export class FunctionPool implements Invoker {
             this.run(slot.idle.pop() as Sandbox, slot.queue.shift() as Pending);
           }
         }
-        // One new worker per function per round, so one function's crowd does not take every
-        // cold-start turn from the others.
-        let spawned = true;
-        while (spawned && this.starting < PARALLEL_COLD_STARTS) {
-          spawned = false;
+        // Cold-start turns go to the function with the fewest workers first: a function with none
+        // (its requests wait for any worker at all) before a busy function's fifth.
+        while (this.starting < PARALLEL_COLD_STARTS) {
+          let next: Slot | undefined;
           for (const slot of this.slots.values()) {
-            if (this.starting >= PARALLEL_COLD_STARTS) break;
-            if (
-              slot.queue.length > slot.starting &&
-              slot.sandboxes.size < slot.concurrency &&
-              this.makeRoom(slot)
-            ) {
-              this.spawn(slot);
-              spawned = true;
-            }
+            const wanting = slot.queue.length > slot.starting && slot.sandboxes.size < slot.concurrency;
+            if (wanting && (!next || slot.sandboxes.size < next.sandboxes.size)) next = slot;
           }
+          if (!next || !this.makeRoom(next)) break;
+          this.spawn(next);
         }
       } while (this.pumpAgain);
     } finally {
