@@ -1,52 +1,33 @@
 /**
  * The local stand-in for API Gateway's HTTP API: each HTTP request becomes a payload-2.0 event and
- * goes to the handler of its route in shared/routes.ts (or to the `$default` route-not-found handler),
- * the same handler code that CDK deploys. Nothing here knows any endpoint's logic.
+ * goes to the function of its route in shared/routes.ts (or to the `$default` route-not-found
+ * function), the same handler code that CDK deploys. Nothing here knows any endpoint's logic.
+ *
+ * Building the event and routing happen here, on the gateway's thread; running the handler is the
+ * invoker's job: in this thread (`inProcessInvoker`, the default, what the tests use) or in the
+ * function's own worker threads (function-pool.ts, what `npm start` uses). When the invoker gives no
+ * answer, the client gets what API Gateway would give, in the contract's `{detail, code}` body:
+ * 503 FUNCTION_TIMEOUT when the function ran past its timeout, 429 TOO_MANY_REQUESTS when the
+ * function's queue is full, 500 INTERNAL_ERROR when it failed.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { matchRoute } from '../../shared/http/route-match.ts';
 import { type EndpointName, fallbackRoute } from '../../shared/routes.ts';
+import {
+  FunctionFailedError,
+  FunctionThrottledError,
+  FunctionTimeoutError,
+  type Invoker,
+  inProcessInvoker,
+} from './invocation.ts';
 
-type Handler = (
-  event: APIGatewayProxyEventV2,
-  context: Context,
-) => Promise<APIGatewayProxyStructuredResultV2>;
+export { lambdaContext } from './invocation.ts';
 
 /** API Gateway refuses payloads over 10 MB before any function runs; so does this. */
 const GATEWAY_PAYLOAD_LIMIT = 10 * 1024 * 1024;
 const TEXTUAL = /^(application\/(.+\+)?json|text\/|application\/(x-www-form-urlencoded|xml))/i;
-
-const handlers = new Map<string, Promise<Handler>>();
-
-/** Import functions/<name>.ts once, as a Lambda container would load it once. */
-function handlerOf(name: EndpointName): Promise<Handler> {
-  let loaded = handlers.get(name);
-  if (!loaded) {
-    loaded = import(`../../functions/${name}.ts`).then((module) => module.handler as Handler);
-    handlers.set(name, loaded);
-  }
-  return loaded;
-}
-
-export function lambdaContext(functionName: string, requestId: string): Context {
-  const deadline = Date.now() + 10_000;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
-    memoryLimitInMB: '1024',
-    awsRequestId: requestId,
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
-}
 
 export function toEvent(
   request: IncomingMessage,
@@ -120,15 +101,49 @@ async function readBody(request: IncomingMessage): Promise<Buffer | null> {
   return Buffer.concat(chunks);
 }
 
-/** Route one request the way API Gateway would and invoke the route's Lambda handler. */
-export async function invoke(request: IncomingMessage, response: ServerResponse): Promise<void> {
+function errorResult(
+  status: number,
+  detail: string,
+  code: string,
+  headers: Record<string, string> = {},
+): APIGatewayProxyStructuredResultV2 {
+  return {
+    statusCode: status,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
+    body: JSON.stringify({ detail, code }),
+  };
+}
+
+/** What API Gateway answers when the function gave no answer of its own. */
+function gatewayError(error: unknown): APIGatewayProxyStructuredResultV2 {
+  if (error instanceof FunctionTimeoutError) {
+    return errorResult(
+      503,
+      'The request did not finish in time; it may or may not have taken effect',
+      'FUNCTION_TIMEOUT',
+    );
+  }
+  if (error instanceof FunctionThrottledError) {
+    return errorResult(429, 'Too many requests; retry shortly', 'TOO_MANY_REQUESTS', { 'retry-after': '1' });
+  }
+  if (error instanceof FunctionFailedError && error.phase === 'shutdown') {
+    return errorResult(503, 'The service is shutting down', 'SERVICE_UNAVAILABLE');
+  }
+  // A handler answers its own errors (shared/http); one that throws anyway, a module that does not
+  // load, a worker that died: API Gateway's 500, with the cause in the log and not in the body.
+  console.error('local api gateway: function failed', error);
+  return errorResult(500, 'Internal server error', 'INTERNAL_ERROR');
+}
+
+/** Route one request the way API Gateway would and invoke the route's Lambda function. */
+export async function invoke(
+  request: IncomingMessage,
+  response: ServerResponse,
+  invoker: Invoker,
+): Promise<void> {
   const body = await readBody(request);
   if (body === null) {
-    send(response, {
-      statusCode: 413,
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ detail: 'Request body too large', code: 'PAYLOAD_TOO_LARGE' }),
-    });
+    send(response, errorResult(413, 'Request body too large', 'PAYLOAD_TOO_LARGE'));
     return;
   }
   const method = (request.method ?? 'GET').toUpperCase();
@@ -137,22 +152,31 @@ export async function invoke(request: IncomingMessage, response: ServerResponse)
   const name: EndpointName = match ? match.route.function : fallbackRoute.function;
   const routeKey = match ? `${match.route.method} ${match.route.path}` : '$default';
   const event = toEvent(request, body, routeKey, match?.pathParameters);
-  const handler = await handlerOf(name);
-  send(response, await handler(event, lambdaContext(name, event.requestContext.requestId)));
+  let result: APIGatewayProxyStructuredResultV2;
+  try {
+    result = (await invoker.invoke(
+      name,
+      event,
+      event.requestContext.requestId,
+    )) as APIGatewayProxyStructuredResultV2;
+  } catch (error) {
+    result = gatewayError(error);
+  }
+  send(response, result);
 }
 
-export function createApiServer(): Server {
+export interface ApiServerOptions {
+  /** Who runs the handlers. @default inProcessInvoker(): this thread, no isolation, no timeout */
+  readonly invoker?: Invoker;
+}
+
+export function createApiServer(options: ApiServerOptions = {}): Server {
+  const invoker = options.invoker ?? inProcessInvoker();
   const server = createServer((request, response) => {
-    invoke(request, response).catch((error: unknown) => {
+    invoke(request, response, invoker).catch((error: unknown) => {
       // Only a bug in this adapter lands here; handlers answer their own errors.
       console.error('local api gateway: unhandled error', error);
-      if (!response.headersSent) {
-        send(response, {
-          statusCode: 500,
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ detail: 'Internal server error', code: 'INTERNAL_ERROR' }),
-        });
-      }
+      if (!response.headersSent) send(response, errorResult(500, 'Internal server error', 'INTERNAL_ERROR'));
     });
   });
   server.keepAliveTimeout = 65_000;

@@ -2,8 +2,15 @@
  * The local runtime behind `npm start`: real DynamoDB (DynamoDB Local, or DYNAMODB_ENDPOINT), real
  * Redis (REDIS_URL, or a redis-server it starts), the tables from the CDK stack's definitions, and
  * the local API Gateway in front of the same Lambda handlers that deploy.
+ *
+ * By default each function runs in its own worker threads (function-pool.ts), as each Lambda
+ * invocation runs in its own sandbox: up to 4 workers per function and 32 in all, with the stack's
+ * timeouts (10 s for HTTP functions). LOCAL_CONCURRENCY, LOCAL_CONCURRENCY_<FN>, LOCAL_MAX_WORKERS,
+ * LOCAL_TIMEOUT_MS, LOCAL_TIMEOUT_MS_<FN> and LOCAL_QUEUE_LIMIT change that, LOCAL_RUNTIME=in-process
+ * runs every handler on the gateway's event loop instead (settings.ts has the table). The scheduled
+ * reconciler runs as its function too, on its interval, as EventBridge would start it.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -13,7 +20,9 @@ import { loginService } from '../../shared/wiring/auth.ts';
 import { redisClient } from '../../shared/wiring/redis.ts';
 import { reconciler } from '../../shared/wiring/stock.ts';
 import { createApiServer } from './api-gateway.ts';
+import { FunctionPool, type PoolEvent } from './function-pool.ts';
 import { isListening, type StartedProcess, startDynamoDbLocal, startRedisServer } from './processes.ts';
+import { type RuntimeSettings, runtimeSettings } from './settings.ts';
 import { prepareStore } from './store.ts';
 
 export interface LocalRuntimeOptions {
@@ -22,12 +31,33 @@ export interface LocalRuntimeOptions {
   /** Where DynamoDB Local keeps its data and the local JWT key live; git-ignored. */
   readonly dataDir?: string;
   readonly log?: (line: string) => void;
+  /** Isolation, worker counts and timeouts. @default runtimeSettings(process.env) */
+  readonly settings?: RuntimeSettings;
+  /** Everything the worker pool does (cold starts, invocations, timeouts, exits), for tests. */
+  readonly onPoolEvent?: (event: PoolEvent) => void;
 }
 
 export interface LocalRuntime {
   readonly url: string;
   readonly started: readonly StartedProcess[];
+  /** The functions' workers; absent with LOCAL_RUNTIME=in-process. */
+  readonly pool: FunctionPool | undefined;
   stop(): Promise<void>;
+}
+
+/** What EventBridge sends the reconciler on its schedule. */
+function scheduledEvent(region: string) {
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: '000000000000',
+    time: new Date().toISOString(),
+    region,
+    resources: [],
+    detail: {},
+  };
 }
 
 async function redisAnswers(url: string): Promise<boolean> {
@@ -63,6 +93,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const dataDir = options.dataDir ?? join(process.cwd(), '.data');
   const started: StartedProcess[] = [];
   const env = process.env;
+  const settings = options.settings ?? runtimeSettings(env);
+  let pool: FunctionPool | undefined;
   try {
     if (!env.DYNAMODB_ENDPOINT) {
       const port = (await isListening(8000)) ? undefined : 8000;
@@ -101,9 +133,20 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       );
     }
 
+    if (settings.isolation === 'workers') {
+      pool = new FunctionPool({
+        settings,
+        log,
+        ...(options.onPoolEvent && { onEvent: options.onPoolEvent }),
+      });
+      await pool.prepare();
+    }
+    const workers = pool;
     const reconcile = async () => {
       try {
-        await (await reconciler.get()).reconcileAll();
+        if (workers)
+          await workers.invoke('reconcile-inventory', scheduledEvent(cfg.AWS_REGION), randomUUID());
+        else await (await reconciler.get()).reconcileAll();
       } catch (error) {
         console.error('reconcile failed', error);
       }
@@ -113,7 +156,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       cfg.RECONCILE_INTERVAL_MS > 0 ? setInterval(reconcile, cfg.RECONCILE_INTERVAL_MS) : undefined;
     timer?.unref();
 
-    const server = createApiServer();
+    const server = createApiServer(workers ? { invoker: workers } : {});
     const port = options.port ?? Number(env.PORT ?? 3000);
     const host = options.host ?? env.HOST ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
@@ -124,20 +167,38 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     log(
       `API at ${url}/api (strategy ${cfg.PURCHASE_STRATEGY}, reconcile every ${cfg.RECONCILE_INTERVAL_MS} ms)`,
     );
+    log(isolationSummary(settings));
 
     return {
       url,
       started,
+      pool: workers,
       stop: async () => {
         if (timer) clearInterval(timer);
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
+        await workers?.close();
         (await redisClient.get()).disconnect();
         await Promise.all(started.map((p) => p.stop()));
       },
     };
   } catch (error) {
+    await pool?.close();
     await Promise.all(started.map((p) => p.stop()));
     throw error;
   }
+}
+
+function isolationSummary(settings: RuntimeSettings): string {
+  if (settings.isolation === 'in-process') {
+    return 'functions run in-process: one event loop for all, no timeouts (LOCAL_RUNTIME=in-process)';
+  }
+  const limits = [...settings.functions.values()];
+  const concurrency = new Set(limits.map((l) => l.concurrency));
+  const timeouts = new Set(limits.map((l) => l.timeoutMs));
+  return (
+    `functions run in worker threads: up to ${[...concurrency].join('/')} per function, ` +
+    `${settings.maxWorkers} in all, timeouts ${[...timeouts].map((t) => `${t / 1000} s`).join('/')} ` +
+    '(LOCAL_CONCURRENCY, LOCAL_MAX_WORKERS, LOCAL_TIMEOUT_MS; bin/local/settings.ts)'
+  );
 }
