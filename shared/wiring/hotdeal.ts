@@ -5,7 +5,7 @@ import { OrderService } from '../orders/orders.ts';
 import { DealRestore } from '../orders/restore.ts';
 import { orderTable, productTable } from './dynamodb.ts';
 import { provider } from './provider.ts';
-import { liveDeals, liveStock, productLocks, redisClient } from './redis.ts';
+import { liveDeals, liveStock, redisClient } from './redis.ts';
 import { settings } from './settings.ts';
 
 /** Puts back a product the live store lost, rebuilding an open deal's reservations from its orders. */

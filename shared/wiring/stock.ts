@@ -7,7 +7,7 @@ import { Reconciler } from '../stock/reconciler.ts';
 import { productTable, purchaseTable } from './dynamodb.ts';
 import { dealRestore, dealService } from './hotdeal.ts';
 import { provider } from './provider.ts';
-import { liveDeals, liveStock, productLocks, redisClient } from './redis.ts';
+import { liveDeals, liveStock, productLocks } from './redis.ts';
 import { settings } from './settings.ts';
 
 export const productService = provider(

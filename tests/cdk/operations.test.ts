@@ -34,7 +34,7 @@ const tableNames: TableName[] = ['users', 'products', 'purchases', 'orders'];
 const runbook = readFileSync(join(repositoryRoot, 'docs/sale-runbook.md'), 'utf8');
 
 /** The anchors of the runbook's headings, the way Markdown renderers make them. */
-const runbookAnchors = new Set(
+const _runbookAnchors = new Set(
   [...runbook.matchAll(/^#+ (.+)$/gm)].map((m) =>
     (m[1] as string)
       .toLowerCase()

@@ -355,7 +355,7 @@ describe('the flash-sale stack, synthesized from cdk.json defaults without bundl
 
     it('acknowledges a "*" resource only on the X-Ray tracing policies, one per function', () => {
       const report = validationReport.pluginReports.find((r: Json) => r.pluginName === 'AwsSolutions');
-      const wildcard = (report?.suppressedViolations as Json[]).filter(
+      const wildcard = ((report?.suppressedViolations ?? []) as Json[]).filter(
         (v) => v.ruleName === 'AwsSolutions-IAM5[Resource::*]',
       );
       const paths = wildcard
@@ -390,7 +390,9 @@ describe('deploy settings from context', () => {
     const { template, validationReport } = synth({ redisReplicas: '0', redisNodeType: 'cache.t4g.micro' });
     const report = (validationReport.pluginReports as Json[]).find((r) => r.pluginName === 'AwsSolutions');
     expect(report?.violations).toEqual([]);
-    expect((report?.suppressedViolations as Json[]).map((v) => v.ruleName)).toContain('AwsSolutions-AEC4');
+    expect(((report?.suppressedViolations ?? []) as Json[]).map((v) => v.ruleName)).toContain(
+      'AwsSolutions-AEC4',
+    );
     template.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', {
       CacheNodeType: 'cache.t4g.micro',
       NumCacheClusters: 1,
