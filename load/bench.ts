@@ -365,8 +365,19 @@ async function coldStartBench(machine: string) {
       DYNAMODB_ENDPOINT: dynamo.url,
       REDIS_URL: redis.url,
       JWT_SECRET: randomBytes(32).toString('base64url'),
+      // A deployed function's bindings (outside the local stage nothing falls back to a default).
+      USERS_TABLE: 'users',
+      PRODUCTS_TABLE: 'products',
+      PURCHASES_TABLE: 'purchases',
+      ORDERS_TABLE: 'orders',
+      STORE_ID: 'bench',
     };
-    await createTables(createDynamoClient(env), {});
+    await createTables(createDynamoClient(env), {
+      users: 'users',
+      products: 'products',
+      purchases: 'purchases',
+      orders: 'orders',
+    });
     const outDir = 'load/results/cold-start';
     const baseline = await nodeBaseline(outDir, COLD_RUNS);
     const results = await measureColdStarts({ outDir, runs: COLD_RUNS, env });
