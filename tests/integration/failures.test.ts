@@ -145,6 +145,26 @@ describe('a request that crashed', () => {
 
 describe('Redis losing its data mid-sale', () => {
   it.each(['lock', 'atomic'] as const)(
+    'is restored by the next purchase before the reconciler runs, and that purchase sells (%s)',
+    async (strategy) => {
+      const product = await newProduct(10, strategy);
+      await healthy.purchaseService.purchase({ userId: 1, items: [{ productId: product.id, quantity: 2 }] });
+      await healthy.redis.del(stockKey(product.id)); // Redis lost the product (failover, eviction)
+      const purchase = await healthy.purchaseService.purchase({
+        userId: 2,
+        items: [{ productId: product.id, quantity: 3 }],
+      });
+      expect(await healthy.purchases.get(purchase.id)).toMatchObject(purchase);
+      expect(await state(product.id)).toEqual({ redis: 5, holds: 0, db: 5 });
+      expect(
+        quietLog.lines.filter(
+          (l) => l.message === 'live stock restored from DynamoDB' && l.fields.product_id === product.id,
+        ),
+      ).toHaveLength(1);
+    },
+  );
+
+  it.each(['lock', 'atomic'] as const)(
     'is restored from DynamoDB while purchases are in flight, and selling continues exactly (%s)',
     async (strategy) => {
       const product = await newProduct(100, strategy);
