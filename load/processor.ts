@@ -40,7 +40,12 @@ interface Response {
 }
 type Next = (error?: Error | null) => void;
 
-const loadedAt = Date.now();
+/**
+ * When the load began: the first virtual user's first loop turn (chooseTask; Locust's --run-time
+ * counts from the start of the test). Not the module's load, which a busy machine may put seconds
+ * before the first arrival.
+ */
+let runStartedAt: number | undefined;
 const dir = process.env.LOAD_EVENTS_DIR;
 let fd: number | undefined;
 if (dir) {
@@ -102,6 +107,7 @@ export function pickProduct(context: Context, _events: Events, done: Next) {
  * default) for the next loop turn, after the think time.
  */
 export function chooseTask(context: Context, events: Events, done: Next) {
+  runStartedAt ??= Date.now();
   const weights = list(context.vars, 'weights');
   const total = weights.reduce((a, b) => a + b, 0);
   let roll = Math.random() * total;
@@ -131,11 +137,12 @@ export function startShopping(context: Context, _events: Events, done: Next) {
 }
 
 /**
- * Loop condition: until runSeconds after the processor loaded (Locust's --run-time), or, for a user
- * that signed up inside the run, after it started shopping.
+ * Loop condition: until runSeconds after the load began (Locust's --run-time), or, for a user that
+ * signed up inside the run, after it started shopping.
  */
 export function beforeDeadline(context: Context, done: (goOn: boolean) => void) {
-  const from = num(context.vars, 'shoppingFrom', loadedAt);
+  runStartedAt ??= Date.now();
+  const from = num(context.vars, 'shoppingFrom', runStartedAt);
   done(Date.now() < from + num(context.vars, 'runSeconds', 0) * 1000);
 }
 
