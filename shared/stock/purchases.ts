@@ -130,10 +130,13 @@ export class PurchaseService {
       const locked = await withLocks(this.deps.locks, plan.lockedProducts.map(String), sell, {
         ...this.deps.lockOptions,
         // Waiters stop as soon as any line's stock is gone instead of queueing for a lock to learn it.
+        // A product the live store lost is not sold out: the reserve restores it, so only products it
+        // still has are judged here.
         beforeRetry: async () => {
+          const live = await this.deps.stock.peekMany(plan.lines.map((l) => l.productId));
           const shortages = shortagesOf(
-            plan.lines,
-            await this.deps.stock.peekMany(plan.lines.map((l) => l.productId)),
+            plan.lines.filter((l) => live.has(l.productId)),
+            live,
           );
           if (shortages.length > 0) throw InsufficientStockError.of(shortages);
         },
