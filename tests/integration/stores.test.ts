@@ -121,7 +121,7 @@ describe('two stores on one Redis', () => {
   });
 
   it('says at start-up that the Redis also holds another store', () => {
-    expect(b.output.join('')).toMatch(/also holds store [0-9a-f]+/);
+    expect(b.output.join('')).toMatch(/also holds stores? [0-9a-f]+/);
   });
 
   it('sells the same product ids at each store’s own price and stock, concurrently and exactly', async () => {
