@@ -85,8 +85,10 @@ describe('the flash-sale stack, synthesized from cdk.json defaults without bundl
     it('puts exactly the functions that use Redis in the VPC', () => {
       for (const { function: name, uses } of allFunctions) {
         const vpcConfig = functionProperties(template, stack, name).VpcConfig;
-        if (uses.redis) expect(vpcConfig, name).toBeDefined();
-        else expect(vpcConfig, name).toBeUndefined();
+        if (uses.redis) {
+          expect(vpcConfig?.SubnetIds, name).toHaveLength(2);
+          expect(vpcConfig?.SecurityGroupIds, name).toHaveLength(1);
+        } else expect(vpcConfig, name).toBeUndefined();
       }
     });
 
@@ -163,10 +165,11 @@ describe('the flash-sale stack, synthesized from cdk.json defaults without bundl
         ['$default', fallbackRoute.function] as const,
       ];
       for (const [routeKey, functionName] of routeKeys) {
-        const [routeResource] = Object.values(
+        const matches = Object.values(
           template.findResources('AWS::ApiGatewayV2::Route', { Properties: { RouteKey: routeKey } }),
         );
-        expect(routeResource, routeKey).toBeDefined();
+        expect(matches, routeKey).toHaveLength(1);
+        const [routeResource] = matches;
         const integrationId = (routeResource as Json).Properties.Target['Fn::Join'][1][1].Ref as string;
         const uri = resources[integrationId]?.Properties.IntegrationUri;
         const functionId = stack.getLogicalId(
