@@ -139,10 +139,10 @@ export const redisLatency: Fault = {
 export const functionTimeout: Fault = {
   name: 'function-timeout',
   title: 'functions killed at their timeout in the middle of a purchase',
-  what: 'The purchase, order and confirm functions run with a 1.5 s timeout. For 4 s every DynamoDB packet is held for about 1 s each way, so a purchase that reaches DynamoDB runs past its timeout and its worker is terminated mid-purchase (the write on the wire may still land).',
+  what: 'The purchase, order and confirm functions run with a 2.5 s timeout. For 4 s every DynamoDB packet is held for about 1.4 s each way, so a purchase that reaches DynamoDB runs past its timeout and its worker is terminated mid-purchase (the write on the wire still lands).',
   profile: 'short-timeout',
   async inject(stack) {
-    stack.dynamoProxy.setMode({ kind: 'latency', minMs: 900, maxMs: 1_100 });
+    stack.dynamoProxy.setMode({ kind: 'latency', minMs: 1_300, maxMs: 1_500 });
     await sleep(4_000);
     stack.dynamoProxy.setMode({ kind: 'pass' });
   },

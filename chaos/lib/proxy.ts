@@ -130,11 +130,13 @@ export class TcpProxy {
   private forward(link: Link, chunk: Buffer, direction: 'toServer' | 'toClient'): void {
     const target = direction === 'toServer' ? link.server : link.client;
     const mode = this.mode;
-    if (mode.kind !== 'latency') {
+    // A chunk never overtakes one still held by the latency mode: that would mix up RESP replies.
+    const behind = link.due[direction] > Date.now();
+    if (mode.kind !== 'latency' && !behind) {
       if (!target.destroyed) target.write(chunk);
       return;
     }
-    const delay = mode.minMs + Math.random() * (mode.maxMs - mode.minMs);
+    const delay = mode.kind === 'latency' ? mode.minMs + Math.random() * (mode.maxMs - mode.minMs) : 0;
     const at = Math.max(Date.now() + delay, link.due[direction]);
     link.due[direction] = at;
     setTimeout(

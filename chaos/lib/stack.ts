@@ -111,12 +111,14 @@ export class ChaosStack {
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     };
     if (profile === 'short-timeout') {
-      // A purchase or an order whose DynamoDB calls take a second each runs past its function's
-      // timeout and is killed in the middle; the lock budget stays below it.
-      env.LOCAL_TIMEOUT_MS_CREATE_PURCHASE = '1500';
-      env.LOCAL_TIMEOUT_MS_CREATE_ORDER = '1500';
-      env.LOCAL_TIMEOUT_MS_CONFIRM_ORDER = '1500';
-      env.LOCK_WAIT_BUDGET_MS = '1000';
+      // A purchase or an order whose DynamoDB call takes about 3 s runs past its function's 2.5 s
+      // timeout and is killed in the middle. The SDK's own timeout is raised above the function's
+      // (the 3 s default would answer first), the lock budget stays below it.
+      env.LOCAL_TIMEOUT_MS_CREATE_PURCHASE = '2500';
+      env.LOCAL_TIMEOUT_MS_CREATE_ORDER = '2500';
+      env.LOCAL_TIMEOUT_MS_CONFIRM_ORDER = '2500';
+      env.DYNAMODB_REQUEST_TIMEOUT_MS = '4000';
+      env.LOCK_WAIT_BUDGET_MS = '1500';
     }
     if (profile === 'faketime') {
       env.LD_PRELOAD = LIBFAKETIME;
