@@ -54,7 +54,7 @@ export interface CrowdOptions {
   readonly giveUpMs: number;
 }
 
-const RETRY_CAP_MS = 2_000;
+const RETRY_CAP_MS = 4_000;
 
 export class Recorder {
   readonly exchanges: Exchange[] = [];
@@ -119,9 +119,14 @@ export class Recorder {
     return !(status === 409 && (code === 'PURCHASE_IN_PROGRESS' || code === 'LOCK_CONFLICT'));
   }
 
+  /**
+   * Exponential backoff with jitter, never shorter than the answer's Retry-After: a throttled or
+   * failing service is not hammered by the crowd it is trying to serve.
+   */
   async backoff(answer: Exchange, attempt: number): Promise<void> {
-    const wait = answer.retryAfterMs ?? 200 * 2 ** Math.min(attempt, 3);
-    await sleep(Math.min(RETRY_CAP_MS, wait) * (0.5 + Math.random() / 2));
+    const exponential = Math.min(RETRY_CAP_MS, 250 * 2 ** attempt);
+    const wait = Math.max(answer.retryAfterMs ?? 0, exponential * (0.5 + Math.random() / 2));
+    await sleep(wait);
   }
 
   /** A purchase with its retries; resolves when settled or given up. */

@@ -120,7 +120,16 @@ export async function resolveUnsettled(recorder: Recorder, stack: ChaosStack): P
         e.lines.length === 1
           ? { product_id: e.lines[0]?.product_id, quantity: e.lines[0]?.quantity }
           : { items: e.lines };
-      await recorder.send('resolve', user, 'POST', '/api/purchases', body, { key: e.key, lines: e.lines });
+      // A throttle, a 5xx or a timeout of this look itself may be the machine's: look again, a few
+      // times; what is still open after that fails the check.
+      for (let attempt = 0; attempt < 4; attempt++) {
+        const answer = await recorder.send('resolve', user, 'POST', '/api/purchases', body, {
+          key: e.key,
+          lines: e.lines,
+        });
+        if (answer.status !== null && answer.status !== 429 && answer.status < 500) break;
+        await recorder.backoff(answer, attempt + 2);
+      }
     }
   };
   await Promise.all(Array.from({ length: 8 }, one));
@@ -143,9 +152,23 @@ export async function confirmPending(
     pending.map(async (order) => {
       const user = users.get(order.user_id);
       if (!user) throw new Error(`order ${order.id} belongs to user ${order.user_id}, not one of the crowd`);
-      return recorder.send('confirm', user, 'POST', `/api/orders/${order.id}/confirm`, undefined, {
-        orderId: order.id,
-      });
+      // A confirm may be repeated (a CONFIRMED order answers 200 again): a throttle, a 5xx or a lost
+      // answer on a busy machine is asked again; a refusal is the verdict.
+      for (let attempt = 0; ; attempt++) {
+        const answer = await recorder.send(
+          'confirm',
+          user,
+          'POST',
+          `/api/orders/${order.id}/confirm`,
+          undefined,
+          {
+            orderId: order.id,
+          },
+        );
+        if ((answer.status !== null && answer.status !== 429 && answer.status < 500) || attempt >= 3)
+          return answer;
+        await recorder.backoff(answer, attempt + 2);
+      }
     }),
   );
 }

@@ -30,6 +30,8 @@ export interface SaleSize {
   /** Buyers arrive at random over this window. */
   readonly arrivalMs: number;
   readonly faultAtMs: number;
+  /** A buyer stops retrying this long after its first request. */
+  readonly giveUpMs: number;
 }
 
 /**
@@ -41,23 +43,25 @@ export interface SaleSize {
 export const FULL: SaleSize = {
   units: 100,
   buyers: 200,
-  cartUnits: 30,
-  cartBuyers: 60,
-  dealUnits: 50,
-  dealBuyers: 100,
-  arrivalMs: 40_000,
-  faultAtMs: 10_000,
+  cartUnits: 20,
+  cartBuyers: 40,
+  dealUnits: 30,
+  dealBuyers: 60,
+  arrivalMs: 35_000,
+  faultAtMs: 8_000,
+  giveUpMs: 25_000,
 };
 
 export const SHORT: SaleSize = {
-  units: 30,
-  buyers: 60,
-  cartUnits: 10,
-  cartBuyers: 20,
-  dealUnits: 20,
-  dealBuyers: 40,
-  arrivalMs: 12_000,
-  faultAtMs: 3_000,
+  units: 20,
+  buyers: 40,
+  cartUnits: 8,
+  cartBuyers: 16,
+  dealUnits: 12,
+  dealBuyers: 24,
+  arrivalMs: 8_000,
+  faultAtMs: 2_000,
+  giveUpMs: 15_000,
 };
 
 /**
@@ -128,7 +132,7 @@ export async function runScenario(
   };
   await fault.setup?.(stack);
 
-  const recorder = new Recorder(stack, { clientTimeoutMs: CLIENT_TIMEOUT_MS, giveUpMs: 25_000 });
+  const recorder = new Recorder(stack, { clientTimeoutMs: CLIENT_TIMEOUT_MS, giveUpMs: size.giveUpMs });
   const [probeLockUser, probeAtomicUser, ...crowdUsers] = shuffle([...stack.users]);
   if (!probeLockUser || !probeAtomicUser || crowdUsers.length < usersNeeded(size) - 2)
     throw new Error('not enough buyers');
@@ -252,6 +256,9 @@ export async function runScenario(
   const lastAnswer = Math.max(...recorder.exchanges.map((e) => e.answeredAt));
   const settle = lastAnswer + HOLD_STALE_AFTER_MS + 500 - Date.now();
   if (settle > 0) await sleep(settle);
+  say(
+    `  sale over after ${((saleEndedAt - startedAt) / 1000).toFixed(1)} s; holds stale after ${((Date.now() - saleEndedAt) / 1000).toFixed(1)} s more`,
+  );
 
   const reconcile = await backstage.reconcileOnce();
   const afterReconcile = await backstage.audit();
@@ -276,6 +283,7 @@ export async function runScenario(
     recoveryBoundMs: RECOVERY_BOUND_MS,
   });
   await fault.teardown?.(stack);
+  say(`  checked ${((Date.now() - saleEndedAt) / 1000).toFixed(1)} s after the sale`);
   return {
     fault,
     size,

@@ -6,8 +6,8 @@
  * (so they follow a failover), with the same store namespace as the service.
  *
  * The service's timings are the deployed ones scaled down so a scenario stays short; their order
- * is the deployed order: Redis command (2 s) and DynamoDB call (3 s) timeouts < lock TTL (5 s) <
- * function timeout (6 s) < the age at which the reconciler settles a hold (7 s).
+ * is the deployed order: Redis command (2 s) and DynamoDB call (3 s) timeouts and the lock wait
+ * budget (3 s) < function timeout (4 s) < the age at which the reconciler settles a hold (5 s).
  */
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -17,8 +17,8 @@ import { freePort } from '../../bin/local/processes.ts';
 import { DynamoNode, logFile, RedisNode, ServiceProcess } from './processes.ts';
 import { TcpProxy } from './proxy.ts';
 
-export const FUNCTION_TIMEOUT_MS = 6_000;
-export const HOLD_STALE_AFTER_MS = 7_000;
+export const FUNCTION_TIMEOUT_MS = 4_000;
+export const HOLD_STALE_AFTER_MS = 5_000;
 
 const ADMIN = { username: 'chaos_admin', password: 'chaos-admin-password' };
 const PASSWORD = 'chaos-buyer-password';
