@@ -58,7 +58,7 @@ try {
     say(`\n== ${fault.name}: ${fault.title}`);
     const result = await runScenario(stack, tools, fault, size, say);
     writeScenario(args.out, result, knownFailures);
-    rows.push(summaryRow(result));
+    rows.push(summaryRow(result, knownFailures));
     for (const check of result.checks) {
       const known = knownFailures.get(`${fault.name}/${check.name}`);
       if (!check.ok && !known) unexpected += 1;
@@ -69,7 +69,7 @@ try {
   const table = summaryTable(rows);
   writeFileSync(
     join(args.out, args.short ? 'summary-short.md' : 'summary.md'),
-    `# Chaos run ${new Date().toISOString()}\n\n${table}\n\nTotal ${((Date.now() - started) / 1000).toFixed(0)} s.\n`,
+    `# Chaos run ${new Date().toISOString()}\n\n${summaryTable(rows, './')}\n\nTotal ${((Date.now() - started) / 1000).toFixed(0)} s.\n`,
   );
   say(
     `\n${table}\n\n${unexpected === 0 ? 'every check held' : `${unexpected} checks failed`} in ${((Date.now() - started) / 1000).toFixed(0)} s`,
