@@ -61,7 +61,7 @@ export const replicaPromotion: Fault = {
   async setup(stack) {
     replicationLink = new TcpProxy(stack.redis.port);
     await replicationLink.listen();
-    replica = await RedisNode.create(logFile(stack.workDir, 'servers.log'), [
+    replica = await RedisNode.create(logFile(stack.workDir, 'servers.log'), stack.workDir, [
       '--replicaof',
       '127.0.0.1',
       String(replicationLink.port),

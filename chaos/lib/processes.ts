@@ -134,6 +134,8 @@ export class RedisNode extends Restartable {
   constructor(
     port: number,
     log: WriteStream,
+    /** Its working directory: a replica's full sync writes the primary's snapshot there. */
+    private readonly dir: string,
     private extraArgs: string[] = [],
   ) {
     super(`redis-server:${port}`, port, log);
@@ -146,8 +148,8 @@ export class RedisNode extends Restartable {
     );
   }
 
-  static async create(log: WriteStream, extraArgs: string[] = []): Promise<RedisNode> {
-    const node = new RedisNode(await freePort(), log, extraArgs);
+  static async create(log: WriteStream, dir: string, extraArgs: string[] = []): Promise<RedisNode> {
+    const node = new RedisNode(await freePort(), log, dir, extraArgs);
     await node.start();
     return node;
   }
@@ -170,6 +172,10 @@ export class RedisNode extends Restartable {
         'no',
         '--maxmemory-policy',
         'noeviction',
+        '--dir',
+        this.dir,
+        '--dbfilename',
+        `redis-${this.port}.rdb`,
         ...this.extraArgs,
       ],
       { log: this.log },

@@ -65,7 +65,7 @@ export class ChaosStack {
   static async start(workDir: string, say: (line: string) => void): Promise<ChaosStack> {
     const log = logFile(workDir, 'servers.log');
     const [redis, dynamo] = await Promise.all([
-      RedisNode.create(log),
+      RedisNode.create(log, workDir),
       DynamoNode.create(log, join(workDir, 'dynamodb')),
     ]);
     const redisProxy = new TcpProxy(redis.port);
