@@ -1,9 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Four projects: unit (no network), integration (real redis-server and DynamoDB Local started by
+ * Five projects: unit (no network), integration (real redis-server and DynamoDB Local started by
  * tests/support/global-setup.ts on free ports), cdk (template assertions and cdk-nag), load (every
- * artillery scenario at smoke scale against a private local stack, with its verdict).
+ * artillery scenario at smoke scale against a private local stack, with its verdict), chaos (the
+ * short form of `npm run chaos`: three faults injected into sales on real processes).
  */
 export default defineConfig({
   test: {
@@ -71,6 +72,18 @@ export default defineConfig({
           // One beforeAll runs all eight smoke runs (about 80 s here); the tests read its results.
           testTimeout: 30_000,
           hookTimeout: 300_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'chaos',
+          include: ['tests/chaos/**/*.test.ts'],
+          // One scenario: a 12 s sale, the wait for holds to go stale (7.5 s), the reconcile and the
+          // checks; a busy machine stretches it.
+          testTimeout: 120_000,
+          // DynamoDB Local, the runtime (every handler through tsx) and the sign-ups.
+          hookTimeout: 240_000,
         },
       },
     ],
