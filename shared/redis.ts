@@ -103,5 +103,24 @@ export function createLockNode(node: ClusterNode, options: RedisOptions = {}): R
   return client;
 }
 
+/**
+ * Resolves when the client is connected (true) or after `timeoutMs` (false): a lock node that is
+ * down at a cold start is one the Redlock counts as failed, not a reason to stop.
+ */
+export function whenReady(client: Redis, timeoutMs: number): Promise<boolean> {
+  if (client.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      client.off('ready', ready);
+      resolve(false);
+    }, timeoutMs);
+    const ready = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    client.once('ready', ready);
+  });
+}
+
 /** Whether the client is a Redis Cluster (keys of different products live on different nodes). */
 export const isCluster = (client: RedisClient): client is Cluster => client.isCluster;

@@ -19,7 +19,10 @@ export class PurchaseRepository implements PurchaseStore {
    * decrement (only if that product's durable stock covers it), all or nothing. DynamoDB can never
    * go below zero, whatever Redis believes. Errors other than these answers are thrown as they are.
    */
-  async record(purchase: PurchaseRecord, fences: ReadonlyMap<number, number> = new Map()): Promise<RecordOutcome> {
+  async record(
+    purchase: PurchaseRecord,
+    fences: ReadonlyMap<number, number> = new Map(),
+  ): Promise<RecordOutcome> {
     // One token per attempt: a resend after an unknown outcome gets this attempt's answer, and the
     // row says which attempt wrote it.
     const attempt = randomUUID();

@@ -114,7 +114,10 @@ export const errorTable: readonly Rule[] = [
     LockLostError,
     () => ({
       status: 409,
-      body: { detail: 'The product lock expired before the purchase was written; try again', code: 'LOCK_CONFLICT' },
+      body: {
+        detail: 'The product lock expired before the purchase was written; try again',
+        code: 'LOCK_CONFLICT',
+      },
       headers: { 'retry-after': '1' },
     }),
   ],

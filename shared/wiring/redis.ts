@@ -8,7 +8,14 @@ import { required } from '../config.ts';
 import { RedisLock, RedisLockNode } from '../lock/redis-lock.ts';
 import { Redlock } from '../lock/redlock.ts';
 import { RedisDeals } from '../orders/redis-deals.ts';
-import { createLockNode, createRedis, createRedisCluster, isCluster, type RedisClient } from '../redis.ts';
+import {
+  createLockNode,
+  createRedis,
+  createRedisCluster,
+  isCluster,
+  type RedisClient,
+  whenReady,
+} from '../redis.ts';
 import { RedisStock } from '../stock/redis-stock.ts';
 import { provider } from './provider.ts';
 import { secretString } from './secrets.ts';
@@ -59,15 +66,18 @@ export const productLocks = provider('product-locks', {}, [redisClient], async (
   const cfg = settings();
   if (cfg.REDLOCK_NODES.length === 0) return new RedisLock(await redisClient.get(), {}, namespace());
   const password = await redisPassword();
-  const nodes = cfg.REDLOCK_NODES.map(
-    (node) =>
-      new RedisLockNode(
-        createLockNode(node, { ...(password && { password }), ...(cfg.REDIS_TLS && { tls: {} }) }),
-        namespace(),
-      ),
+  const clients = cfg.REDLOCK_NODES.map((node) =>
+    createLockNode(node, {
+      // A partitioned node's commands are dropped, not refused: do not let them pile up.
+      commandTimeout: cfg.REDIS_COMMAND_TIMEOUT_MS,
+      ...(password && { password }),
+      ...(cfg.REDIS_TLS && { tls: {} }),
+    }),
   );
+  // Connected before the first lock: a node still handshaking would count as failed.
+  await Promise.all(clients.map((client) => whenReady(client, 3_000)));
   return new Redlock(
-    nodes,
+    clients.map((client) => new RedisLockNode(client, namespace())),
     {},
     { driftFactor: cfg.REDLOCK_DRIFT_FACTOR, nodeTimeoutMs: cfg.REDLOCK_NODE_TIMEOUT_MS },
   );

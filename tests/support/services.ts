@@ -6,7 +6,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { createDocumentClient, ProductRepository, PurchaseRepository } from '../../shared/db/index.ts';
-import { type AcquireOptions, RedisLock } from '../../shared/lock/index.ts';
+import { type AcquireOptions, type DistributedLock, RedisLock } from '../../shared/lock/index.ts';
 import { createRedis } from '../../shared/redis.ts';
 import {
   type EventLog,
@@ -104,6 +104,8 @@ export function stack(
     doc?: DynamoDBDocumentClient;
     holdStaleAfterMs?: number;
     lockOptions?: Omit<AcquireOptions, 'beforeRetry'>;
+    /** The product locks; the single-node lock on `redis` by default. */
+    locks?: DistributedLock;
   } = {},
 ) {
   const redis = options.redis ?? createRedis(inject('redisUrl'));
@@ -120,7 +122,7 @@ export function stack(
     catalog: new ProductService(products, stock, 'lock'),
     purchaseService: new PurchaseService({
       stock,
-      locks: new RedisLock(redis),
+      locks: options.locks ?? new RedisLock(redis),
       products,
       purchases,
       log: quietLog,
