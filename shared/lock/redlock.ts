@@ -21,7 +21,7 @@
  * release: roughly, but not strictly, the order of arrival.
  */
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as setImmediatePromise, setTimeout as sleep } from 'node:timers/promises';
 import { backoff } from '../retry.ts';
 import { LOCK_DEFAULTS } from './defaults.ts';
 import { LockNotAcquiredError, LockQuorumUnavailableError } from './errors.ts';
@@ -187,14 +187,22 @@ export class Redlock implements DistributedLock {
     return { answers, failed: settled.filter((s) => s.status === 'rejected').length };
   }
 
+  /**
+   * The node's answer, or NodeTimeoutError after `nodeTimeoutMs`. After a stall of the event loop
+   * (a busy machine, a GC pause) timers run before pending socket reads, so a timer alone would call
+   * a node that answered in time dead: the timeout waits one more turn (setImmediate runs after the
+   * poll phase) so replies already received are read first.
+   */
   private async withTimeout<T>(pending: Promise<T>): Promise<T> {
     const abort = new AbortController();
     try {
       return await Promise.race([
         pending,
-        sleep(this.nodeTimeoutMs, undefined, { signal: abort.signal }).then(() => {
-          throw new NodeTimeoutError(`no answer within ${this.nodeTimeoutMs} ms`);
-        }),
+        sleep(this.nodeTimeoutMs, undefined, { signal: abort.signal })
+          .then(() => setImmediatePromise(undefined, { signal: abort.signal }))
+          .then(() => {
+            throw new NodeTimeoutError(`no answer within ${this.nodeTimeoutMs} ms`);
+          }),
       ]);
     } finally {
       abort.abort();
