@@ -2,7 +2,7 @@
  * `npm run bench:redlock`: the locks and the cluster, measured on this machine.
  *
  *  1. Lock acquisition, open loop: a new acquisition every 1000/RATE ms (500 per second by default)
- *     for DURATION seconds, each on one of 200 products, held 1 ms and released. Acquire time is
+ *     for DURATION seconds, each on one of 1,000 products, held 1 ms and released. Acquire time is
  *     from the call to the grant, client side. Redlock over 5 independent redis-servers (with 0 and 2
  *     of them killed) beside the single-node lock on one redis-server.
  *  2. Purchases through Redlock: the purchase use-case (lock strategy, fenced durable write) on 50
@@ -11,7 +11,7 @@
  *     ceiling measures the queue): purchases per second, and the lock's acquire time as each
  *     purchase logged it (`lock_wait_ms`).
  *  3. Redis Cluster (3 primaries, 3 replicas) on the atomic path: reserve + commit pairs offered at
- *     the same rate over 200 products (the slots of all three primaries), and atomic purchases per
+ *     the same rate over 1,000 products (the slots of all three primaries), and atomic purchases per
  *     second as in 2.
  *
  * Setup (servers, tables, products) is not timed.
@@ -43,7 +43,7 @@ import { type EventLog, ProductService, PurchaseService, RedisStock } from '../s
 
 const RATE = Number(process.env.BENCH_RATE ?? 500);
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 10);
-const RESOURCES = 200;
+const RESOURCES = 1_000;
 const PURCHASES = Number(process.env.BENCH_PURCHASES ?? 2_000);
 const PURCHASE_CALLERS = 32;
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

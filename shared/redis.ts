@@ -91,6 +91,8 @@ export function createLockNode(node: ClusterNode, options: RedisOptions = {}): R
     host: node.host,
     port: node.port,
     scripts,
+    // Concurrent acquisitions share one write per node: a Redlock sends N times the single lock's commands.
+    enableAutoPipelining: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     connectTimeout: 1_000,

@@ -69,6 +69,11 @@ export interface EndpointInput<S extends Schemas, Caller = Principal | null, Ser
   /** The services the handler asked for, built on first use and kept for the process. */
   readonly services: Services;
   readonly event: HttpEvent;
+  /**
+   * When this invocation ends (epoch ms): the Lambda timeout, read from the context. Work that waits
+   * (a lock line) stops in time to finish what it started. Undefined outside a Lambda context.
+   */
+  readonly deadline: number | undefined;
 }
 
 /** Middy's way to hand middleware results to the handler: they are set on the context. */
@@ -81,6 +86,11 @@ const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResult {
   return { statusCode: status, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
+}
+
+function deadlineOf(context: Partial<Context>): number | undefined {
+  const remaining = context.getRemainingTimeInMillis?.();
+  return remaining === undefined || !Number.isFinite(remaining) ? undefined : Date.now() + remaining;
 }
 
 function bodyBytes(event: HttpEvent): number {
@@ -228,6 +238,7 @@ export function endpoint<N extends EndpointName, S extends Schemas, P extends Pr
         caller: context.caller as CallerOf<N>,
         services: await build(providers),
         event,
+        deadline: deadlineOf(context),
       });
       return json(route.successStatus, result);
     });

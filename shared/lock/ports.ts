@@ -52,7 +52,7 @@ export interface DistributedLock {
  * of answers means (quorum, validity, fence); a node only knows its own keys.
  */
 export interface LockNode {
-  /** Set the lock if free; its fence counter (before this grant) when set, null when busy. */
+  /** Set the lock if free and increment its fence counter: the counter when set, null when busy. */
   tryAcquire(resource: string, token: string, ttlMs: number): Promise<number | null>;
   /** Raise the fence counter to `fence` while `token` holds the lock here; false when it does not. */
   confirmFence(resource: string, token: string, fence: number): Promise<boolean>;

@@ -2,17 +2,20 @@
  * Redlock: one lock over N independent Redis nodes (no replication between them), granted when a
  * majority holds it, behind the same `DistributedLock` as the single-node lock.
  *
- * A grant, in two parallel rounds, each call bounded by a per-node timeout:
- *   1. every node: set-if-absent with the TTL, answering its fence counter;
- *   2. the nodes that said yes: record the grant's fence, max(counters) + 1, while still held there.
- * It counts when at least N/2+1 nodes did both and time is left: validity = TTL − elapsed − drift,
+ * A grant, each call bounded by a per-node timeout:
+ *   1. every node in parallel: set-if-absent with the TTL and, if set, increment its fence counter;
+ *      the grant's fence is the largest counter among the nodes that said yes;
+ *   2. only when fewer than a majority of them are at that fence already (counters diverge after
+ *      grants some nodes missed): the lower ones record it, while the grant still holds them.
+ * It counts when at least N/2+1 nodes hold the lock at the fence and time is left:
+ * validity = TTL − elapsed − drift,
  * with drift = TTL × driftFactor + 2 ms (node clocks run at slightly different rates, and an expiry
  * is timed by each node's clock). Otherwise the lock is released on every node, and the buyer
  * tries again after a backoff with jitter, inside the wait budget.
  *
- * Fences only grow: a later grant's majority shares a node with every earlier one, and it can take
- * that node only after the earlier grant recorded its fence there (round 2 checks it still holds the
- * lock), so it reads a counter at least that large and adds one.
+ * Fences only grow: a later grant's majority shares a node with every earlier grant's majority at
+ * its fence, and it can take that node only after the earlier grant is gone from it (round 2 checks
+ * it still holds the lock), so it increments a counter at least that large.
  *
  * Order: Redlock does not keep first-come-first-served. The single-node lock keeps a line on its one
  * Redis; N independent lines can disagree on who is first, and with no consensus among the nodes the
@@ -21,7 +24,7 @@
  * release: roughly, but not strictly, the order of arrival.
  */
 import { randomBytes } from 'node:crypto';
-import { setImmediate as setImmediatePromise, setTimeout as sleep } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { backoff } from '../retry.ts';
 import { LOCK_DEFAULTS } from './defaults.ts';
 import { LockNotAcquiredError, LockQuorumUnavailableError } from './errors.ts';
@@ -99,11 +102,20 @@ export class Redlock implements DistributedLock {
         counter === undefined || counter === null ? [] : [i],
       );
       if (holding.length >= this.quorum) {
-        const fence = Math.max(...holding.map((i) => taken.answers[i] as number)) + 1;
-        const confirmed = await this.onNodes(holding, (node) => node.confirmFence(resource, token, fence));
-        const confirmations = confirmed.answers.filter((ok) => ok === true).length;
+        const counters = holding.map((i) => taken.answers[i] as number);
+        const fence = Math.max(...counters);
+        // Nodes whose counter is already the fence need nothing more. Usually that is every node
+        // (their counters move together), so a grant is one round; otherwise the lower ones record it.
+        const behind = holding.filter((i) => (taken.answers[i] as number) < fence);
+        const atFence = holding.length - behind.length;
+        const confirmed =
+          atFence >= this.quorum
+            ? 0
+            : (
+                await this.onNodes(behind, (node) => node.confirmFence(resource, token, fence))
+              ).answers.filter((ok) => ok === true).length;
         const validityMs = validityOf(ttlMs, performance.now() - clockStarted, this.driftFactor);
-        if (confirmations >= this.quorum && validityMs > 0) {
+        if (atFence + confirmed >= this.quorum && validityMs > 0) {
           return {
             resource,
             token,
@@ -115,9 +127,11 @@ export class Redlock implements DistributedLock {
           };
         }
       }
-      // No majority (or no time left): give back what this attempt took, everywhere, so the nodes it
-      // did get are free for whoever can win a majority.
-      await this.onEveryNode((node) => node.release(resource, token));
+      // No majority (or no time left): give back what this attempt took, wherever it may hold (the
+      // nodes that said yes, and those whose answer did not come: it may have landed), so they are
+      // free for whoever can win a majority. A node that said busy holds nothing of ours.
+      const mayHold = taken.answers.flatMap((counter, i) => (counter === null ? [] : [i]));
+      await this.onNodes(mayHold, (node) => node.release(resource, token));
 
       const waitedMs = Math.round(performance.now() - started);
       // Nodes that failed (down, timed out, partitioned away) rather than refused: when too few answer
@@ -193,19 +207,24 @@ export class Redlock implements DistributedLock {
    * a node that answered in time dead: the timeout waits one more turn (setImmediate runs after the
    * poll phase) so replies already received are read first.
    */
-  private async withTimeout<T>(pending: Promise<T>): Promise<T> {
-    const abort = new AbortController();
-    try {
-      return await Promise.race([
-        pending,
-        sleep(this.nodeTimeoutMs, undefined, { signal: abort.signal })
-          .then(() => setImmediatePromise(undefined, { signal: abort.signal }))
-          .then(() => {
-            throw new NodeTimeoutError(`no answer within ${this.nodeTimeoutMs} ms`);
-          }),
-      ]);
-    } finally {
-      abort.abort();
-    }
+  private withTimeout<T>(pending: Promise<T>): Promise<T> {
+    // Plain timers, no AbortController: this runs for every node of every round, and a busy machine
+    // is exactly when the lock's own overhead must stay small.
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(
+        () => setImmediate(() => reject(new NodeTimeoutError(`no answer within ${this.nodeTimeoutMs} ms`))),
+        this.nodeTimeoutMs,
+      );
+      pending.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
   }
 }

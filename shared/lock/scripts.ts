@@ -74,22 +74,26 @@ end
 return 0`,
   },
   /**
-   * A Redlock node's half of a grant: set the lock if free and answer the fence counter as it is
-   * (the Redlock takes the largest counter of its majority plus one, then confirms it with
-   * redlockConfirmFence). -1 = busy. Already ours (a resend) answers the counter too.
+   * A Redlock node's half of a grant: set the lock if free and increment the fence counter, answering
+   * it (the Redlock takes the largest of its majority, and has the lower nodes record it with
+   * redlockConfirmFence). -1 = busy. Already ours (a resend) answers the counter as it is: nobody
+   * else was granted here since.
    */
   redlockAcquire: {
     numberOfKeys: 2,
     lua: `
-if redis.call('GET', KEYS[1]) == ARGV[1]
-  or redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+if redis.call('GET', KEYS[1]) == ARGV[1] then
   return tonumber(redis.call('GET', KEYS[2]) or '0')
+end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return redis.call('INCR', KEYS[2])
 end
 return -1`,
   },
   /**
    * Record the grant's fence on this node, only while the grant still holds the lock here: the next
-   * holder can take this node only after it, so it reads a counter at least this large. 1 = recorded.
+   * holder can take this node only after it, so it increments a counter at least this large.
+   * 1 = recorded.
    */
   redlockConfirmFence: {
     numberOfKeys: 2,
@@ -130,7 +134,7 @@ declare module 'ioredis' {
     lockRelease(key: string, token: string): Result<number, Context>;
     /** 1 = extended, 0 = the key holds another token (or none). */
     lockExtend(key: string, token: string, ttlMs: number): Result<number, Context>;
-    /** The fence counter before this grant, or -1 when busy. */
+    /** The fence counter incremented by this grant, or -1 when busy. */
     redlockAcquire(key: string, fenceKey: string, token: string, ttlMs: number): Result<number, Context>;
     /** 1 = recorded, 0 = the lock here is not the token's. */
     redlockConfirmFence(key: string, fenceKey: string, token: string, fence: number): Result<number, Context>;
