@@ -88,6 +88,12 @@ export class Reconciler {
       readonly inFlight?: InFlightUnits;
       /** Keeps two passes from running at once (a slow pass and the next schedule). */
       readonly lease?: { acquire(): Promise<boolean>; release(): Promise<void> };
+      /**
+       * The product locks' fence counters. Redis may have lost them with the product: a restore
+       * starts the counter above the fence DynamoDB recorded, or the next holder's write would be
+       * refused as if its lock had expired.
+       */
+      readonly fences?: { advanceFence(resource: string, fence: number): Promise<void> };
       /** Products reconciled at once (RECONCILE_CONCURRENCY). */
       readonly concurrency?: number;
     },
@@ -148,6 +154,8 @@ export class Reconciler {
 
     if (await (deals ? deals.restore(product) : stock.load(product))) {
       result.restored = 1;
+      if (product.lock_fence !== undefined)
+        await this.deps.fences?.advanceFence(String(product_id), product.lock_fence);
       log.warn('reconcile: live stock restored from DynamoDB', {
         repair: 'restore',
         product_id,

@@ -91,6 +91,7 @@ export const reconciler = provider(
       purchases: await purchaseTable.get(),
       deals: await dealService.get(),
       inFlight: await liveDeals.get(),
+      fences: locks,
       log: logger,
       holdStaleAfterMs: settings().HOLD_STALE_AFTER_MS,
       // One pass at a time across every function and `npm run reconcile`; a pass that dies

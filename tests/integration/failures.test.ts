@@ -2,7 +2,13 @@ import { ulid } from 'ulid';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../bin/local/processes.ts';
 import { DependencyUnavailableError, HealthCheck } from '../../shared/health.ts';
-import { type DistributedLock, lockKey, lockQueueKey, RedisLock } from '../../shared/lock/index.ts';
+import {
+  type DistributedLock,
+  LockLostError,
+  lockKey,
+  lockQueueKey,
+  RedisLock,
+} from '../../shared/lock/index.ts';
 import { createRedis } from '../../shared/redis.ts';
 import {
   holdsKey,
@@ -218,9 +224,15 @@ describe('Redis losing its data mid-sale', () => {
 
       // No oversell, and every unit is sold: DynamoDB refused what Redis counted twice. (Lock waiters
       // that retry between the flush and the restore are refused too: their stock check reads the
-      // missing product as 0 available. The third wave buys what they left.)
+      // missing product as 0 available. A waiter granted the lock in that gap took its fence from a
+      // counter the flush reset, so DynamoDB refuses its write as from a lost lock (409, to retry)
+      // and the counter is advanced past DynamoDB's fence. The third wave buys what they left.)
       expect(sold).toHaveLength(100);
-      for (const error of refused) expect(error).toBeInstanceOf(InsufficientStockError);
+      for (const error of refused)
+        expect(
+          error instanceof InsufficientStockError || (strategy === 'lock' && error instanceof LockLostError),
+          String(error),
+        ).toBe(true);
       expect(new Set(sold.map((p) => p.id)).size).toBe(100);
       // Every sale the buyer was told about is durable.
       const durable = await Promise.all(sold.map((p) => healthy.purchases.get(p.id)));

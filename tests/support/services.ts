@@ -131,6 +131,7 @@ export function stack(
   const products = new ProductRepository(doc, 'products');
   const purchases = new PurchaseRepository(doc, 'purchases', 'products');
   const stock = new RedisStock(redis);
+  const locks = options.locks ?? new RedisLock(redis);
   return {
     redis,
     doc,
@@ -140,7 +141,7 @@ export function stack(
     catalog: new ProductService(products, stock, 'lock'),
     purchaseService: new PurchaseService({
       stock,
-      locks: options.locks ?? new RedisLock(redis),
+      locks,
       products,
       purchases,
       log: quietLog,
@@ -151,6 +152,7 @@ export function stack(
       stock,
       products,
       purchases,
+      fences: locks,
       log: quietLog,
       holdStaleAfterMs: options.holdStaleAfterMs ?? 0,
     }),
