@@ -3,6 +3,7 @@
  * call runs by EVALSHA with ioredis's NOSCRIPT fallback.
  */
 import { Redis, type RedisOptions } from 'ioredis';
+import { limitScripts } from './limits/scripts.ts';
 import { lockScripts } from './lock/scripts.ts';
 import { orderScripts } from './orders/scripts.ts';
 import { stockScripts } from './stock/scripts.ts';
@@ -20,7 +21,7 @@ export const storeMarkerKey = (storeId: string) => `fs:${storeId}:marker`;
 
 export function createRedis(url: string, options: RedisOptions = {}): Redis {
   return new Redis(url, {
-    scripts: { ...lockScripts, ...stockScripts, ...orderScripts },
+    scripts: { ...lockScripts, ...stockScripts, ...orderScripts, ...limitScripts },
     // Concurrent requests in one process (the local runtime) share round trips.
     enableAutoPipelining: true,
     // Fail a request fast rather than queue it behind a dead connection; the caller answers 503.

@@ -1,7 +1,7 @@
 /** Request schemas of the contract (../shared/CONTRACT.md), shared by the handlers. */
 // A namespace import lets the bundler drop the parts of zod no schema uses (its locales, most of all).
 import * as z from 'zod';
-import { MAX_PASSWORD_BYTES } from '../auth/password-limits.ts';
+import { MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES } from '../auth/password-limits.ts';
 
 export const username = z
   .string()
@@ -12,7 +12,10 @@ export const username = z
 /** bcrypt reads 72 bytes: a longer password is refused, never silently truncated. */
 export const password = z
   .string()
-  .refine((p) => Buffer.byteLength(p, 'utf8') >= 8, 'must be at least 8 bytes')
+  .refine(
+    (p) => Buffer.byteLength(p, 'utf8') >= MIN_PASSWORD_BYTES,
+    `must be at least ${MIN_PASSWORD_BYTES} bytes`,
+  )
   .refine(
     (p) => Buffer.byteLength(p, 'utf8') <= MAX_PASSWORD_BYTES,
     `must be at most ${MAX_PASSWORD_BYTES} bytes`,

@@ -47,6 +47,8 @@ export interface DealDeps {
   readonly log: EventLog;
   /** A reservation with no order row is released only after this long (its request must be dead). */
   readonly holdStaleAfterMs: number;
+  /** A deal's per-buyer cap when its start names none (HOTDEAL_DEFAULT_MAX_PER_USER; 0: no cap). */
+  readonly defaultMaxPerUser?: number;
   readonly now?: () => Date;
 }
 
@@ -71,7 +73,7 @@ export class DealService implements DealReconcilePort {
     const deal: DealState = {
       status: 'open',
       ends_at: input.endsAt ?? null,
-      max_per_user: input.maxPerUser ?? null,
+      max_per_user: input.maxPerUser ?? (this.deps.defaultMaxPerUser || null),
       reservation_ttl_seconds: input.reservationTtlSeconds ?? DEFAULT_RESERVATION_TTL_SECONDS,
       started_at: at,
       ended_at: null,

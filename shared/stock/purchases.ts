@@ -11,6 +11,7 @@
  * settling of holds in settlement.ts.
  */
 import { ulid } from 'ulid';
+import { TooManyRequestsError } from '../limits/errors.ts';
 import type { AcquireOptions, DistributedLock, Lock } from '../lock/index.ts';
 import { LockNotAcquiredError, withLocks } from '../lock/index.ts';
 import type { ProductRecord, PurchaseRecord, StockLine } from '../model.ts';
@@ -23,7 +24,14 @@ import {
   PurchaseOutcomeUnknownError,
   StockUnavailableError,
 } from './errors.ts';
-import type { EventLog, LiveStock, LiveStockStore, ProductStore, PurchaseStore } from './ports.ts';
+import type {
+  EventLog,
+  LiveStock,
+  LiveStockStore,
+  ProductStore,
+  PurchaseGate,
+  PurchaseStore,
+} from './ports.ts';
 import { purchaseIdFor, requestFingerprint } from './purchase-ids.ts';
 import { componentIdsOf, planSale, type SalePlan, shortagesOf } from './sale-plan.ts';
 import { recordAndSettle, replay } from './settlement.ts';
@@ -59,6 +67,8 @@ export interface PurchaseDeps {
    * request lives (the Lambda timeout), so a retry meets the first request's outcome, never a race.
    */
   readonly claimTtlMs?: number;
+  /** Per-user limits: purchases in flight, places in a lock line. None: unlimited (tests of the core). */
+  readonly gate?: PurchaseGate;
   /** Other capabilities' in-flight hashes of a product (hot-deal reservations). */
   readonly inFlightKeys?: (productId: number) => readonly string[];
   readonly now?: () => Date;
@@ -97,6 +107,7 @@ export class PurchaseService {
     };
     let outcome = 'error';
     let claimed = false;
+    const leave: (() => Promise<void>)[] = [];
     try {
       if (fingerprint) {
         const earlier = await this.deps.purchases.get(id);
@@ -116,6 +127,8 @@ export class PurchaseService {
           throw new PurchaseInProgressError(id);
         }
       }
+      // After the claim: a retry of a purchase in flight is told so (409), not counted twice.
+      if (this.deps.gate) leave.push(await this.deps.gate.enter(userId, id));
       const plan = planSale(items, await this.liveStockOfSale(items));
       Object.assign(fields, { lines: plan.lines.length, locked: plan.lockedProducts.length });
       // Sold out: answer from the live store at once, before any lock wait and without DynamoDB.
@@ -127,6 +140,7 @@ export class PurchaseService {
         outcome = 'purchased';
         return purchase;
       }
+      if (this.deps.gate) leave.push(await this.deps.gate.joinLines(userId, plan.lockedProducts, id));
       const locked = await withLocks(this.deps.locks, plan.lockedProducts.map(String), sell, {
         ...this.deps.lockOptions,
         // Waiters stop as soon as any line's stock is gone instead of queueing for a lock to learn it.
@@ -158,6 +172,8 @@ export class PurchaseService {
       }
       throw error;
     } finally {
+      // The purchase has ended, whatever its outcome: its slot and its places in line are free.
+      await Promise.all(leave.map((free) => free().catch(() => undefined)));
       this.deps.log.info('purchase', {
         ...fields,
         outcome,
@@ -246,5 +262,6 @@ function outcomeOf(error: unknown): string {
   if (error instanceof ProductNotFoundError) return 'not-found';
   if (error instanceof PurchaseInProgressError) return 'in-progress';
   if (error instanceof IdempotencyKeyReusedError) return 'key-reused';
+  if (error instanceof TooManyRequestsError) return 'limited';
   return 'error';
 }

@@ -110,7 +110,8 @@ describe('the flash-sale stack, synthesized from cdk.json defaults without bundl
         }
         expect('REDIS_URL' in variables, name).toBe(uses.redis);
         expect('REDIS_AUTH_SECRET_ARN' in variables, name).toBe(uses.redis);
-        expect('JWT_SECRET_ARN' in variables, name).toBe(uses.jwt);
+        expect('JWT_SIGNING_KEY_ARN' in variables, name).toBe(uses.jwt === 'sign');
+        expect('JWT_VERIFY_KEYS_ARN' in variables, name).toBe(uses.jwt === 'verify');
       }
     });
 
