@@ -39,7 +39,9 @@ const wholeNumber = z.number().int('must be a whole number');
 const MAX_PRICE = 10_000_000_000;
 const MAX_QUANTITY = 10_000;
 
-const productId = wholeNumber.positive();
+/** Ids are bounded like the path's: past 10^15 a number is no id we issued (and not exact in JSON). */
+export const MAX_ID = 999_999_999_999_999;
+const productId = wholeNumber.positive().max(MAX_ID);
 const quantity = wholeNumber.positive().max(MAX_QUANTITY);
 const purchaseItem = z.object({ product_id: productId, quantity });
 
