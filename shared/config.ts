@@ -83,6 +83,9 @@ export const configSchema = z.object({
   /** A hot deal's `max_per_user` when its start names none (0: no cap). */
   HOTDEAL_DEFAULT_MAX_PER_USER: int(0),
 
+  /** How long a container reuses its Scan of the catalogue for listings (one Scan per interval). */
+  PRODUCT_LIST_CACHE_MS: int(2_000),
+
   /** Browser origins allowed to call the API (comma-separated, exact); none by default. */
   CORS_ALLOWED_ORIGINS: z
     .string()

@@ -16,7 +16,13 @@ export const productService = provider(
   {},
   [productTable, liveStock],
   async () =>
-    new ProductService(await productTable.get(), await liveStock.get(), settings().PURCHASE_STRATEGY),
+    new ProductService(
+      await productTable.get(),
+      await liveStock.get(),
+      settings().PURCHASE_STRATEGY,
+      undefined,
+      settings().PRODUCT_LIST_CACHE_MS,
+    ),
 );
 
 /** Purchases restore a product the live store lost deal-aware, which reads the product's orders. */

@@ -21,6 +21,7 @@ import net from 'node:net';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SEQUENCE_SHARDS } from '../../shared/db/users.ts';
+import { documentClient } from '../../shared/wiring/dynamodb.ts';
 import { countStatuses, type Reply, startTestApi, type TestApi, unique } from '../support/api.ts';
 import { services } from '../support/app.ts';
 import { stack } from '../support/services.ts';
@@ -304,6 +305,30 @@ describe('API4 unrestricted resource consumption', () => {
     });
     expect(cart.status).toBe(422);
     expect(await productCounter()).toBe(before);
+  });
+
+  it('lists products to 20 parallel callers with one Scan of the table, not twenty', async () => {
+    await api.product(1); // drops this container's copy of the catalogue
+    const doc = await documentClient.get();
+    let scans = 0;
+    const counter = 'count-scans';
+    doc.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'ScanCommand') scans += 1;
+        return next(args);
+      },
+      { step: 'initialize', name: counter },
+    );
+    try {
+      const buyer = await quickUser();
+      const replies = await Promise.all(
+        Array.from({ length: 20 }, () => api.request('GET', '/api/products?limit=5', { token: buyer.token })),
+      );
+      expect(countStatuses(replies)).toEqual({ 200: 20 });
+      expect(scans).toBe(1);
+    } finally {
+      doc.middlewareStack.remove(counter);
+    }
   });
 
   it('spreads sign-up ids over the sequence shards (no single hot counter item)', async () => {
