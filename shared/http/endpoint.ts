@@ -71,6 +71,11 @@ export interface EndpointInput<S extends Schemas, Caller = Principal | null, Ser
   /** The services the handler asked for, built on first use and kept for the process. */
   readonly services: Services;
   readonly event: HttpEvent;
+  /**
+   * When this invocation ends (epoch ms): the Lambda timeout, read from the context. Work that waits
+   * (a lock line) stops in time to finish what it started. Undefined outside a Lambda context.
+   */
+  readonly deadline: number | undefined;
 }
 
 /** Middy's way to hand middleware results to the handler: they are set on the context. */
@@ -93,6 +98,11 @@ export function preflight(origin: string | undefined): RawAnswer | null {
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResult {
   return { statusCode: status, headers: { ...jsonHeaders(), ...headers }, body: JSON.stringify(body) };
+}
+
+function deadlineOf(context: Partial<Context>): number | undefined {
+  const remaining = context.getRemainingTimeInMillis?.();
+  return remaining === undefined || !Number.isFinite(remaining) ? undefined : Date.now() + remaining;
 }
 
 function bodyBytes(event: HttpEvent): number {
@@ -263,6 +273,7 @@ export function endpoint<N extends EndpointName, S extends Schemas, P extends Pr
         caller: context.caller as CallerOf<N>,
         services: await build(providers),
         event,
+        deadline: deadlineOf(context),
       });
       if (result instanceof RawAnswer) return result.result;
       return json(route.successStatus, result);
