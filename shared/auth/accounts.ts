@@ -155,6 +155,10 @@ export class AccountService {
     if (problem) throw new WeakPasswordError(problem);
     const existing = await this.deps.users.getByUsername(username);
     if (!existing) return { user: await this.create({ username, password }, 'admin'), created: true };
+    // Already this admin with this password (a restart, a second runtime): nothing changes, and the
+    // tokens issued so far keep working. Anything else raises the token version.
+    if (existing.role === 'admin' && (await this.deps.passwords.verify(password, existing.password_hash)))
+      return { user: existing, created: false };
     const at = this.now().toISOString();
     const passwordHash = await this.deps.passwords.hash(password);
     const version = await this.deps.users.updateCredentials(existing.id, passwordHash, 'admin', at);

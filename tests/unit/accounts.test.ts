@@ -326,3 +326,23 @@ describe('token verification', () => {
     });
   });
 });
+
+describe('admin token versions', () => {
+  it('keeps the tokens of an admin whose start-up repeats the same credentials', async () => {
+    const { user } = await accounts.upsertAdmin('root', 'admin-password');
+    const again = await accounts.upsertAdmin('root', 'admin-password');
+    expect(again.user.token_version ?? 0).toBe(user.token_version ?? 0);
+    const issued = await accounts.login('root', 'admin-password');
+    await expect(accounts.requireAdmin(await tokens.verify(issued.access_token))).resolves.toBeUndefined();
+  });
+
+  it('refuses a token on admin routes once the password or the role changed', async () => {
+    const { user } = await accounts.upsertAdmin('root', 'admin-password');
+    const before = await tokens.verify((await accounts.login('root', 'admin-password')).access_token);
+    await accounts.upsertAdmin('root', 'new-admin-password');
+    await expect(accounts.requireAdmin(before)).rejects.toThrow(NotAuthenticatedError);
+    const current = await tokens.verify((await accounts.login('root', 'new-admin-password')).access_token);
+    await accounts.changeRole(user.id, 'user');
+    await expect(accounts.requireAdmin(current)).rejects.toThrow(NotAuthenticatedError);
+  });
+});
