@@ -1,9 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Four projects: unit (no network), integration (real redis-server and DynamoDB Local started by
+ * Five projects: unit (no network), integration (real redis-server and DynamoDB Local started by
  * tests/support/global-setup.ts on free ports), cdk (template assertions and cdk-nag), load (every
- * artillery scenario at smoke scale against a private local stack, with its verdict).
+ * artillery scenario at smoke scale against a private local stack, with its verdict), chaos (the
+ * short form of `npm run chaos`: three faults injected into sales on real processes).
  */
 export default defineConfig({
   test: {
@@ -55,6 +56,40 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          // The short form on a real Redis Cluster (3 primaries, 3 replicas): a sale, carts and a bundle
+          // across slots, a hot deal, the reconciler and the audit, a primary killed mid-sale.
+          name: 'cluster',
+          include: ['tests/cluster/**/*.test.ts'],
+          globalSetup: ['tests/support/global-setup-cluster.ts'],
+          setupFiles: ['tests/support/env.ts'],
+          testTimeout: 90_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // `npm run test:cluster`: the integration suites of sales, carts, hot deals and products on
+          // the cluster. Long, so not part of `npm test` (which runs the cluster project above).
+          name: 'integration-cluster',
+          include: [
+            'tests/integration/purchases.test.ts',
+            'tests/integration/bundles.test.ts',
+            'tests/integration/orders.test.ts',
+            'tests/integration/products.test.ts',
+            'tests/integration/stock.test.ts',
+          ],
+          globalSetup: ['tests/support/global-setup-cluster.ts'],
+          setupFiles: ['tests/support/env.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
           name: 'cdk',
           include: ['tests/cdk/**/*.test.ts'],
           testTimeout: 300_000,
@@ -71,6 +106,18 @@ export default defineConfig({
           // One beforeAll runs all eight smoke runs (about 80 s here); the tests read its results.
           testTimeout: 30_000,
           hookTimeout: 300_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'chaos',
+          include: ['tests/chaos/**/*.test.ts'],
+          // One scenario: a 12 s sale, the wait for holds to go stale (7.5 s), the reconcile and the
+          // checks; a busy machine stretches it.
+          testTimeout: 120_000,
+          // DynamoDB Local, the runtime (every handler through tsx) and the sign-ups.
+          hookTimeout: 240_000,
         },
       },
     ],

@@ -10,7 +10,7 @@ import {
 } from '../auth/errors.ts';
 import { DependencyUnavailableError } from '../health.ts';
 import { TooManyRequestsError } from '../limits/errors.ts';
-import { LockNotAcquiredError } from '../lock/errors.ts';
+import { LockLostError, LockNotAcquiredError, LockQuorumUnavailableError } from '../lock/errors.ts';
 import {
   DealAlreadyActiveError,
   DealNotActiveError,
@@ -22,6 +22,7 @@ import {
   PurchaseLimitError,
 } from '../orders/errors.ts';
 import {
+  DealActiveError,
   IdempotencyKeyReusedError,
   InsufficientStockError,
   InvalidBundleError,
@@ -115,6 +116,26 @@ export const errorTable: readonly Rule[] = [
       },
     }),
   ],
+  // Before LockNotAcquiredError, which it extends: too few Redlock nodes answer, an outage, not a busy product.
+  [
+    LockQuorumUnavailableError,
+    () => ({
+      status: 503,
+      body: { detail: 'The product locks are unavailable; try again', code: 'SERVICE_UNAVAILABLE' },
+      headers: { 'retry-after': '1' },
+    }),
+  ],
+  [
+    LockLostError,
+    () => ({
+      status: 409,
+      body: {
+        detail: 'The product lock expired before the purchase was written; try again',
+        code: 'LOCK_CONFLICT',
+      },
+      headers: { 'retry-after': '1' },
+    }),
+  ],
   [
     LockNotAcquiredError,
     () => ({
@@ -160,6 +181,13 @@ export const errorTable: readonly Rule[] = [
     }),
   ],
   [DealNotActiveError, plain(409, 'DEAL_NOT_ACTIVE')],
+  [
+    DealActiveError,
+    (e: DealActiveError) => ({
+      status: 409,
+      body: { detail: e.message, code: 'DEAL_ACTIVE', product_ids: [...e.productIds] },
+    }),
+  ],
   [DealAlreadyActiveError, plain(409, 'DEAL_ALREADY_ACTIVE')],
   [
     PurchaseLimitError,

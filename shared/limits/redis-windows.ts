@@ -1,10 +1,10 @@
 /** The sliding windows on Redis (scripts.ts): the adapter behind the limits' `Windows` port. */
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { AdmitOptions, AdmitResult, Windows } from './ports.ts';
 
 export class RedisWindows implements Windows {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     /** The store's key namespace (shared/redis.ts). */
     private readonly namespace = '',
   ) {}

@@ -41,6 +41,20 @@ export type RecordOutcome =
       readonly productIds: readonly number[];
       readonly durable?: readonly { readonly productId: number; readonly stock: number }[];
     }
+  /** A product is on a hot deal (or its end has not settled it yet): sold only through orders. */
+  | { readonly status: 'deal-active'; readonly productIds: readonly number[] }
+  /**
+   * A newer lock holder already wrote these products: the fence this purchase carries is lower than
+   * the one recorded, so its lock expired while it worked.
+   */
+  | {
+      readonly status: 'fenced';
+      readonly fences: readonly {
+        readonly productId: number;
+        readonly fence: number;
+        readonly stored: number;
+      }[];
+    }
   /** The purchase was priced from a live price that is no longer the durable one. */
   | {
       readonly status: 'price-changed';
@@ -48,8 +62,11 @@ export type RecordOutcome =
     };
 
 export interface PurchaseStore {
-  /** The purchase and every product's decrement, all or nothing; never below zero. */
-  record(purchase: PurchaseRecord): Promise<RecordOutcome>;
+  /**
+   * The purchase and every product's decrement, all or nothing; never below zero. `fences`: the lock
+   * fence of each locked product; its write is refused when the product has seen a higher one.
+   */
+  record(purchase: PurchaseRecord, fences?: ReadonlyMap<number, number>): Promise<RecordOutcome>;
   get(id: string): Promise<PurchaseRecord | null>;
   listByUser(userId: number, limit?: number): Promise<PurchaseRecord[]>;
   unitsSold(productId: number): Promise<number>;
@@ -61,6 +78,8 @@ export interface LiveStock {
   readonly price: number;
   readonly strategy: PurchaseStrategy;
   readonly components: readonly Component[];
+  /** On a hot deal: sold only through the deal's orders until the deal's end has finished. */
+  readonly onDeal?: boolean;
 }
 
 /** What the live store needs to put a product on sale. */
@@ -76,7 +95,8 @@ export type ReserveAllResult =
   | { readonly status: 'reserved' }
   | { readonly status: 'insufficient'; readonly shortages: readonly Shortage[] }
   | { readonly status: 'unknown'; readonly productId: number }
-  | { readonly status: 'duplicate'; readonly productId: number };
+  | { readonly status: 'duplicate'; readonly productId: number }
+  | { readonly status: 'deal-active'; readonly productId: number };
 
 export type ReserveResult =
   | { readonly status: 'reserved'; readonly available: number }
@@ -84,7 +104,9 @@ export type ReserveResult =
   /** The live store has no stock for this product: never created, or it lost it. */
   | { readonly status: 'unknown' }
   /** A hold with this id exists: the same purchase is already in flight. */
-  | { readonly status: 'duplicate'; readonly available: number };
+  | { readonly status: 'duplicate'; readonly available: number }
+  /** The product is on a hot deal: sold only through the deal's orders. */
+  | { readonly status: 'deal-active' };
 
 export type ReleaseResult = 'released' | 'no-hold' | 'stock-missing';
 export type RepairResult = 'repaired' | 'in-flight' | 'changed' | 'missing';

@@ -13,9 +13,10 @@
 import { ulid } from 'ulid';
 import { TooManyRequestsError } from '../limits/errors.ts';
 import type { AcquireOptions, DistributedLock, Lock } from '../lock/index.ts';
-import { LOCK_DEFAULTS, LockNotAcquiredError, withLocks } from '../lock/index.ts';
+import { LOCK_DEFAULTS, LockLostError, LockNotAcquiredError, withLocks } from '../lock/index.ts';
 import type { ProductRecord, PurchaseRecord, StockLine } from '../model.ts';
 import {
+  DealActiveError,
   IdempotencyKeyReusedError,
   InsufficientStockError,
   PriceChangedError,
@@ -143,12 +144,18 @@ export class PurchaseService {
       }
       // After the claim: a retry of a purchase in flight is told so (409), not counted twice.
       if (this.deps.gate) leave.push(await this.deps.gate.enter(userId, id));
-      const plan = planSale(items, await this.liveStockOfSale(items));
+      const live = await this.liveStockOfSale(items);
+      const plan = planSale(items, live);
       Object.assign(fields, { lines: plan.lines.length, locked: plan.lockedProducts.length });
+      // On a hot deal: sold only through its orders; said before any lock wait (the reserve script
+      // and DynamoDB's condition say it again for a deal that starts meanwhile).
+      const onDeal = [...new Set(plan.lines.map((l) => l.productId))].filter((pid) => live.get(pid)?.onDeal);
+      if (onDeal.length > 0) throw new DealActiveError(onDeal);
       // Sold out: answer from the live store at once, before any lock wait and without DynamoDB.
       if (plan.shortages.length > 0) throw InsufficientStockError.of(plan.shortages);
 
-      const sell = () => this.reserveAndRecord(id, userId, request, plan, fingerprint);
+      const sell = (held: readonly Lock[] = []) =>
+        this.reserveAndRecord(id, userId, request, plan, fingerprint, fencesOf(held));
       if (plan.lockedProducts.length === 0) {
         const purchase = await sell();
         outcome = 'purchased';
@@ -184,6 +191,12 @@ export class PurchaseService {
       }
       if (error instanceof LockNotAcquiredError) {
         Object.assign(fields, { lock_attempts: error.attempts, lock_wait_ms: error.waitedMs });
+      }
+      if (error instanceof LockLostError) {
+        // The durable store has seen a fence the lock's counters may not know (they were lost):
+        // make the next grant's fence larger, or every later holder would be refused too.
+        Object.assign(fields, { fence: error.fence, stored_fence: error.storedFence });
+        await this.deps.locks.advanceFence(error.resource, error.storedFence).catch(() => undefined);
       }
       throw error;
     } finally {
@@ -233,6 +246,11 @@ export class PurchaseService {
           available: product.stock,
         });
       }
+      // Redis lost the product, and perhaps its lock's fence counter with it: start the counter above
+      // the fence DynamoDB recorded, so the next holder's write is not refused.
+      if (product.lock_fence !== undefined) {
+        await this.deps.locks.advanceFence(String(productId), product.lock_fence);
+      }
       const restored = await this.deps.stock.peek(productId);
       if (!restored) throw new StockUnavailableError(productId);
       live.set(productId, restored);
@@ -246,18 +264,20 @@ export class PurchaseService {
     request: PurchaseRequest,
     plan: SalePlan,
     fingerprint: string | undefined,
+    fences: ReadonlyMap<number, number>,
     restored = false,
   ): Promise<PurchaseRecord> {
     const { lines } = plan;
     const reserved = await this.deps.stock.reserveAll(lines, id);
     if (reserved.status === 'insufficient') throw InsufficientStockError.of(reserved.shortages);
     if (reserved.status === 'duplicate') throw new PurchaseInProgressError(id);
+    if (reserved.status === 'deal-active') throw new DealActiveError([reserved.productId]);
     if (reserved.status === 'unknown') {
       // The live store lost a product between the plan and now: restore it and take the holds
       // again, once; a store that keeps losing data is an outage, not a race.
       if (restored) throw new StockUnavailableError(reserved.productId);
       await this.liveStock([reserved.productId]);
-      return this.reserveAndRecord(id, userId, request, plan, fingerprint, true);
+      return this.reserveAndRecord(id, userId, request, plan, fingerprint, fences, true);
     }
 
     const [first] = plan.items;
@@ -271,8 +291,13 @@ export class PurchaseService {
       purchased_at: this.now().toISOString(),
       ...(fingerprint && { request_fingerprint: fingerprint }),
     };
-    return recordAndSettle(this.deps, purchase, lines);
+    return recordAndSettle(this.deps, purchase, lines, fences);
   }
+}
+
+/** Each locked product's fence, for the durable write's condition. */
+function fencesOf(locks: readonly Lock[]): Map<number, number> {
+  return new Map(locks.map((lock) => [Number(lock.resource), lock.fence]));
 }
 
 function lockFields(locks: readonly Lock[]) {
@@ -287,9 +312,11 @@ function lockFields(locks: readonly Lock[]) {
 function outcomeOf(error: unknown): string {
   if (error instanceof InsufficientStockError) return 'sold-out';
   if (error instanceof LockNotAcquiredError) return 'lock-conflict';
+  if (error instanceof LockLostError) return 'lock-lost';
   if (error instanceof ProductNotFoundError) return 'not-found';
   if (error instanceof PurchaseInProgressError) return 'in-progress';
   if (error instanceof IdempotencyKeyReusedError) return 'key-reused';
   if (error instanceof TooManyRequestsError) return 'limited';
+  if (error instanceof DealActiveError) return 'deal-active';
   return 'error';
 }

@@ -3,6 +3,8 @@ import { inject } from 'vitest';
 import { newSigningKey } from '../../shared/auth/keys.ts';
 
 process.env.REDIS_URL = inject('redisUrl');
+// On the cluster project the service speaks the cluster protocol, as a deployed cluster-mode stack does.
+if (inject('redisClusterNodes')) process.env.REDIS_CLUSTER_NODES = inject('redisClusterNodes');
 process.env.DYNAMODB_ENDPOINT = inject('dynamoEndpoint');
 // A fresh ES256 key per worker; verifiers use its public half (the local stage's default).
 process.env.JWT_SIGNING_KEY = JSON.stringify(newSigningKey());
