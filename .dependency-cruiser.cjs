@@ -26,21 +26,21 @@ module.exports = {
         'Use-cases (auth, lock, stock, orders) depend on ports; DynamoDB repositories, HTTP and the ' +
         'composition root depend on them, never the other way round.',
       severity: 'error',
-      from: { path: '^shared/(auth|lock|stock|orders)/' },
+      from: { path: '^shared/(auth|lock|stock|orders|limits)/' },
       to: { path: '^shared/(db|http|wiring)/|^shared/(config|routes|logger|redis)\\.ts$' },
     },
     {
       name: 'use-cases-import-no-sdk',
       comment: 'Only the adapters talk to DynamoDB; Redis adapters (redis-*.ts) use ioredis types only.',
       severity: 'error',
-      from: { path: '^shared/(auth|lock|stock|orders)/' },
+      from: { path: '^shared/(auth|lock|stock|orders|limits)/' },
       to: { path: '@aws-sdk|@middy|node_modules/ioredis' },
     },
     {
       name: 'use-cases-use-redis-only-in-adapters',
       comment: 'ioredis appears only in the Redis adapters and their scripts.',
       severity: 'error',
-      from: { path: '^shared/(auth|lock|stock|orders)/', pathNot: '/(redis-[a-z-]+|scripts)\\.ts$' },
+      from: { path: '^shared/(auth|lock|stock|orders|limits)/', pathNot: '/(redis-[a-z-]+|scripts)\\.ts$' },
       to: { path: 'node_modules/ioredis' },
     },
     {

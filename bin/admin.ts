@@ -4,6 +4,7 @@
  * (STAGE=<stage>, USERS_TABLE=<the stack's UsersTable output>, AWS credentials from the usual chain).
  * The password may also come from ADMIN_PASSWORD so it stays out of shell history.
  */
+import { adminPasswordProblem } from '../shared/auth/password-limits.ts';
 import { config, requireResources } from '../shared/config.ts';
 import { schemas } from '../shared/http/index.ts';
 import { accountService } from '../shared/wiring/auth.ts';
@@ -14,6 +15,12 @@ const input = schemas.registerBody.safeParse({ username, password });
 if (!input.success) {
   console.error('usage: npm run admin -- <username> [password]   (or ADMIN_PASSWORD=...)');
   for (const issue of input.error.issues) console.error(`  ${issue.path.join('.')}: ${issue.message}`);
+  process.exit(2);
+}
+
+const problem = adminPasswordProblem(input.data.password);
+if (problem) {
+  console.error(`  password: ${problem}`);
   process.exit(2);
 }
 

@@ -11,6 +11,7 @@
  * an invocation past it is ended and answers 503 FUNCTION_TIMEOUT. LOCAL_RUNTIME=in-process runs every
  * handler on one event loop instead, as the tests do. bin/local/settings.ts has the full table.
  */
+import { WeakPasswordError } from '../shared/auth/password-limits.ts';
 import { MissingPrerequisiteError } from './local/processes.ts';
 import { startLocalRuntime } from './local/runtime.ts';
 
@@ -29,6 +30,8 @@ try {
 } catch (error) {
   if (error instanceof MissingPrerequisiteError) {
     console.error(error.message);
+  } else if (error instanceof WeakPasswordError) {
+    console.error(`ADMIN_PASSWORD refused: ${error.message}`);
   } else {
     console.error('could not start:', error);
   }

@@ -5,5 +5,6 @@ export const handler = endpoint(
   'login-user',
   { body: schemas.loginBody },
   { accounts: loginService },
-  ({ body, services }) => services.accounts.login(body.username, body.password),
+  ({ body, event, services }) =>
+    services.accounts.login(body.username, body.password, { address: event.requestContext.http.sourceIp }),
 );

@@ -49,6 +49,12 @@ export interface DeploySettings {
   readonly apiThrottle: Throttle;
   /** Per-route throttles that override the stage default, by function name. */
   readonly routeThrottles: Readonly<Partial<Record<HttpFunctionName, Throttle>>>;
+  /**
+   * Settings every function gets: CORS_ALLOWED_ORIGINS from `corsAllowedOrigins` (comma-separated
+   * https origins; none by default) and SIGNUPS_PER_ADDRESS from `signupsPerAddress` (the functions'
+   * deployed default, 20 an hour, when unset; 0 for a load test that signs up a crowd from one host).
+   */
+  readonly functionEnvironment: Readonly<Record<string, string>>;
 }
 
 /**
@@ -197,6 +203,24 @@ function routeThrottles(node: Node): Partial<Record<HttpFunctionName, Throttle>>
   return merged as Partial<Record<HttpFunctionName, Throttle>>;
 }
 
+function functionEnvironment(node: Node): Record<string, string> {
+  const environment: Record<string, string> = {};
+  const origins: unknown = node.tryGetContext('corsAllowedOrigins');
+  if (origins !== undefined && origins !== '') {
+    const list = typeof origins === 'string' ? origins.split(',').map((o) => o.trim()) : [];
+    if (list.length === 0 || !list.every((o) => /^https:\/\/[a-z0-9.-]+(:\d+)?$/.test(o))) {
+      throw new Error(
+        `Context "corsAllowedOrigins" must be comma-separated https origins, got ${JSON.stringify(origins)}`,
+      );
+    }
+    environment.CORS_ALLOWED_ORIGINS = list.join(',');
+  }
+  if (node.tryGetContext('signupsPerAddress') !== undefined) {
+    environment.SIGNUPS_PER_ADDRESS = String(integerBetween(node, 'signupsPerAddress', 0, 1_000_000));
+  }
+  return environment;
+}
+
 export function readDeploySettings(node: Node): DeploySettings {
   // The stage becomes part of the stack name: letters, digits and hyphens, starting with a letter.
   const stage = text(node, 'stage', /^[a-z][a-z0-9-]{0,19}$/);
@@ -266,5 +290,6 @@ export function readDeploySettings(node: Node): DeploySettings {
     purchaseProvisionedConcurrency,
     apiThrottle,
     routeThrottles: routeThrottles(node),
+    functionEnvironment: functionEnvironment(node),
   };
 }

@@ -22,7 +22,12 @@ import type { RedisEndpoint } from './redis-cache.ts';
 export interface FunctionBindings {
   readonly tables: Readonly<Record<TableName, dynamodb.ITable>>;
   readonly redis: RedisEndpoint;
-  readonly jwtSecret: secretsmanager.ISecret;
+  /** The private ES256 key: only a function whose `uses.jwt` is `sign` (login) may read it. */
+  readonly jwtSigningKey: secretsmanager.ISecret;
+  /** The public keys (current and previous): every function whose `uses.jwt` is `verify`. */
+  readonly jwtVerifyKeys: secretsmanager.ISecret;
+  /** Settings every function gets (CORS_ALLOWED_ORIGINS, the deployed limits). */
+  readonly environment?: Readonly<Record<string, string>>;
 }
 
 export interface EndpointFunctionProps {
@@ -203,9 +208,14 @@ export class EndpointFunction extends Construct {
       bindings.redis.allowClient(fn, `${id} to Redis`);
     }
 
-    if (uses.jwt) {
-      fn.addEnvironment('JWT_SECRET_ARN', bindings.jwtSecret.secretArn);
-      bindings.jwtSecret.grantRead(fn);
+    if (uses.jwt === 'sign') {
+      fn.addEnvironment('JWT_SIGNING_KEY_ARN', bindings.jwtSigningKey.secretArn);
+      bindings.jwtSigningKey.grantRead(fn);
     }
+    if (uses.jwt === 'verify') {
+      fn.addEnvironment('JWT_VERIFY_KEYS_ARN', bindings.jwtVerifyKeys.secretArn);
+      bindings.jwtVerifyKeys.grantRead(fn);
+    }
+    for (const [name, value] of Object.entries(bindings.environment ?? {})) fn.addEnvironment(name, value);
   }
 }

@@ -47,7 +47,10 @@ export class FlashSaleStack extends Stack {
   readonly network: Network;
   readonly data: DataTables;
   readonly redis: RedisCache;
-  readonly jwtSecret: secretsmanager.Secret;
+  /** The private ES256 key that signs tokens: readable by the login function alone. */
+  readonly jwtSigningKey: secretsmanager.Secret;
+  /** The public keys that verify them (a JSON list: current and previous during a rotation). */
+  readonly jwtVerifyKeys: secretsmanager.Secret;
   readonly api: PublicApi;
   /** Every deployed function by its name in shared/routes.ts. */
   readonly functions: ReadonlyMap<FunctionName, EndpointFunction>;
@@ -71,14 +74,21 @@ export class FlashSaleStack extends Stack {
       replicas: settings.redisReplicas,
       shards: settings.redisShards,
     });
-    this.jwtSecret = new secretsmanager.Secret(this, 'JwtSigningKey', {
-      description: 'HMAC key that signs and verifies the flash-sale bearer tokens',
-      generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+    // Secrets Manager cannot generate an EC key, and a key made at synth would sit in the template:
+    // both start empty-ish and `npm run rotate-keys -- --aws` writes the first pair (docs/security.md).
+    this.jwtSigningKey = new secretsmanager.Secret(this, 'JwtSigningKey', {
+      description: 'Private ES256 JWK that signs the bearer tokens (login only); set by npm run rotate-keys',
+    });
+    this.jwtVerifyKeys = new secretsmanager.Secret(this, 'JwtVerifyKeys', {
+      description:
+        'Public ES256 JWKs (current, previous) that verify the bearer tokens; set by npm run rotate-keys',
     });
     const bindings: FunctionBindings = {
       tables: this.data.tables,
       redis: this.redis,
-      jwtSecret: this.jwtSecret,
+      jwtSigningKey: this.jwtSigningKey,
+      jwtVerifyKeys: this.jwtVerifyKeys,
+      environment: settings.functionEnvironment,
     };
 
     const functions = new Map<FunctionName, EndpointFunction>();
@@ -183,6 +193,8 @@ export class FlashSaleStack extends Stack {
       `host:port of the ${this.redis.mode} cache (TLS, inside the VPC only)`,
     );
     output('RedisAuthSecretArn', this.redis.authSecret.secretArn, 'Secret holding the Redis password');
+    output('JwtSigningKeyArn', this.jwtSigningKey.secretArn, 'Private token key (npm run rotate-keys)');
+    output('JwtVerifyKeysArn', this.jwtVerifyKeys.secretArn, 'Public token keys (npm run rotate-keys)');
     output('DashboardName', this.dashboard.dashboard.dashboardName, 'CloudWatch dashboard of a sale');
     output('AlarmTopicArn', this.alarms.topic.topicArn, 'SNS topic every alarm notifies');
     output(

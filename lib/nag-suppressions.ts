@@ -21,7 +21,8 @@ import type { RedisCache } from './redis-cache.ts';
 export interface NagSubject extends Stack {
   readonly data: DataTables;
   readonly redis: RedisCache;
-  readonly jwtSecret: ISecret;
+  readonly jwtSigningKey: ISecret;
+  readonly jwtVerifyKeys: ISecret;
   readonly api: PublicApi;
   readonly functions: ReadonlyMap<FunctionName, EndpointFunction>;
   readonly reconcileFailures: FailedInvocations;
@@ -48,13 +49,16 @@ export function acknowledgeNagFindings(stack: NagSubject): void {
       'would need an OIDC issuer, which this service is not.',
   );
 
-  acknowledge(
-    stack.jwtSecret,
-    'SMG4',
-    'Rotating the JWT signing key would invalidate every issued token (everyone logged out) unless ' +
-      'verification accepted the previous key during a grace period, which it does not yet. Manual ' +
-      'rotation is a documented operation; automatic rotation is out of scope.',
-  );
+  for (const secret of [stack.jwtSigningKey, stack.jwtVerifyKeys]) {
+    acknowledge(
+      secret,
+      'SMG4',
+      'The token keys rotate with `npm run rotate-keys -- --aws` (docs/security.md): it publishes the new ' +
+        "public key beside the current one, waits out the verifiers' five-minute cache, then switches the " +
+        'signer, so no issued token stops working. A Secrets Manager rotation Lambda would have to do the ' +
+        'same two steps with a wait between them; the script is the documented operation.',
+    );
+  }
   acknowledge(
     stack.redis.authSecret,
     'SMG4',

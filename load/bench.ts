@@ -15,11 +15,12 @@
  * Setup (users, tokens, products) is not timed. Latency is measured per request, client side.
  */
 import { type ChildProcess, execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startDynamoDbLocal, startRedisServer } from '../bin/local/processes.ts';
+import { newSigningKey } from '../shared/auth/keys.ts';
 import {
   createDocumentClient,
   createDynamoClient,
@@ -364,7 +365,7 @@ async function coldStartBench(machine: string) {
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       DYNAMODB_ENDPOINT: dynamo.url,
       REDIS_URL: redis.url,
-      JWT_SECRET: randomBytes(32).toString('base64url'),
+      JWT_SIGNING_KEY: JSON.stringify(newSigningKey()),
       // A deployed function's bindings (outside the local stage nothing falls back to a default).
       USERS_TABLE: 'users',
       PRODUCTS_TABLE: 'products',

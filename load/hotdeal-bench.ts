@@ -15,6 +15,7 @@
 import { cpus, loadavg } from 'node:os';
 import { ulid } from 'ulid';
 import { startDynamoDbLocal, startRedisServer } from '../bin/local/processes.ts';
+import { newSigningKey } from '../shared/auth/keys.ts';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 500);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 100);
@@ -66,7 +67,7 @@ async function main() {
   Object.assign(process.env, {
     REDIS_URL: redisServer.url,
     DYNAMODB_ENDPOINT: dynamoServer.url,
-    JWT_SECRET: 'hotdeal-bench-signing-key-0123456789abcdef',
+    JWT_SIGNING_KEY: JSON.stringify(newSigningKey()),
     LOG_LEVEL: 'ERROR',
     POWERTOOLS_LOG_LEVEL: 'ERROR',
     RECONCILE_ON_START: 'false',

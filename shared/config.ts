@@ -90,13 +90,57 @@ export const configSchema = z.object({
   /** ElastiCache's AUTH token lives in Secrets Manager; the function reads it at cold start. */
   REDIS_AUTH_SECRET_ARN: z.string().optional(),
 
-  /** Local signing key. Deployed functions read JWT_SECRET_ARN instead; one of the two must be set. */
-  JWT_SECRET: z.string().min(32).optional(),
-  JWT_SECRET_ARN: z.string().optional(),
+  /**
+   * The token keys (shared/auth/keys.ts). The signing key, a private ES256 JWK: JWT_SIGNING_KEY
+   * locally, the secret JWT_SIGNING_KEY_ARN deployed (the login function's alone). The verification
+   * keys, a JSON array of public JWKs: JWT_VERIFY_KEYS locally (by default the signing key's public
+   * half), the secret JWT_VERIFY_KEYS_ARN deployed.
+   */
+  JWT_SIGNING_KEY: z.string().min(1).optional(),
+  JWT_SIGNING_KEY_ARN: z.string().optional(),
+  JWT_VERIFY_KEYS: z.string().min(1).optional(),
+  JWT_VERIFY_KEYS_ARN: z.string().optional(),
   JWT_ISSUER: z.string().default('flash-sale-inventory'),
   JWT_AUDIENCE: z.string().default('flash-sale-api'),
   JWT_TTL_SECONDS: int(30 * 60),
+  /** A token issued longer ago than this is refused whatever its `exp` (a stolen token ages out). */
+  JWT_MAX_AGE_SECONDS: int(60 * 60),
   BCRYPT_COST: z.coerce.number().int().min(4).max(15).default(10),
+
+  /**
+   * Abuse limits (shared/limits), sliding windows in Redis; 0 turns one off. Failed logins per
+   * username and per client address; successful logins never count against an address.
+   */
+  LOGIN_FAILURES_PER_USERNAME: int(20),
+  LOGIN_FAILURES_PER_ADDRESS: int(100),
+  LOGIN_FAILURE_WINDOW_SECONDS: int(15 * 60),
+  /**
+   * Sign-ups per client address. Off (0) by default in the local stage, where load tests sign up
+   * hundreds of users from 127.0.0.1; 20 an hour deployed unless configured.
+   */
+  SIGNUPS_PER_ADDRESS: z.coerce.number().int().nonnegative().optional(),
+  SIGNUP_WINDOW_SECONDS: int(60 * 60),
+  /** Purchases one user may have in flight at once; one more is 429. */
+  PURCHASES_IN_FLIGHT_PER_USER: int(2),
+  /** How long an in-flight purchase's slot lives if its request dies: above the functions' 10 s timeout. */
+  PURCHASE_IN_FLIGHT_TTL_MS: int(30_000),
+  /** A hot deal's `max_per_user` when its start names none (0: no cap). */
+  HOTDEAL_DEFAULT_MAX_PER_USER: int(0),
+
+  /** How long a container reuses its Scan of the catalogue for listings (one Scan per interval). */
+  PRODUCT_LIST_CACHE_MS: int(2_000),
+
+  /** Browser origins allowed to call the API (comma-separated, exact); none by default. */
+  CORS_ALLOWED_ORIGINS: z
+    .string()
+    .default('')
+    .transform((list) =>
+      list
+        .split(',')
+        .map((o) => o.trim())
+        .filter((o) => o.length > 0),
+    )
+    .pipe(z.array(z.url())),
 
   MAX_BODY_BYTES: int(16 * 1024),
 
@@ -122,7 +166,9 @@ export const configSchema = z.object({
   RECONCILE_ON_START: flag(true),
 });
 
-export type Config = z.infer<typeof configSchema>;
+export type Config = Omit<z.infer<typeof configSchema>, 'SIGNUPS_PER_ADDRESS'> & {
+  readonly SIGNUPS_PER_ADDRESS: number;
+};
 
 /** The local stage's bindings: what `npm start` and the tests create. Nowhere else has defaults. */
 const LOCAL_BINDINGS = {
@@ -149,7 +195,10 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const fields = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`Invalid configuration: ${fields}`);
   }
-  const config = parsed.data;
+  const config = {
+    ...parsed.data,
+    SIGNUPS_PER_ADDRESS: parsed.data.SIGNUPS_PER_ADDRESS ?? (parsed.data.STAGE === 'local' ? 0 : 20),
+  };
   if (config.STAGE !== 'local') return config;
   const filled: Record<string, unknown> = { ...config };
   for (const [name, value] of Object.entries(LOCAL_BINDINGS)) filled[name] ??= value;
@@ -171,11 +220,17 @@ export class MissingConfigurationError extends Error {
   }
 }
 
+/**
+ * Which token key a function holds: `sign` the private key (login alone), `verify` the public keys
+ * (every authenticated route), or none.
+ */
+export type JwtUse = 'sign' | 'verify' | false;
+
 /** What a function may touch: the route table's `uses` (shared/routes.ts) has this shape. */
 export interface ResourceNeeds {
   readonly tables: Partial<Record<TableName, unknown>>;
   readonly redis: boolean;
-  readonly jwt: boolean;
+  readonly jwt: JwtUse;
 }
 
 /** Every variable the needs call for that this configuration lacks. */
@@ -185,7 +240,12 @@ export function missingFor(config: Config, needs: ResourceNeeds): string[] {
     .filter((variable) => !config[variable]);
   if (needs.redis && !config.REDIS_URL && config.REDIS_CLUSTER_NODES.length === 0) missing.push('REDIS_URL');
   if (needs.redis && config.STAGE !== 'local' && !config.STORE_ID) missing.push('STORE_ID');
-  if (needs.jwt && !config.JWT_SECRET && !config.JWT_SECRET_ARN) missing.push('JWT_SECRET_ARN');
+  if (needs.jwt === 'sign' && !config.JWT_SIGNING_KEY && !config.JWT_SIGNING_KEY_ARN)
+    missing.push('JWT_SIGNING_KEY_ARN');
+  // Locally the signing key's public half verifies too; deployed, a verifier never sees the signing key.
+  const localVerify = config.STAGE === 'local' && config.JWT_SIGNING_KEY;
+  if (needs.jwt === 'verify' && !config.JWT_VERIFY_KEYS && !config.JWT_VERIFY_KEYS_ARN && !localVerify)
+    missing.push('JWT_VERIFY_KEYS_ARN');
   return missing;
 }
 

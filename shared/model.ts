@@ -12,6 +12,11 @@ export interface UserRecord {
   readonly email: string | null;
   readonly password_hash: string;
   readonly role: Role;
+  /**
+   * Raised when the role or the password changes: a token carries the version it was issued under,
+   * and admin routes refuse a token whose version is not the user's current one.
+   */
+  readonly token_version?: number;
   readonly created_at: string;
   readonly updated_at: string;
 }

@@ -4,6 +4,7 @@
  * Redis Cluster, and the independent nodes of a Redlock.
  */
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import { limitScripts } from './limits/scripts.ts';
 import { lockScripts } from './lock/scripts.ts';
 import { orderScripts } from './orders/scripts.ts';
 import { stockScripts } from './stock/scripts.ts';
@@ -11,7 +12,7 @@ import { stockScripts } from './stock/scripts.ts';
 /** What the adapters take: one Redis, or a Redis Cluster (every command and script is single-slot). */
 export type RedisClient = Redis | Cluster;
 
-const scripts = { ...lockScripts, ...stockScripts, ...orderScripts };
+const scripts = { ...lockScripts, ...stockScripts, ...orderScripts, ...limitScripts };
 
 /**
  * The prefix of every key of one store (one set of tables). Two stores may share a Redis: two

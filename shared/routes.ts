@@ -9,9 +9,9 @@
  * in shared/http/route-match.ts.
  */
 
-import type { TableName } from './config.ts';
+import type { JwtUse, TableName } from './config.ts';
 
-export type { TableName };
+export type { JwtUse, TableName };
 export type Access = 'public' | 'user' | 'admin';
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export type TableAccess = 'read' | 'readWrite';
@@ -21,8 +21,8 @@ export interface Resources {
   readonly tables: Partial<Record<TableName, TableAccess>>;
   /** Talks to the Redis lock-and-stock store. */
   readonly redis: boolean;
-  /** Reads the JWT signing key (to issue or verify tokens). */
-  readonly jwt: boolean;
+  /** Which token key it reads: `sign` (the private key: login alone), `verify` (public keys), none. */
+  readonly jwt: JwtUse;
 }
 
 export interface HttpRoute {
@@ -44,7 +44,8 @@ export interface ScheduledFunction {
   readonly uses: Resources;
 }
 
-const authed = { jwt: true } as const;
+/** Authenticated routes verify tokens with the public keys only. */
+const authed = { jwt: 'verify' } as const;
 
 export const httpRoutes = [
   {
@@ -54,7 +55,8 @@ export const httpRoutes = [
     access: 'public',
     successStatus: 201,
     summary: 'Create a user account',
-    uses: { tables: { users: 'readWrite' }, redis: false, jwt: false },
+    // redis: sign-ups per client address are counted there (shared/limits).
+    uses: { tables: { users: 'readWrite' }, redis: true, jwt: false },
   },
   {
     method: 'POST',
@@ -63,7 +65,8 @@ export const httpRoutes = [
     access: 'public',
     successStatus: 200,
     summary: 'Exchange username and password for a bearer token',
-    uses: { tables: { users: 'read' }, redis: false, ...authed },
+    // The one function that holds the private key; redis: failed logins are counted there.
+    uses: { tables: { users: 'read' }, redis: true, jwt: 'sign' },
   },
   {
     method: 'GET',
@@ -90,7 +93,7 @@ export const httpRoutes = [
     access: 'admin',
     successStatus: 201,
     summary: 'Create a product with its live stock',
-    uses: { tables: { products: 'readWrite' }, redis: true, ...authed },
+    uses: { tables: { users: 'read', products: 'readWrite' }, redis: true, ...authed },
   },
   {
     method: 'GET',
@@ -149,7 +152,7 @@ export const httpRoutes = [
     access: 'admin',
     successStatus: 200,
     summary: 'Full audit: initial stock, sold, durable and live stock per product',
-    uses: { tables: { products: 'read', purchases: 'read' }, redis: true, ...authed },
+    uses: { tables: { users: 'read', products: 'read', purchases: 'read' }, redis: true, ...authed },
   },
   {
     method: 'POST',
@@ -158,7 +161,7 @@ export const httpRoutes = [
     access: 'admin',
     successStatus: 200,
     summary: 'Load the durable stock into Redis and open the hot deal',
-    uses: { tables: { products: 'readWrite', orders: 'read' }, redis: true, ...authed },
+    uses: { tables: { users: 'read', products: 'readWrite', orders: 'read' }, redis: true, ...authed },
   },
   {
     method: 'POST',
@@ -167,7 +170,7 @@ export const httpRoutes = [
     access: 'admin',
     successStatus: 200,
     summary: 'Close the hot deal, expire its open orders and make Redis agree with DynamoDB',
-    uses: { tables: { products: 'readWrite', orders: 'readWrite' }, redis: true, ...authed },
+    uses: { tables: { users: 'read', products: 'readWrite', orders: 'readWrite' }, redis: true, ...authed },
   },
   {
     method: 'POST',

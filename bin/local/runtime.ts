@@ -10,13 +10,12 @@
  * runs every handler on the gateway's event loop instead (settings.ts has the table). The scheduled
  * reconciler runs as its function too, on its interval, as EventBridge would start it.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { config, parseConfig } from '../../shared/config.ts';
-import { loginService } from '../../shared/wiring/auth.ts';
+import { accountService } from '../../shared/wiring/auth.ts';
 import { redisClient } from '../../shared/wiring/redis.ts';
 import { reconciler } from '../../shared/wiring/stock.ts';
 import { createApiServer } from './api-gateway.ts';
@@ -24,6 +23,7 @@ import { FunctionPool, type PoolEvent } from './function-pool.ts';
 import { isListening, type StartedProcess, startDynamoDbLocal, startRedisServer } from './processes.ts';
 import { type RuntimeSettings, runtimeSettings } from './settings.ts';
 import { prepareStore } from './store.ts';
+import { keyEnvironment, keyStorePath, loadOrCreateKeys } from './token-keys.ts';
 
 export interface LocalRuntimeOptions {
   readonly port?: number;
@@ -79,15 +79,6 @@ async function redisAnswers(url: string): Promise<boolean> {
 }
 
 /** A signing key that survives restarts, so tokens issued before a restart still work. */
-function localSigningKey(dataDir: string): string {
-  const file = join(dataDir, 'jwt-secret');
-  if (!existsSync(file)) {
-    mkdirSync(dataDir, { recursive: true });
-    writeFileSync(file, randomBytes(48).toString('base64url'), { mode: 0o600 });
-  }
-  return readFileSync(file, 'utf8').trim();
-}
-
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const log = options.log ?? ((line: string) => console.log(line));
   const dataDir = options.dataDir ?? join(process.cwd(), '.data');
@@ -120,14 +111,21 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       log(`no Redis answered at ${redisUrl}; started redis-server at ${redis.url}`);
     }
 
-    if (!env.JWT_SECRET && !env.JWT_SECRET_ARN) env.JWT_SECRET = localSigningKey(dataDir);
+    if (!env.JWT_SIGNING_KEY && !env.JWT_SIGNING_KEY_ARN) {
+      const keys = loadOrCreateKeys(dataDir);
+      Object.assign(env, keyEnvironment(keys));
+      log(
+        `token key ${keys.current.kid}${keys.previous ? ` (still accepting ${keys.previous.kid})` : ''} ` +
+          `from ${keyStorePath(dataDir)}; npm run rotate-keys makes a new one`,
+      );
+    }
 
     // The store id is the namespace of every Redis key; the handlers read it from the environment.
     env.STORE_ID = await prepareStore(parseConfig(env), log);
     const cfg = config();
 
     if (env.ADMIN_USERNAME && env.ADMIN_PASSWORD) {
-      const accounts = await loginService.get();
+      const accounts = await accountService.get();
       const { created: isNew } = await accounts.upsertAdmin(env.ADMIN_USERNAME, env.ADMIN_PASSWORD);
       log(`admin ${env.ADMIN_USERNAME} ${isNew ? 'created' : 'updated'}`);
     } else {

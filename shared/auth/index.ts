@@ -1,4 +1,11 @@
-export { AccountService, type NewUser, type UserStore } from './accounts.ts';
+export {
+  AccountService,
+  type LoginGate,
+  type NewUser,
+  type Origin,
+  type SignupGate,
+  type UserStore,
+} from './accounts.ts';
 export {
   ForbiddenError,
   InvalidCredentialsError,
@@ -6,11 +13,30 @@ export {
   UserExistsError,
   UsernameTakenError,
 } from './errors.ts';
+export {
+  type EcJwk,
+  InvalidKeyError,
+  newSigningKey,
+  parseSigningKey,
+  parseVerifyKeys,
+  publicKeyOf,
+  type SigningJwk,
+  TOKEN_ALGORITHM,
+} from './keys.ts';
+export {
+  adminPasswordProblem,
+  DOCUMENTED_PASSWORDS,
+  passwordProblem,
+  WeakPasswordError,
+} from './password-limits.ts';
 export { MAX_PASSWORD_BYTES, PasswordHasher } from './passwords.ts';
 export {
   type IssuedToken,
   type Principal,
   type SigningKeySource,
-  TokenService,
+  TOKEN_TYPE,
   type TokenSettings,
+  TokenSigner,
+  TokenVerifier,
+  type VerifyKeySource,
 } from './tokens.ts';

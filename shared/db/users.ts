@@ -2,7 +2,13 @@
  * Users in DynamoDB. Usernames are unique by a conditional write: the user row and a
  * `USERNAME#<name>` guard row are written in one transaction, the guard only if it does not exist.
  * Names compare case-insensitively (the guard is keyed by the lower-cased name).
+ *
+ * Ids come from SEQUENCE_SHARDS counters (`SEQUENCE#0` … `SEQUENCE#15`), one picked at random per
+ * sign-up: a crowd signing up at once spreads its writes over sixteen items instead of queueing on
+ * one hot item (DynamoDB's per-item limit of about 1,000 writes a second). Counter n of shard k gives
+ * id n × 16 + k, so the ids of different shards never meet.
  */
+import { randomInt } from 'node:crypto';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { UserStore } from '../auth/accounts.ts';
 import { UsernameTakenError } from '../auth/errors.ts';
@@ -13,14 +19,18 @@ import { cancellationCodes, transactWrite } from './transactions.ts';
 const userKey = (id: number) => `USER#${id}`;
 const usernameKey = (username: string) => `USERNAME#${username.toLowerCase()}`;
 
+export const SEQUENCE_SHARDS = 16;
+
 export class UserRepository implements UserStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     readonly tableName: string,
   ) {}
 
-  nextId(): Promise<number> {
-    return nextInSequence(this.doc, this.tableName, { pk: 'SEQUENCE' });
+  async nextId(): Promise<number> {
+    const shard = randomInt(SEQUENCE_SHARDS);
+    const n = await nextInSequence(this.doc, this.tableName, { pk: `SEQUENCE#${shard}` });
+    return n * SEQUENCE_SHARDS + shard;
   }
 
   /** Throws UsernameTakenError when the name (in any letter case) exists. */
@@ -67,17 +77,41 @@ export class UserRepository implements UserStore {
     return Item ? this.getById(Number(Item.user_id)) : null;
   }
 
-  /** Set a user's password hash and role (the admin script's "create or update"). */
-  async updateCredentials(id: number, passwordHash: string, role: Role, now: string): Promise<void> {
-    await this.doc.send(
+  /**
+   * Set a user's password hash and role (the admin script's "create or update") and raise the token
+   * version; answers the new version.
+   */
+  async updateCredentials(id: number, passwordHash: string, role: Role, now: string): Promise<number> {
+    return this.update(id, 'password_hash = :h, #role = :r', { ':h': passwordHash, ':r': role }, now);
+  }
+
+  /** Change a user's role and raise the token version; null when there is no such user. */
+  async setRole(id: number, role: Role, now: string): Promise<number | null> {
+    try {
+      return await this.update(id, '#role = :r', { ':r': role }, now);
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return null;
+      throw error;
+    }
+  }
+
+  private async update(
+    id: number,
+    set: string,
+    values: Record<string, unknown>,
+    now: string,
+  ): Promise<number> {
+    const { Attributes } = await this.doc.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { pk: userKey(id) },
-        UpdateExpression: 'SET password_hash = :h, #role = :r, updated_at = :now',
+        UpdateExpression: `SET ${set}, updated_at = :now ADD token_version :one`,
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeNames: { '#role': 'role' },
-        ExpressionAttributeValues: { ':h': passwordHash, ':r': role, ':now': now },
+        ExpressionAttributeValues: { ...values, ':now': now, ':one': 1 },
+        ReturnValues: 'UPDATED_NEW',
       }),
     );
+    return Number(Attributes?.token_version);
   }
 }

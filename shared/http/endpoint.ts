@@ -25,8 +25,9 @@ import {
   type httpRoutes,
   routeOf,
 } from '../routes.ts';
+import { accountService } from '../wiring/auth.ts';
 import { needsBeyond, type Provider } from '../wiring/provider.ts';
-import { tokenService } from '../wiring/tokens.ts';
+import { tokenVerifier } from '../wiring/tokens.ts';
 import { toErrorResponse } from './error-table.ts';
 import {
   InvalidJsonError,
@@ -34,6 +35,7 @@ import {
   UnsupportedMediaTypeError,
   ValidationError,
 } from './errors.ts';
+import { corsHeaders, jsonHeaders, preflightHeaders } from './headers.ts';
 
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
@@ -82,10 +84,20 @@ interface EndpointContext extends Context {
   input: Pick<EndpointInput<Schemas>, 'body' | 'query' | 'params' | 'headers'>;
 }
 
-const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+/** A handler's answer that is not the route's JSON success (a CORS preflight): passed on as it is. */
+export class RawAnswer {
+  constructor(readonly result: HttpResult) {}
+}
+
+/** The 204 answer to a CORS preflight from an allowed origin; null for any other origin. */
+export function preflight(origin: string | undefined): RawAnswer | null {
+  const headers = preflightHeaders(origin, config().CORS_ALLOWED_ORIGINS);
+  if (!headers) return null;
+  return new RawAnswer({ statusCode: 204, headers: { ...jsonHeaders(), ...headers }, body: '' });
+}
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResult {
-  return { statusCode: status, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
+  return { statusCode: status, headers: { ...jsonHeaders(), ...headers }, body: JSON.stringify(body) };
 }
 
 function deadlineOf(context: Partial<Context>): number | undefined {
@@ -115,8 +127,13 @@ const authenticate = (
     const header = request.event.headers?.authorization ?? '';
     const [scheme, token, ...rest] = header.trim().split(/\s+/);
     if (scheme?.toLowerCase() !== 'bearer' || !token || rest.length > 0) throw new NotAuthenticatedError();
-    const caller = await (await tokenService.get()).verify(token);
-    if (route.access === 'admin' && caller.role !== 'admin') throw new ForbiddenError('admin');
+    const caller = await (await tokenVerifier.get()).verify(token);
+    if (route.access === 'admin') {
+      if (caller.role !== 'admin') throw new ForbiddenError('admin');
+      // The token says admin; the users table must still say so, at the token's version, so a
+      // demotion or a password reset takes effect at the next request rather than at expiry.
+      await (await accountService.get()).requireAdmin(caller);
+    }
     request.context.caller = caller;
     logger.appendKeys({ user_id: caller.userId });
   },
@@ -182,7 +199,20 @@ const errorMapping = (): MiddlewareObj<HttpEvent, HttpResult> => ({
   onError: async (request) => {
     const mapped = toErrorResponse(request.error);
     if (mapped.status >= 500) logger.error('request failed', { error: request.error as Error });
+    else if (mapped.status === 429) logger.warn('limit reached', { limit: mapped.body.limit });
     request.response = json(mapped.status, mapped.body, mapped.headers);
+  },
+});
+
+/** CORS on every answer, errors included (registered first, so its `after` runs last). */
+const cors = (): MiddlewareObj<HttpEvent, HttpResult> => ({
+  after: async (request) => {
+    const extra = corsHeaders(request.event.headers?.origin, config().CORS_ALLOWED_ORIGINS);
+    if (request.response) request.response.headers = { ...request.response.headers, ...extra };
+  },
+  onError: async (request) => {
+    const extra = corsHeaders(request.event.headers?.origin, config().CORS_ALLOWED_ORIGINS);
+    if (request.response) request.response.headers = { ...request.response.headers, ...extra };
   },
 });
 
@@ -192,7 +222,11 @@ const errorMapping = (): MiddlewareObj<HttpEvent, HttpResult> => ({
  */
 function checkComposition(route: EndpointRoute, providers: readonly Provider<unknown>[]): void {
   requireResources(config(), route.uses, route.function);
-  const all = route.access === 'public' ? providers : [tokenService, ...providers];
+  const all = [
+    ...(route.access === 'public' ? [] : [tokenVerifier]),
+    ...(route.access === 'admin' ? [accountService] : []),
+    ...providers,
+  ];
   for (const p of all) {
     const beyond = needsBeyond(p.needs, route.uses);
     if (beyond.length > 0) {
@@ -225,6 +259,7 @@ export function endpoint<N extends EndpointName, S extends Schemas, P extends Pr
   const chain = middy<HttpEvent, HttpResult, Error, EndpointContext>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(httpHeaderNormalizer())
+    .use(cors())
     .use(sizeLimit())
     .use(authenticate(route));
   if (schemas.body) chain.use(jsonBody());
@@ -240,6 +275,7 @@ export function endpoint<N extends EndpointName, S extends Schemas, P extends Pr
         event,
         deadline: deadlineOf(context),
       });
+      if (result instanceof RawAnswer) return result.result;
       return json(route.successStatus, result);
     });
 }

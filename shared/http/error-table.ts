@@ -9,6 +9,7 @@ import {
   UserExistsError,
 } from '../auth/errors.ts';
 import { DependencyUnavailableError } from '../health.ts';
+import { TooManyRequestsError } from '../limits/errors.ts';
 import { LockLostError, LockNotAcquiredError, LockQuorumUnavailableError } from '../lock/errors.ts';
 import {
   DealAlreadyActiveError,
@@ -83,6 +84,19 @@ export const errorTable: readonly Rule[] = [
   [NotAuthenticatedError, plain(401, 'NOT_AUTHENTICATED', { 'www-authenticate': 'Bearer' })],
   [InvalidCredentialsError, plain(401, 'INVALID_CREDENTIALS', { 'www-authenticate': 'Bearer' })],
   [ForbiddenError, plain(403, 'FORBIDDEN')],
+  [
+    TooManyRequestsError,
+    (e: TooManyRequestsError) => ({
+      status: 429,
+      body: {
+        detail: e.message,
+        code: 'TOO_MANY_REQUESTS',
+        limit: e.limit,
+        retry_after: e.retryAfterSeconds,
+      },
+      headers: { 'retry-after': String(e.retryAfterSeconds) },
+    }),
+  ],
   [UserExistsError, plain(409, 'USER_EXISTS')],
   [ProductNotFoundError, plain(404, 'PRODUCT_NOT_FOUND')],
   [

@@ -1,4 +1,12 @@
-export { type EndpointInput, endpoint, type HttpEvent, type HttpResult, json } from './endpoint.ts';
+export {
+  type EndpointInput,
+  endpoint,
+  type HttpEvent,
+  type HttpResult,
+  json,
+  preflight,
+  RawAnswer,
+} from './endpoint.ts';
 export { type ErrorResponse, errorTable, toErrorResponse } from './error-table.ts';
 export {
   InvalidJsonError,
@@ -8,6 +16,7 @@ export {
   UnsupportedMediaTypeError,
   ValidationError,
 } from './errors.ts';
+export { corsHeaders, HTML_CSP, htmlHeaders, JSON_CSP, jsonHeaders } from './headers.ts';
 export { matchRoute, type RouteMatch } from './route-match.ts';
 export * as schemas from './schemas.ts';
 export { orderView, productView, purchaseView, userView } from './views.ts';

@@ -1,7 +1,7 @@
 /** Request schemas of the contract (../shared/CONTRACT.md), shared by the handlers. */
 // A namespace import lets the bundler drop the parts of zod no schema uses (its locales, most of all).
 import * as z from 'zod';
-import { MAX_PASSWORD_BYTES } from '../auth/password-limits.ts';
+import { MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES } from '../auth/password-limits.ts';
 
 export const username = z
   .string()
@@ -12,7 +12,10 @@ export const username = z
 /** bcrypt reads 72 bytes: a longer password is refused, never silently truncated. */
 export const password = z
   .string()
-  .refine((p) => Buffer.byteLength(p, 'utf8') >= 8, 'must be at least 8 bytes')
+  .refine(
+    (p) => Buffer.byteLength(p, 'utf8') >= MIN_PASSWORD_BYTES,
+    `must be at least ${MIN_PASSWORD_BYTES} bytes`,
+  )
   .refine(
     (p) => Buffer.byteLength(p, 'utf8') <= MAX_PASSWORD_BYTES,
     `must be at most ${MAX_PASSWORD_BYTES} bytes`,
@@ -36,7 +39,9 @@ const wholeNumber = z.number().int('must be a whole number');
 const MAX_PRICE = 10_000_000_000;
 const MAX_QUANTITY = 10_000;
 
-const productId = wholeNumber.positive();
+/** Ids are bounded like the path's: past 10^15 a number is no id we issued (and not exact in JSON). */
+export const MAX_ID = 999_999_999_999_999;
+const productId = wholeNumber.positive().max(MAX_ID);
 const quantity = wholeNumber.positive().max(MAX_QUANTITY);
 const purchaseItem = z.object({ product_id: productId, quantity });
 

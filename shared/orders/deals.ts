@@ -52,6 +52,8 @@ export interface DealDeps {
   readonly log: EventLog;
   /** A reservation with no order row is released only after this long (its request must be dead). */
   readonly holdStaleAfterMs: number;
+  /** A deal's per-buyer cap when its start names none (HOTDEAL_DEFAULT_MAX_PER_USER; 0: no cap). */
+  readonly defaultMaxPerUser?: number;
   /** Orders read per product per reconcile pass (DEFAULT_RECONCILE_BUDGET). */
   readonly reconcileBudget?: number;
   /** How often the end looks again for PENDING orders an index has not shown yet. */
@@ -85,7 +87,7 @@ export class DealService implements DealReconcilePort {
       const deal: DealState = {
         status: 'open',
         ends_at: input.endsAt ?? null,
-        max_per_user: input.maxPerUser ?? null,
+        max_per_user: input.maxPerUser ?? (this.deps.defaultMaxPerUser || null),
         reservation_ttl_seconds: input.reservationTtlSeconds ?? DEFAULT_RESERVATION_TTL_SECONDS,
         started_at: iso(await this.deps.deals.time()),
         ended_at: null,

@@ -20,6 +20,16 @@ export interface ProductStore {
   listAll(consistent?: boolean): Promise<ProductRecord[]>;
 }
 
+/**
+ * The per-user sale limits (shared/limits implements them): purchases in flight per user, and one
+ * place per user in a product's lock line. Each call answers the function that gives back what it
+ * took, or throws the limit's error.
+ */
+export interface PurchaseGate {
+  enter(userId: number, purchaseId: string): Promise<() => Promise<void>>;
+  joinLines(userId: number, productIds: readonly number[], purchaseId: string): Promise<() => Promise<void>>;
+}
+
 /** What DynamoDB said about the purchase transaction. */
 export type RecordOutcome =
   | { readonly status: 'recorded' }

@@ -25,13 +25,51 @@ export interface StockView {
   readonly synced: boolean;
 }
 
+/**
+ * The catalogue as one Scan read, shared by every listing in this container for `ttlMs` (and by the
+ * listings that arrive while it is being read): a crowd refreshing the product list costs one Scan
+ * per container per interval instead of one per request. A product created through this service
+ * drops the copy at once; one created elsewhere shows within `ttlMs`.
+ */
+class CatalogueCache {
+  private read: { at: number; products: Promise<ProductRecord[]> } | undefined;
+
+  constructor(
+    private readonly load: () => Promise<ProductRecord[]>,
+    private readonly ttlMs: number,
+  ) {}
+
+  get(): Promise<ProductRecord[]> {
+    const now = Date.now();
+    if (!this.read || now - this.read.at >= this.ttlMs) {
+      const products = this.load();
+      const read = { at: now, products };
+      this.read = read;
+      products.catch(() => {
+        if (this.read === read) this.read = undefined;
+      });
+    }
+    return this.read.products;
+  }
+
+  drop(): void {
+    this.read = undefined;
+  }
+}
+
 export class ProductService {
+  private readonly catalogue: CatalogueCache;
+
   constructor(
     private readonly products: ProductStore,
     private readonly stock: LiveStockStore,
     private readonly defaultStrategy: PurchaseStrategy,
     private readonly now: () => Date = () => new Date(),
-  ) {}
+    /** How long a listing's Scan is reused (0: a Scan per listing). */
+    catalogueTtlMs = 0,
+  ) {
+    this.catalogue = new CatalogueCache(() => this.products.listAll(), catalogueTtlMs);
+  }
 
   /**
    * DynamoDB first, then Redis; if Redis fails the product is deleted again, so a client never sees
@@ -53,6 +91,7 @@ export class ProductService {
       updated_at: at,
     };
     await this.products.create(product);
+    this.catalogue.drop();
     try {
       await this.stock.put(product);
     } catch (error) {
@@ -81,7 +120,7 @@ export class ProductService {
   }
 
   async list(skip: number, limit: number): Promise<ProductWithLiveStock[]> {
-    const page = (await this.products.listAll()).slice(skip, skip + limit);
+    const page = (await this.catalogue.get()).slice(skip, skip + limit);
     const live = await this.stock.availableOf(page.map((p) => p.id));
     return page.map((p) => ({ ...p, redis_stock: live.get(p.id) ?? null }));
   }

@@ -11,6 +11,7 @@
  * settling of holds in settlement.ts.
  */
 import { ulid } from 'ulid';
+import { TooManyRequestsError } from '../limits/errors.ts';
 import type { AcquireOptions, DistributedLock, Lock } from '../lock/index.ts';
 import { LOCK_DEFAULTS, LockLostError, LockNotAcquiredError, withLocks } from '../lock/index.ts';
 import type { ProductRecord, PurchaseRecord, StockLine } from '../model.ts';
@@ -24,7 +25,14 @@ import {
   PurchaseOutcomeUnknownError,
   StockUnavailableError,
 } from './errors.ts';
-import type { EventLog, LiveStock, LiveStockStore, ProductStore, PurchaseStore } from './ports.ts';
+import type {
+  EventLog,
+  LiveStock,
+  LiveStockStore,
+  ProductStore,
+  PurchaseGate,
+  PurchaseStore,
+} from './ports.ts';
 import { purchaseIdFor, requestFingerprint } from './purchase-ids.ts';
 import { componentIdsOf, planSale, type SalePlan, shortagesOf } from './sale-plan.ts';
 import { recordAndSettle, replay } from './settlement.ts';
@@ -74,6 +82,8 @@ export interface PurchaseDeps {
    * request lives (the Lambda timeout), so a retry meets the first request's outcome, never a race.
    */
   readonly claimTtlMs?: number;
+  /** Per-user limits: purchases in flight, places in a lock line. None: unlimited (tests of the core). */
+  readonly gate?: PurchaseGate;
   /** Other capabilities' in-flight hashes of a product (hot-deal reservations). */
   readonly inFlightKeys?: (productId: number) => readonly string[];
   readonly now?: () => Date;
@@ -112,6 +122,7 @@ export class PurchaseService {
     };
     let outcome = 'error';
     let claimed = false;
+    const leave: (() => Promise<void>)[] = [];
     try {
       if (fingerprint) {
         const earlier = await this.deps.purchases.get(id);
@@ -131,6 +142,8 @@ export class PurchaseService {
           throw new PurchaseInProgressError(id);
         }
       }
+      // After the claim: a retry of a purchase in flight is told so (409), not counted twice.
+      if (this.deps.gate) leave.push(await this.deps.gate.enter(userId, id));
       const live = await this.liveStockOfSale(items);
       const plan = planSale(items, live);
       Object.assign(fields, { lines: plan.lines.length, locked: plan.lockedProducts.length });
@@ -148,6 +161,7 @@ export class PurchaseService {
         outcome = 'purchased';
         return purchase;
       }
+      if (this.deps.gate) leave.push(await this.deps.gate.joinLines(userId, plan.lockedProducts, id));
       const locked = await withLocks(this.deps.locks, plan.lockedProducts.map(String), sell, {
         ...this.deps.lockOptions,
         waitBudgetMs: this.lockWaitBudget(request.deadline),
@@ -186,6 +200,8 @@ export class PurchaseService {
       }
       throw error;
     } finally {
+      // The purchase has ended, whatever its outcome: its slot and its places in line are free.
+      await Promise.all(leave.map((free) => free().catch(() => undefined)));
       this.deps.log.info('purchase', {
         ...fields,
         outcome,
@@ -300,6 +316,7 @@ function outcomeOf(error: unknown): string {
   if (error instanceof ProductNotFoundError) return 'not-found';
   if (error instanceof PurchaseInProgressError) return 'in-progress';
   if (error instanceof IdempotencyKeyReusedError) return 'key-reused';
+  if (error instanceof TooManyRequestsError) return 'limited';
   if (error instanceof DealActiveError) return 'deal-active';
   return 'error';
 }

@@ -1,28 +1,47 @@
-/** The auth capability's providers: accounts (sign-up, profile, the admin script) and login. */
+/** The auth capability's providers: sign-up, login, the caller's profile and the admin check. */
 import { AccountService } from '../auth/accounts.ts';
 import { PasswordHasher } from '../auth/passwords.ts';
 import { userTable } from './dynamodb.ts';
+import { loginGuard, signupGuard } from './limits.ts';
 import { provider } from './provider.ts';
 import { settings } from './settings.ts';
-import { tokenService } from './tokens.ts';
+import { tokenSigner } from './tokens.ts';
 
-/** Sign-up and the caller's profile: no token is issued, so no signing key is read. */
+/** The caller's profile, the admin routes' second look and the admin script: no key, no limits. */
 export const accountService = provider(
   'accounts',
   {},
   [userTable],
-  async () => new AccountService(await userTable.get(), new PasswordHasher(settings().BCRYPT_COST), null),
+  async () =>
+    new AccountService({
+      users: await userTable.get(),
+      passwords: new PasswordHasher(settings().BCRYPT_COST),
+    }),
 );
 
-/** Login: the accounts plus the token service that signs the answer. */
+/** Sign-up: the accounts plus the per-address sign-up limit. */
+export const signupService = provider(
+  'signups',
+  {},
+  [userTable, signupGuard],
+  async () =>
+    new AccountService({
+      users: await userTable.get(),
+      passwords: new PasswordHasher(settings().BCRYPT_COST),
+      signups: await signupGuard.get(),
+    }),
+);
+
+/** Login: the accounts, the failed-login limits, and the signer (the only holder of the private key). */
 export const loginService = provider(
   'logins',
   {},
-  [userTable, tokenService],
+  [userTable, tokenSigner, loginGuard],
   async () =>
-    new AccountService(
-      await userTable.get(),
-      new PasswordHasher(settings().BCRYPT_COST),
-      await tokenService.get(),
-    ),
+    new AccountService({
+      users: await userTable.get(),
+      passwords: new PasswordHasher(settings().BCRYPT_COST),
+      tokens: await tokenSigner.get(),
+      logins: await loginGuard.get(),
+    }),
 );

@@ -55,5 +55,6 @@ export const dealService = provider(
       restorer: await dealRestore.get(),
       log: logger,
       holdStaleAfterMs: settings().HOLD_STALE_AFTER_MS,
+      defaultMaxPerUser: settings().HOTDEAL_DEFAULT_MAX_PER_USER,
     }),
 );

@@ -7,12 +7,13 @@
  * `endpoint()` (shared/http) checks at module load that everything a handler asks for is within what
  * its route declares in shared/routes.ts, so a function can neither use nor be granted more.
  */
-import type { TableName } from '../config.ts';
+import type { JwtUse, TableName } from '../config.ts';
 
 export interface Needs {
   readonly tables: readonly TableName[];
   readonly redis: boolean;
-  readonly jwt: boolean;
+  /** The token key: `sign` (private) or `verify` (public keys); no function needs both. */
+  readonly jwt: JwtUse;
 }
 
 export interface Provider<T> {
@@ -32,10 +33,13 @@ export function builtProviders(): string[] {
 }
 
 export function mergeNeeds(...all: readonly NeedsInput[]): Needs {
+  const jwt = new Set(all.map((n) => n.jwt).filter((use) => use === 'sign' || use === 'verify'));
+  if (jwt.size > 1)
+    throw new Error('A provider needs either the signing key or the verification keys, not both');
   return {
     tables: [...new Set(all.flatMap((n) => n.tables ?? []))].sort(),
     redis: all.some((n) => n.redis === true),
-    jwt: all.some((n) => n.jwt === true),
+    jwt: [...jwt][0] ?? false,
   };
 }
 
@@ -69,10 +73,10 @@ export function provider<T>(
 /** What `needs` asks for beyond `allowed` (a route's `uses`); empty when it stays within. */
 export function needsBeyond(
   needs: Needs,
-  allowed: { tables: Partial<Record<TableName, unknown>>; redis: boolean; jwt: boolean },
+  allowed: { tables: Partial<Record<TableName, unknown>>; redis: boolean; jwt: JwtUse },
 ): string[] {
   const beyond: string[] = needs.tables.filter((t) => !(t in allowed.tables)).map((t) => `table ${t}`);
   if (needs.redis && !allowed.redis) beyond.push('redis');
-  if (needs.jwt && !allowed.jwt) beyond.push('jwt');
+  if (needs.jwt && needs.jwt !== allowed.jwt) beyond.push(`jwt ${needs.jwt}`);
   return beyond;
 }

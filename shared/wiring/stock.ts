@@ -6,6 +6,7 @@ import { PurchaseService } from '../stock/purchases.ts';
 import { Reconciler } from '../stock/reconciler.ts';
 import { productTable, purchaseTable } from './dynamodb.ts';
 import { dealRestore, dealService } from './hotdeal.ts';
+import { purchaseGuard } from './limits.ts';
 import { provider } from './provider.ts';
 import { liveDeals, liveStock, productLocks } from './redis.ts';
 import { settings } from './settings.ts';
@@ -15,14 +16,20 @@ export const productService = provider(
   {},
   [productTable, liveStock],
   async () =>
-    new ProductService(await productTable.get(), await liveStock.get(), settings().PURCHASE_STRATEGY),
+    new ProductService(
+      await productTable.get(),
+      await liveStock.get(),
+      settings().PURCHASE_STRATEGY,
+      undefined,
+      settings().PRODUCT_LIST_CACHE_MS,
+    ),
 );
 
 /** Purchases restore a product the live store lost deal-aware, which reads the product's orders. */
 export const purchaseService = provider(
   'purchases',
   {},
-  [liveStock, productTable, purchaseTable, dealRestore],
+  [liveStock, productTable, purchaseTable, dealRestore, purchaseGuard],
   async () => {
     const cfg = settings();
     const restore = await dealRestore.get();
@@ -34,6 +41,7 @@ export const purchaseService = provider(
       purchases: await purchaseTable.get(),
       log: logger,
       restore: (product) => restore.restore(product),
+      gate: await purchaseGuard.get(),
       claimTtlMs: cfg.HOLD_STALE_AFTER_MS,
       inFlightKeys: (productId) => deals.inFlightKeys(productId),
       // One durable write's timeout and a second for the rest (commit, release, the answer).

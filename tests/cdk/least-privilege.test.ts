@@ -38,6 +38,27 @@ describe('least privilege: every function role, statement by statement, against 
     expect(leastPrivilegeViolations(templateJson, stack, name)).toEqual([]);
   });
 
+  it('lets login-user alone read the private token key, and every verifier only the public keys', () => {
+    const readers = (secretId: string) =>
+      allFunctions
+        .map((f) => f.function)
+        .filter((name) => {
+          const { grants } = roleAccess(templateJson, logicalId(stack, endpoint(stack, name).role));
+          return [...grants].some((g) => g.includes('secretsmanager:GetSecretValue') && g.includes(secretId));
+        })
+        .sort();
+    const signingKey = logicalId(stack, stack.jwtSigningKey);
+    const verifyKeys = logicalId(stack, stack.jwtVerifyKeys);
+    expect(readers(signingKey)).toEqual(['login-user']);
+    const verifiers = allFunctions
+      .filter((f) => f.uses.jwt === 'verify')
+      .map((f) => f.function)
+      .sort();
+    expect(verifiers.length).toBeGreaterThan(10);
+    expect(readers(verifyKeys)).toEqual(verifiers);
+    expect(readers(verifyKeys)).not.toContain('login-user');
+  });
+
   it('allows "*" only for the two X-Ray actions, in every function', () => {
     for (const { function: name } of allFunctions) {
       const wildcard = [...roleAccess(templateJson, logicalId(stack, endpoint(stack, name).role)).grants]

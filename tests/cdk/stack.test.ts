@@ -110,7 +110,8 @@ describe('the flash-sale stack, synthesized from cdk.json defaults without bundl
         }
         expect('REDIS_URL' in variables, name).toBe(uses.redis);
         expect('REDIS_AUTH_SECRET_ARN' in variables, name).toBe(uses.redis);
-        expect('JWT_SECRET_ARN' in variables, name).toBe(uses.jwt);
+        expect('JWT_SIGNING_KEY_ARN' in variables, name).toBe(uses.jwt === 'sign');
+        expect('JWT_VERIFY_KEYS_ARN' in variables, name).toBe(uses.jwt === 'verify');
       }
     });
 
@@ -271,16 +272,17 @@ describe('the flash-sale stack, synthesized from cdk.json defaults without bundl
       });
     });
 
-    it('generates both secrets, 64 characters long, with no value in the template', () => {
-      const secrets = Object.values(template.findResources('AWS::SecretsManager::Secret'));
-      expect(secrets).toHaveLength(2);
-      for (const secret of secrets) {
-        expect(secret.Properties.SecretString).toBeUndefined();
-        expect(secret.Properties.GenerateSecretString).toMatchObject({
-          PasswordLength: 64,
-          ExcludePunctuation: true,
-        });
-      }
+    it('generates the AUTH token, 64 characters long, and puts no secret value in the template', () => {
+      const secrets = template.findResources('AWS::SecretsManager::Secret');
+      // The Redis AUTH token and the two token-key secrets (filled by npm run rotate-keys).
+      expect(Object.keys(secrets)).toHaveLength(3);
+      for (const secret of Object.values(secrets)) expect(secret.Properties.SecretString).toBeUndefined();
+      expect(
+        secrets[logicalId(stack, stack.redis.authSecret)]?.Properties.GenerateSecretString,
+      ).toMatchObject({
+        PasswordLength: 64,
+        ExcludePunctuation: true,
+      });
     });
   });
 

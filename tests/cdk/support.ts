@@ -212,7 +212,8 @@ export function declaredAccess(
     if (tableDefinitions[table].globalSecondaryIndexes.length > 0) allow(actions, `${id}/index/*`);
   }
   if (uses.redis) allow(secretReadActions, logicalId(stack, stack.redis.authSecret));
-  if (uses.jwt) allow(secretReadActions, logicalId(stack, stack.jwtSecret));
+  if (uses.jwt === 'sign') allow(secretReadActions, logicalId(stack, stack.jwtSigningKey));
+  if (uses.jwt === 'verify') allow(secretReadActions, logicalId(stack, stack.jwtVerifyKeys));
   // Not in the route table: a scheduled run's on-failure destination, which Lambda writes as the function.
   if (scheduledNames.has(name)) allow(queueSendActions, logicalId(stack, stack.reconcileFailures.queue));
 

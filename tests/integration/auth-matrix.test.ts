@@ -9,17 +9,22 @@
  */
 
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { decodeJwt, type JWTPayload, SignJWT, UnsecuredJWT } from 'jose';
+import { decodeJwt, importJWK, type JWTHeaderParameters, type JWTPayload, SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newSigningKey, parseSigningKey, publicKeyOf } from '#shared/auth';
 import { parseConfig } from '#shared/config';
 import { type HttpRoute, httpRoutes } from '#shared/routes';
 import { OrderRepository } from '../../shared/db/index.ts';
 import { type Reply, startTestApi, type TestApi, unique } from '../support/api.ts';
 import { stack } from '../support/services.ts';
 
-const { JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, JWT_SECRET } = parseConfig();
-const signingKey = new TextEncoder().encode(JWT_SECRET);
-const otherKey = new TextEncoder().encode('not-the-signing-key-not-the-signing-key!');
+const { JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, JWT_SIGNING_KEY } = parseConfig();
+const signingJwk = parseSigningKey(String(JWT_SIGNING_KEY));
+const signingKey = await importJWK({ ...signingJwk }, 'ES256');
+/** Another ES256 key under the same kid: a forger who guessed the kid but not the key. */
+const otherKey = await importJWK({ ...newSigningKey() }, 'ES256');
+/** The public key as an HMAC secret: the algorithm-confusion forgery. */
+const publicAsSecret = new TextEncoder().encode(JSON.stringify(publicKeyOf(signingJwk)));
 
 const store = stack();
 const orderTable = new OrderRepository(store.doc, 'orders', 'products', 'purchases');
@@ -54,9 +59,13 @@ afterAll(async () => {
 });
 
 /** An admin's token with `spoil` applied to an otherwise valid build. */
-function adminToken(spoil: (jwt: SignJWT) => SignJWT = (jwt) => jwt, key = signingKey) {
-  const valid = new SignJWT({ username: claims.username, role: 'admin' })
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+function adminToken(
+  spoil: (jwt: SignJWT) => SignJWT = (jwt) => jwt,
+  key: Parameters<SignJWT['sign']>[0] = signingKey,
+  header: JWTHeaderParameters = { alg: 'ES256', typ: 'at+jwt', kid: signingJwk.kid },
+) {
+  const valid = new SignJWT({ username: claims.username, role: 'admin', ver: claims.ver })
+    .setProtectedHeader(header)
     .setSubject(String(claims.sub))
     .setIssuer(ISSUER)
     .setAudience(AUDIENCE)
@@ -84,6 +93,15 @@ const badCredentials: Record<string, () => Promise<string | undefined>> = {
     `Bearer ${await adminToken((jwt) => jwt.setIssuedAt(hourAgo() - 60).setExpirationTime(hourAgo()))}`,
   'foreign issuer': async () => `Bearer ${await adminToken((jwt) => jwt.setIssuer('someone-else'))}`,
   'foreign audience': async () => `Bearer ${await adminToken((jwt) => jwt.setAudience('someone-else'))}`,
+  'HS256 signed with the public key': async () =>
+    `Bearer ${await adminToken(undefined, publicAsSecret, { alg: 'HS256', typ: 'at+jwt', kid: signingJwk.kid })}`,
+  'unknown kid': async () =>
+    `Bearer ${await adminToken(undefined, signingKey, { alg: 'ES256', typ: 'at+jwt', kid: 'retired' })}`,
+  'no kid': async () => `Bearer ${await adminToken(undefined, signingKey, { alg: 'ES256', typ: 'at+jwt' })}`,
+  'another token type': async () =>
+    `Bearer ${await adminToken(undefined, signingKey, { alg: 'ES256', typ: 'JWT', kid: signingJwk.kid })}`,
+  'older than the maximum age': async () =>
+    `Bearer ${await adminToken((jwt) => jwt.setIssuedAt(hourAgo() - 120).setExpirationTime('10m'))}`,
 };
 
 const protectedRoutes: readonly HttpRoute[] = httpRoutes.filter((r) => r.access !== 'public');

@@ -1,4 +1,4 @@
-import { SignJWT, UnsecuredJWT } from 'jose';
+import { importJWK, SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countStatuses, startTestApi, type TestApi, unique } from '../support/api.ts';
 
@@ -9,7 +9,8 @@ beforeAll(async () => {
 afterAll(() => api.close());
 
 const register = (body: unknown) => api.request('POST', '/api/auth/register', { body });
-const key = new TextEncoder().encode(process.env.JWT_SECRET);
+const jwk = JSON.parse(String(process.env.JWT_SIGNING_KEY));
+const key = await importJWK(jwk, 'ES256');
 
 describe('registration', () => {
   it('creates a user and answers 201 with id, username and created_at', async () => {
@@ -101,9 +102,13 @@ describe('tokens', () => {
   });
 
   const sign = (claims: Record<string, unknown>, build: (j: SignJWT) => SignJWT = (j) => j) =>
-    build(new SignJWT({ role: 'user', username: 'x', ...claims }).setProtectedHeader({ alg: 'HS256' })).sign(
-      key,
-    );
+    build(
+      new SignJWT({ role: 'user', username: 'x', ver: 0, ...claims }).setProtectedHeader({
+        alg: 'ES256',
+        typ: 'at+jwt',
+        kid: jwk.kid,
+      }),
+    ).sign(key);
 
   it('gives missing, malformed, alg:none, forged, expired and foreign tokens the same 401', async () => {
     const user = await api.user();

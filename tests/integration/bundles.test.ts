@@ -298,16 +298,20 @@ describe('lock ordering', () => {
       api.product(1000, { strategy: 'lock' }),
       api.product(1000, { strategy: 'lock' }),
     ]);
-    const [one, two] = await Promise.all([api.user(), api.user()]);
+    // One buyer per cart: a buyer holds one place in a product's lock line (shared/limits), so the
+    // 100 carts racing for the two locks come from 100 buyers, 50 of each order.
+    const buyers: { token: string }[] = [];
+    for (let i = 0; i < 100; i += 20)
+      buyers.push(...(await Promise.all(Array.from({ length: 20 }, () => api.user()))));
     const replies = (
       await Promise.all(
-        Array.from({ length: 50 }, () =>
+        Array.from({ length: 50 }, (_, i) =>
           Promise.all([
-            cart(one.token, [
+            cart(buyers[2 * i]!.token, [
               [a.id, 1],
               [b.id, 1],
             ]),
-            cart(two.token, [
+            cart(buyers[2 * i + 1]!.token, [
               [b.id, 1],
               [a.id, 1],
             ]),

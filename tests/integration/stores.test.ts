@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort, isListening, type StartedProcess, startDynamoDbLocal } from '../../bin/local/processes.ts';
+import { newSigningKey } from '../../shared/auth/keys.ts';
 
 const ADMIN = { ADMIN_USERNAME: 'store_admin', ADMIN_PASSWORD: 'store-admin-password-1' };
 
@@ -33,7 +34,7 @@ async function startStore(dynamo: StartedProcess): Promise<Store> {
       REDIS_URL: inject('redisUrl'),
       DYNAMODB_ENDPOINT: dynamo.url,
       STORE_ID: '',
-      JWT_SECRET: 'stores-test-signing-key-0123456789abcdef',
+      JWT_SIGNING_KEY: JSON.stringify(newSigningKey()),
       BCRYPT_COST: '4',
       RECONCILE_INTERVAL_MS: '0',
       LOG_LEVEL: 'ERROR',

@@ -1,11 +1,13 @@
 /** Runs in each integration test worker before the test file: point the service at the test servers. */
 import { inject } from 'vitest';
+import { newSigningKey } from '../../shared/auth/keys.ts';
 
 process.env.REDIS_URL = inject('redisUrl');
 // On the cluster project the service speaks the cluster protocol, as a deployed cluster-mode stack does.
 if (inject('redisClusterNodes')) process.env.REDIS_CLUSTER_NODES = inject('redisClusterNodes');
 process.env.DYNAMODB_ENDPOINT = inject('dynamoEndpoint');
-process.env.JWT_SECRET = 'integration-test-signing-key-0123456789abcdef';
+// A fresh ES256 key per worker; verifiers use its public half (the local stage's default).
+process.env.JWT_SIGNING_KEY = JSON.stringify(newSigningKey());
 // bcrypt at cost 4 keeps hundreds of test logins fast; production defaults to 10.
 process.env.BCRYPT_COST = '4';
 process.env.RECONCILE_ON_START = 'false';

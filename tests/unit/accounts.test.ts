@@ -1,4 +1,4 @@
-import { SignJWT, UnsecuredJWT } from 'jose';
+import { decodeProtectedHeader, importJWK, SignJWT, UnsecuredJWT } from 'jose';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { AccountService, type UserStore } from '../../shared/auth/accounts.ts';
 import {
@@ -7,8 +7,9 @@ import {
   UserExistsError,
   UsernameTakenError,
 } from '../../shared/auth/errors.ts';
+import { newSigningKey, publicKeyOf } from '../../shared/auth/keys.ts';
 import { PasswordHasher } from '../../shared/auth/passwords.ts';
-import { TokenService } from '../../shared/auth/tokens.ts';
+import { TokenSigner, TokenVerifier } from '../../shared/auth/tokens.ts';
 import type { Role, UserRecord } from '../../shared/model.ts';
 
 /** The users table in memory, with the repository's case-insensitive unique names. */
@@ -39,32 +40,50 @@ class MemoryUsers implements UserStore {
   async updateCredentials(id: number, passwordHash: string, role: Role, now: string) {
     const user = this.rows.get(id);
     if (!user) throw new Error(`no user ${id}`);
-    this.rows.set(id, { ...user, password_hash: passwordHash, role, updated_at: now });
+    const token_version = (user.token_version ?? 0) + 1;
+    this.rows.set(id, { ...user, password_hash: passwordHash, role, token_version, updated_at: now });
+    return token_version;
+  }
+
+  async setRole(id: number, role: Role, now: string) {
+    const user = this.rows.get(id);
+    if (!user) return null;
+    const token_version = (user.token_version ?? 0) + 1;
+    this.rows.set(id, { ...user, role, token_version, updated_at: now });
+    return token_version;
   }
 }
 
-const SECRET = 'unit-test-signing-key-0123456789abcdef';
-const key = new TextEncoder().encode(SECRET);
-const settings = { issuer: 'flash-sale-inventory', audience: 'flash-sale-api', ttlSeconds: 1800 };
+const signingJwk = newSigningKey();
+const key = await importJWK({ ...signingJwk }, 'ES256');
+const settings = {
+  issuer: 'flash-sale-inventory',
+  audience: 'flash-sale-api',
+  ttlSeconds: 1800,
+  maxAgeSeconds: 3600,
+};
 const NOW = new Date('2025-01-02T03:04:05.000Z');
 
 let users: MemoryUsers;
 let hasher: PasswordHasher;
-let tokens: TokenService;
+let tokens: TokenVerifier;
 let accounts: AccountService;
 
 beforeEach(() => {
   users = new MemoryUsers();
   hasher = new PasswordHasher(4);
-  tokens = new TokenService(async () => key, settings);
-  accounts = new AccountService(users, hasher, tokens, () => NOW);
+  tokens = new TokenVerifier(async () => [publicKeyOf(signingJwk)], settings);
+  const signer = new TokenSigner(async () => signingJwk, settings);
+  accounts = new AccountService({ users, passwords: hasher, tokens: signer, now: () => NOW });
 });
 
 /** A token signed with the service's key and claims, with one part changed. */
 function forge(
   change: {
-    key?: Uint8Array;
+    key?: Parameters<SignJWT['sign']>[0];
     alg?: string;
+    typ?: string;
+    kid?: string | null;
     issuer?: string;
     audience?: string;
     sub?: string | null;
@@ -73,8 +92,12 @@ function forge(
     iat?: number | null;
   } = {},
 ) {
-  const jwt = new SignJWT({ username: 'alice', role: change.role ?? 'user' })
-    .setProtectedHeader({ alg: change.alg ?? 'HS256' })
+  const jwt = new SignJWT({ username: 'alice', role: change.role ?? 'user', ver: 0 })
+    .setProtectedHeader({
+      alg: change.alg ?? 'ES256',
+      typ: change.typ ?? 'at+jwt',
+      ...(change.kid !== null && { kid: change.kid ?? signingJwk.kid }),
+    })
     .setIssuer(change.issuer ?? settings.issuer)
     .setAudience(change.audience ?? settings.audience)
     .setExpirationTime(change.exp ?? '30m');
@@ -138,7 +161,12 @@ describe('login', () => {
   it('issues a bearer token that verifies to the user', async () => {
     const issued = await accounts.login('alice', 'password123');
     expect(issued).toEqual({ access_token: expect.any(String), token_type: 'bearer', expires_in: 1800 });
-    expect(await tokens.verify(issued.access_token)).toEqual({ userId: 1, username: 'alice', role: 'user' });
+    expect(await tokens.verify(issued.access_token)).toEqual({
+      userId: 1,
+      username: 'alice',
+      role: 'user',
+      tokenVersion: 0,
+    });
   });
 
   it('refuses a wrong password with InvalidCredentialsError', async () => {
@@ -197,12 +225,15 @@ describe('upsertAdmin', () => {
   });
 });
 
+const anotherKey = await importJWK({ ...newSigningKey(), kid: signingJwk.kid }, 'ES256');
+
 describe('token verification', () => {
   it('accepts a token signed with the key and the expected claims', async () => {
     expect(await tokens.verify(await forge({ role: 'admin' }))).toEqual({
       userId: 1,
       username: 'alice',
       role: 'admin',
+      tokenVersion: 0,
     });
   });
 
@@ -218,8 +249,18 @@ describe('token verification', () => {
   });
 
   it.each([
-    ['signed with another key', { key: new TextEncoder().encode('another-key-0123456789abcdefghijkl') }],
-    ['signed with HS512 instead of HS256', { alg: 'HS512' }],
+    ['signed with another key under the same kid', { key: anotherKey }],
+    [
+      'signed HS256 with the public key as the secret',
+      { alg: 'HS256', key: new TextEncoder().encode(JSON.stringify(publicKeyOf(signingJwk))) },
+    ],
+    ['naming an unknown kid', { kid: 'retired-key' }],
+    ['naming no kid', { kid: null }],
+    ['of another type (typ JWT)', { typ: 'JWT' }],
+    [
+      'issued longer ago than the maximum age',
+      { iat: Math.floor(Date.now() / 1000) - 3700, exp: Math.floor(Date.now() / 1000) + 600 },
+    ],
     ['expired', { exp: Math.floor(Date.now() / 1000) - 60, iat: Math.floor(Date.now() / 1000) - 3600 }],
     ['from another issuer', { issuer: 'someone-else' }],
     ['for another audience', { audience: 'another-api' }],
@@ -253,8 +294,55 @@ describe('token verification', () => {
   });
 
   it('refuses a token issued by a service with another key', async () => {
-    const other = new TokenService(async () => new TextEncoder().encode('x'.repeat(40)), settings);
-    const issued = await other.issue({ userId: 1, username: 'alice', role: 'user' });
+    const other = new TokenSigner(async () => newSigningKey(), settings);
+    const issued = await other.issue({ userId: 1, username: 'alice', role: 'user', tokenVersion: 0 });
     await expect(tokens.verify(issued.access_token)).rejects.toThrow(NotAuthenticatedError);
+  });
+
+  it('accepts tokens of the current and the previous key during a rotation, and no other', async () => {
+    const previous = newSigningKey();
+    const current = newSigningKey();
+    const rotating = new TokenVerifier(async () => [publicKeyOf(current), publicKeyOf(previous)], settings);
+    const principal = { userId: 1, username: 'alice', role: 'user' as const, tokenVersion: 0 };
+    for (const key of [current, previous]) {
+      const issued = await new TokenSigner(async () => key, settings).issue(principal);
+      expect(await rotating.verify(issued.access_token)).toEqual(principal);
+    }
+    const retired = await new TokenSigner(async () => newSigningKey(), settings).issue(principal);
+    await expect(rotating.verify(retired.access_token)).rejects.toThrow(NotAuthenticatedError);
+  });
+
+  it('signs with ES256, the key id and typ at+jwt in the header', async () => {
+    const issued = await new TokenSigner(async () => signingJwk, settings).issue({
+      userId: 1,
+      username: 'alice',
+      role: 'user',
+      tokenVersion: 3,
+    });
+    expect(decodeProtectedHeader(issued.access_token)).toEqual({
+      alg: 'ES256',
+      typ: 'at+jwt',
+      kid: signingJwk.kid,
+    });
+  });
+});
+
+describe('admin token versions', () => {
+  it('keeps the tokens of an admin whose start-up repeats the same credentials', async () => {
+    const { user } = await accounts.upsertAdmin('root', 'admin-password');
+    const again = await accounts.upsertAdmin('root', 'admin-password');
+    expect(again.user.token_version ?? 0).toBe(user.token_version ?? 0);
+    const issued = await accounts.login('root', 'admin-password');
+    await expect(accounts.requireAdmin(await tokens.verify(issued.access_token))).resolves.toBeUndefined();
+  });
+
+  it('refuses a token on admin routes once the password or the role changed', async () => {
+    const { user } = await accounts.upsertAdmin('root', 'admin-password');
+    const before = await tokens.verify((await accounts.login('root', 'admin-password')).access_token);
+    await accounts.upsertAdmin('root', 'new-admin-password');
+    await expect(accounts.requireAdmin(before)).rejects.toThrow(NotAuthenticatedError);
+    const current = await tokens.verify((await accounts.login('root', 'new-admin-password')).access_token);
+    await accounts.changeRole(user.id, 'user');
+    await expect(accounts.requireAdmin(current)).rejects.toThrow(NotAuthenticatedError);
   });
 });

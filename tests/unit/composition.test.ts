@@ -4,6 +4,7 @@
  * when a deployed stage lacks a binding.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { JwtUse } from '../../shared/config.ts';
 import { needsBeyond, provider } from '../../shared/wiring/provider.ts';
 
 const routes = await import('../../shared/routes.ts');
@@ -28,11 +29,12 @@ async function coldStart(name: string, env: Record<string, string | undefined>) 
 }
 
 /** The variables the CDK stack sets for a route's `uses` (lib/endpoint-function.ts). */
-function deployedEnv(uses: { tables: object; redis: boolean; jwt: boolean }) {
+function deployedEnv(uses: { tables: object; redis: boolean; jwt: JwtUse }) {
   const env: Record<string, string | undefined> = {
     STAGE: 'prod',
     STORE_ID: undefined,
-    JWT_SECRET: undefined,
+    JWT_SIGNING_KEY: undefined,
+    JWT_VERIFY_KEYS: undefined,
     REDIS_URL: undefined,
     USERS_TABLE: undefined,
     PRODUCTS_TABLE: undefined,
@@ -44,13 +46,14 @@ function deployedEnv(uses: { tables: object; redis: boolean; jwt: boolean }) {
     env.REDIS_URL = 'redis://cache.internal:6379';
     env.STORE_ID = 'prod-products';
   }
-  if (uses.jwt) env.JWT_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:1:secret:jwt';
+  if (uses.jwt === 'sign') env.JWT_SIGNING_KEY_ARN = 'arn:aws:secretsmanager:eu-west-1:1:secret:jwt-sign';
+  if (uses.jwt === 'verify') env.JWT_VERIFY_KEYS_ARN = 'arn:aws:secretsmanager:eu-west-1:1:secret:jwt-verify';
   return env;
 }
 
 const usesOf = (name: string) =>
   [...routes.httpRoutes, routes.fallbackRoute, ...routes.scheduledFunctions].find((r) => r.function === name)
-    ?.uses as { tables: object; redis: boolean; jwt: boolean };
+    ?.uses as { tables: object; redis: boolean; jwt: JwtUse };
 
 describe('each function, deployed with exactly the bindings its route declares', () => {
   it.each(functionNames)('%s loads and exports a handler', async (name) => {
@@ -82,11 +85,29 @@ describe('a deployed function missing a binding', () => {
     );
   });
 
-  const withJwt = functionNames.filter((name) => usesOf(name).jwt);
-  it.each(withJwt)('%s stops its cold start naming JWT_SECRET_ARN', async (name) => {
+  const signers = functionNames.filter((name) => usesOf(name).jwt === 'sign');
+  const verifiers = functionNames.filter((name) => usesOf(name).jwt === 'verify');
+  it('gives the signing key to the login function alone', () => {
+    expect(signers).toEqual(['login-user']);
+  });
+  it.each(signers)('%s stops its cold start naming JWT_SIGNING_KEY_ARN', async (name) => {
     await expect(
-      coldStart(name, { ...deployedEnv(usesOf(name)), JWT_SECRET_ARN: undefined }),
-    ).rejects.toThrow(/JWT_SECRET_ARN/);
+      coldStart(name, { ...deployedEnv(usesOf(name)), JWT_SIGNING_KEY_ARN: undefined }),
+    ).rejects.toThrow(/JWT_SIGNING_KEY_ARN/);
+  });
+  it.each(verifiers)('%s stops its cold start naming JWT_VERIFY_KEYS_ARN', async (name) => {
+    await expect(
+      coldStart(name, { ...deployedEnv(usesOf(name)), JWT_VERIFY_KEYS_ARN: undefined }),
+    ).rejects.toThrow(/JWT_VERIFY_KEYS_ARN/);
+  });
+  it.each(verifiers)('%s is not rescued by a signing key it was not meant to have', async (name) => {
+    await expect(
+      coldStart(name, {
+        ...deployedEnv(usesOf(name)),
+        JWT_VERIFY_KEYS_ARN: undefined,
+        JWT_SIGNING_KEY: '{}',
+      }),
+    ).rejects.toThrow(/JWT_VERIFY_KEYS_ARN/);
   });
 
   it('is not rescued by the local defaults outside the local stage', async () => {
@@ -107,6 +128,9 @@ describe('providers', () => {
       redis: true,
       jwt: false,
     });
+    const { loginService, accountService } = await import('../../shared/wiring/auth.ts');
+    expect(loginService.needs).toEqual({ tables: ['users'], redis: true, jwt: 'sign' });
+    expect(accountService.needs).toEqual({ tables: ['users'], redis: false, jwt: false });
     expect(productService.needs).toEqual({ tables: ['products'], redis: true, jwt: false });
     expect(inventoryAudit.needs).toEqual({ tables: ['products', 'purchases'], redis: true, jwt: false });
     expect(orderHistory.needs).toEqual({ tables: ['orders'], redis: false, jwt: false });
@@ -119,11 +143,13 @@ describe('providers', () => {
       'redis',
     ]);
     expect(needsBeyond(needsRedis.needs, { tables: {}, redis: true, jwt: false })).toEqual(['table orders']);
+    const signs = provider('signer', { jwt: 'sign' }, [], () => 1);
+    expect(needsBeyond(signs.needs, { tables: {}, redis: false, jwt: 'verify' })).toEqual(['jwt sign']);
   });
 
   it('refuse at load a handler whose services need more than its route declares', async () => {
     vi.resetModules();
-    process.env = { ...saved, STAGE: 'local', JWT_SECRET: 'k'.repeat(32), POWERTOOLS_LOG_LEVEL: 'SILENT' };
+    process.env = { ...saved, STAGE: 'local', JWT_VERIFY_KEYS: '[]', POWERTOOLS_LOG_LEVEL: 'SILENT' };
     const { endpoint } = await import('../../shared/http/endpoint.ts');
     const { purchaseService } = await import('../../shared/wiring/stock.ts');
     // get-current-user declares the users table only; purchases need Redis and three other tables.

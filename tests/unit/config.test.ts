@@ -28,8 +28,12 @@ describe('parseConfig', () => {
       RECONCILE_ON_START: true,
     });
     expect(config.DYNAMODB_ENDPOINT).toBeUndefined();
-    expect(config.JWT_SECRET).toBeUndefined();
-    expect(config.JWT_SECRET_ARN).toBeUndefined();
+    expect(config.JWT_SIGNING_KEY).toBeUndefined();
+    expect(config.JWT_SIGNING_KEY_ARN).toBeUndefined();
+    expect(config.JWT_VERIFY_KEYS_ARN).toBeUndefined();
+    // Sign-ups per address are off locally (load tests sign up a crowd from 127.0.0.1).
+    expect(config.SIGNUPS_PER_ADDRESS).toBe(0);
+    expect(config.CORS_ALLOWED_ORIGINS).toEqual([]);
     expect(config.REDIS_AUTH_SECRET_ARN).toBeUndefined();
   });
 
@@ -61,16 +65,17 @@ describe('parseConfig', () => {
     const config = parseConfig({
       STAGE: 'prod',
       DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000',
-      JWT_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:1:secret:jwt',
+      JWT_VERIFY_KEYS_ARN: 'arn:aws:secretsmanager:us-east-1:1:secret:jwt',
       PURCHASE_STRATEGY: 'atomic',
       LOG_LEVEL: 'DEBUG',
     });
     expect(config).toMatchObject({
       STAGE: 'prod',
       DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000',
-      JWT_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:1:secret:jwt',
+      JWT_VERIFY_KEYS_ARN: 'arn:aws:secretsmanager:us-east-1:1:secret:jwt',
       PURCHASE_STRATEGY: 'atomic',
       LOG_LEVEL: 'DEBUG',
+      SIGNUPS_PER_ADDRESS: 20,
     });
   });
 
@@ -79,7 +84,8 @@ describe('parseConfig', () => {
   });
 
   it.each([
-    ['JWT_SECRET', 'too-short'],
+    ['CORS_ALLOWED_ORIGINS', 'not-an-origin'],
+    ['PURCHASES_IN_FLIGHT_PER_USER', '-1'],
     ['BCRYPT_COST', '3'],
     ['BCRYPT_COST', '16'],
     ['BCRYPT_COST', 'ten'],
@@ -101,7 +107,10 @@ describe('parseConfig', () => {
     );
   });
 
-  it('accepts a 32-character JWT_SECRET', () => {
-    expect(parseConfig({ JWT_SECRET: 'k'.repeat(32) }).JWT_SECRET).toBe('k'.repeat(32));
+  it('reads the CORS allowlist as exact origins', () => {
+    expect(
+      parseConfig({ CORS_ALLOWED_ORIGINS: 'https://shop.example, https://admin.example' })
+        .CORS_ALLOWED_ORIGINS,
+    ).toEqual(['https://shop.example', 'https://admin.example']);
   });
 });

@@ -9,7 +9,9 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { lambdaContext } from '../../bin/local/api-gateway.ts';
 
 vi.hoisted(() => {
-  process.env.JWT_SECRET = 'unit-test-signing-key-0123456789abcdef';
+  // A public key whose private half nobody has: every token here must fail to verify.
+  process.env.JWT_VERIFY_KEYS =
+    '[{"kty":"EC","crv":"P-256","x":"uy1A_CmbuI4Kb_zFai-iAui45jNWTNakBl5GcT6jEdQ","y":"B4G8YUtpoRLA9poLKtUr2412QvXF-jZv1b3MDwvFTiQ","kid":"2026-11-28-c93aeb7de685","alg":"ES256","use":"sig"}]';
   process.env.REDIS_URL = 'redis://127.0.0.1:9';
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 });

@@ -75,10 +75,17 @@ describe('the route table', () => {
     expect(created.sort()).toEqual(['/api/auth/register', '/api/products']);
   });
 
-  it('gives the JWT key to every route that is not public, and the login that issues tokens', () => {
+  it('gives the public keys to every route that is not public, and the private key to login alone', () => {
     for (const route of httpRoutes) {
-      if (route.access !== 'public' || route.function === 'login-user') expect(route.uses.jwt).toBe(true);
+      const expected =
+        route.function === 'login-user' ? 'sign' : route.access === 'public' ? false : 'verify';
+      expect(route.uses.jwt, route.function).toBe(expected);
     }
+  });
+
+  it('lets every admin route read the users table (the second look at the role)', () => {
+    for (const route of httpRoutes.filter((r) => r.access === 'admin'))
+      expect(route.uses.tables, route.function).toHaveProperty('users', 'read');
   });
 });
 
