@@ -230,9 +230,18 @@ export class DealService implements DealReconcilePort {
     ];
     const checked = [...expired, ...rotation].slice(0, budget);
     let settled = 0;
-    for (const r of checked) if (await this.settleReservation(productId, r, now, settings)) settled += 1;
+    let durablePending = 0;
+    for (const r of checked) {
+      const result = await this.settleReservation(productId, r, now, settings);
+      if (result === 'settled') settled += 1;
+      if (result === 'pending') durablePending += 1;
+    }
     const lastRotated = checked.filter((r) => r.expiresAtMs > now).at(-1);
     await this.deps.deals.setCursor(productId, 'reservations', lastRotated?.orderId ?? null);
+    // Every reservation was looked at and each left is a durable PENDING order: none is in flight, so
+    // Redis's available can be set to DynamoDB's free units (a failover may have left it off).
+    if (checked.length === ordered.length && durablePending === ordered.length - settled)
+      await this.alignFree(productId, durablePending);
 
     // PENDING orders past their time whose reservation Redis no longer has: one page per pass.
     {
@@ -248,41 +257,59 @@ export class DealService implements DealReconcilePort {
     return settled;
   }
 
+  /** Redis's available = DynamoDB's deal_free, if nothing moved meanwhile (compare-and-set). */
+  private async alignFree(productId: number, reservations: number): Promise<void> {
+    const observed = await this.deps.stock.peek(productId);
+    const durable = await this.deps.products.get(productId, true);
+    if (!observed || durable?.deal?.status !== 'open' || durable.deal_free === undefined) return;
+    if (observed.available === durable.deal_free) return;
+    if (await this.deps.deals.repair(productId, observed.available, durable.deal_free, reservations)) {
+      this.deps.log.warn('reconcile: deal stock set to the durable free units', {
+        repair: 'set-deal-stock',
+        product_id: productId,
+        redis_stock: observed.available,
+        deal_free: durable.deal_free,
+      });
+    }
+  }
+
+  /** 'settled' when this call settled it, 'pending' for a durable PENDING order still running. */
   private async settleReservation(
     productId: number,
     r: Reservation,
     now: number,
     settings: { reservationTtlMs: number } | null,
-  ): Promise<boolean> {
+  ): Promise<'settled' | 'pending' | 'left'> {
     const order: OrderRecord | null = await this.deps.orders.get(r.orderId);
     const fields = { product_id: productId, order_id: r.orderId, quantity: r.quantity };
     if (!order) {
       const createdAt = r.expiresAtMs - (settings?.reservationTtlMs ?? 0);
-      if (now - createdAt < this.deps.holdStaleAfterMs) return false;
-      if ((await this.deps.deals.release(productId, r.orderId)) === 'no-reservation') return false;
+      if (now - createdAt < this.deps.holdStaleAfterMs) return 'left';
+      if ((await this.deps.deals.release(productId, r.orderId)) === 'no-reservation') return 'left';
       this.deps.log.warn('reconcile: reservation without order released', {
         repair: 'release-reservation',
         ...fields,
       });
-      return true;
+      return 'settled';
     }
     if (order.status === 'CONFIRMED') {
-      if (!(await this.deps.deals.commit(productId, r.orderId))) return false;
+      if (!(await this.deps.deals.commit(productId, r.orderId))) return 'left';
       this.deps.log.warn('reconcile: reservation of a confirmed order committed', {
         repair: 'commit-reservation',
         ...fields,
       });
-      return true;
+      return 'settled';
     }
     if (order.status !== 'PENDING') {
-      if ((await this.deps.deals.release(productId, r.orderId)) === 'no-reservation') return false;
+      if ((await this.deps.deals.release(productId, r.orderId)) === 'no-reservation') return 'left';
       this.deps.log.warn('reconcile: reservation of a settled order released', {
         repair: 'release-reservation',
         ...fields,
       });
-      return true;
+      return 'settled';
     }
-    if (Date.parse(order.expires_at) <= now) return (await this.deps.orderService.expire(order)).won;
-    return false;
+    if (Date.parse(order.expires_at) <= now)
+      return (await this.deps.orderService.expire(order)).won ? 'settled' : 'left';
+    return 'pending';
   }
 }

@@ -142,6 +142,11 @@ export interface LiveDeals {
   /** The reconciler's place in a product's work, kept between passes (null: from the start). */
   cursor(productId: number, name: string): Promise<string | null>;
   setCursor(productId: number, name: string, value: string | null): Promise<void>;
+  /**
+   * Set available to `target` (DynamoDB's free units) if it still reads `observed`, no ordinary hold
+   * exists and exactly `reservations` reservations do (each known to be a durable PENDING order).
+   */
+  repair(productId: number, observed: number, target: number, reservations: number): Promise<boolean>;
   /** Lower available to DynamoDB's free units (never raise it); the units now available. */
   lowerTo(productId: number, free: number): Promise<number | null>;
   /** Rebuild everything of a product the live store lost, unless its stock is back. True when rebuilt. */

@@ -177,6 +177,18 @@ export class RedisDeals implements LiveDeals {
     else if (await this.redis.exists(key)) await this.redis.hset(key, `reconcile_${name}`, value);
   }
 
+  async repair(productId: number, observed: number, target: number, reservations: number): Promise<boolean> {
+    const code = await this.redis.dealRepair(
+      stockKey(productId, this.ns),
+      holdsKey(productId, this.ns),
+      reservationsKey(productId, this.ns),
+      String(observed),
+      target,
+      reservations,
+    );
+    return code === 1;
+  }
+
   async lowerTo(productId: number, free: number): Promise<number | null> {
     const available = await this.redis.dealLowerTo(stockKey(productId, this.ns), free);
     return available < 0 ? null : available;

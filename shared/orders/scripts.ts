@@ -168,6 +168,24 @@ end
 return 1`,
   },
   /**
+   * Set a deal's `available` to DynamoDB's free units once every reservation in Redis is known to be
+   * a durable PENDING order (so none is in flight): only if no ordinary hold exists, the reservations
+   * are still the `expected` many, and `available` still reads `observed` (anything in between
+   * changes one of them). KEYS stock, holds, reservations; ARGV observed, target, expected.
+   * 1 repaired, 0 something in flight, -1 changed meanwhile, -2 no live stock.
+   */
+  dealRepair: {
+    numberOfKeys: 3,
+    lua: `
+if redis.call('HLEN', KEYS[2]) > 0 then return 0 end
+if redis.call('HLEN', KEYS[3]) ~= tonumber(ARGV[3]) then return 0 end
+local available = redis.call('HGET', KEYS[1], 'available')
+if not available then return -2 end
+if available ~= ARGV[1] then return -1 end
+redis.call('HSET', KEYS[1], 'available', ARGV[2])
+return 1`,
+  },
+  /**
    * DynamoDB refused an order Redis admitted (Redis forgot reserved units: a failover lost the last
    * writes, a restore ran ahead of an order write): lower `available` to DynamoDB's free units at
    * once, never raise it. KEYS stock; ARGV free. The units now available, -1 without live stock.
@@ -232,5 +250,13 @@ declare module 'ioredis' {
       ...args: (string | number)[]
     ): Result<number, Context>;
     dealLowerTo(stockKey: string, free: number): Result<number, Context>;
+    dealRepair(
+      stockKey: string,
+      holdsKey: string,
+      reservationsKey: string,
+      observed: string,
+      target: number,
+      expected: number,
+    ): Result<number, Context>;
   }
 }

@@ -153,6 +153,26 @@ describe('Redis losing data mid-deal: every 202 stays confirmable, the cap holds
     const last = await ok.orders.create({ userId: 4, productId: product.id, quantity: 1 });
     await confirmAll(product.id, [...lost, last]);
   });
+
+  it('after a failover, the reconciler brings Redis back up to DynamoDB’s free units once nothing is in flight', async () => {
+    const product = await dealProduct(5);
+    const failover = await snapshot(product.id);
+    const [a, b] = await Promise.all(
+      [1, 2].map((userId) => ok.orders.create({ userId, productId: product.id, quantity: 2 })),
+    );
+    await failover();
+    // A refusal lowers Redis to the free unit left; then a cancel frees 2 that Redis never held back.
+    await outcome(ok.orders.create({ userId: 3, productId: product.id, quantity: 2 }));
+    await ok.orders.cancel(1, a!.id);
+    expect(await base.redis.hget(stockKey(product.id), 'available')).toBe('1');
+    const still = await ok.orders.create({ userId: 5, productId: product.id, quantity: 1 });
+
+    await ok.reconciler.reconcileProduct((await base.products.get(product.id, true))!);
+    const durable = (await base.products.get(product.id, true)) as { deal_free?: number };
+    expect(durable.deal_free).toBe(2);
+    expect(await base.redis.hget(stockKey(product.id), 'available')).toBe('2');
+    await confirmAll(product.id, [b!, still]);
+  });
 });
 
 describe('FLUSHALL in the middle of a stampede over HTTP', () => {
