@@ -5,7 +5,8 @@
  *  (a) plain DynamoDB: per order one TransactWriteItems [Put order PENDING + Update product
  *      stock -= q if stock >= q], no Redis (the "existing system": the database is the gate);
  *  (b) the Redis reservation path: OrderService.create (one Lua script checks the deal, the cap and
- *      the stock and reserves; then the PENDING order is Put in DynamoDB).
+ *      the stock and reserves; then one transaction writes the PENDING order with the deal's free
+ *      units and the buyer's count: DynamoDB is the final gate, Redis keeps refusals away from it).
  *
  * Same load for both: REQUESTS order requests of one unit from CONCURRENCY callers (distinct users),
  * on a 100-unit product (most requests refused: the flash-sale shape) and on a product large enough

@@ -48,9 +48,23 @@ export interface DealState {
   readonly reservation_ttl_seconds: number;
   readonly started_at: string;
   readonly ended_at: string | null;
+  /**
+   * 1 for a product's first deal, +1 for each later one. Orders, reservations and the buyers' counts
+   * carry it, so nothing of an old deal can touch a new one (absent on deals older than the field: 0).
+   */
+  readonly generation?: number;
 }
 
-export type DealProduct = ProductRecord & { readonly deal?: DealState };
+/**
+ * A product with its hot deal. While a deal is open, DynamoDB is the final gate of orders as it is
+ * of purchases: `deal_free` (units neither sold nor reserved by a PENDING order) never goes below
+ * zero, and `deal_reserved` counts the PENDING orders' units, so `stock = deal_free + deal_reserved`.
+ */
+export type DealProduct = ProductRecord & {
+  readonly deal?: DealState;
+  readonly deal_free?: number;
+  readonly deal_reserved?: number;
+};
 
 /** One thing the buyer asked for, priced. */
 export interface PurchaseItem {
@@ -105,6 +119,8 @@ export interface OrderRecord {
   readonly created_at: string;
   readonly expires_at: string;
   readonly updated_at: string;
+  /** The generation of the deal that admitted it (DealState.generation). */
+  readonly deal_generation?: number;
 }
 
 /** Units of one product a purchase takes from live stock (camelCase: the use-cases' working form). */

@@ -1,21 +1,35 @@
 /**
  * Hot-deal orders in DynamoDB (the `orders` table). A PENDING order is durable from the 202 on;
  * every status change is a conditional write from PENDING, so of confirm, cancel and expire exactly
- * one wins. The confirm is one transaction over the orders, products and purchases tables.
+ * one wins.
+ *
+ * DynamoDB is the final gate of a deal, as it is of purchases: an order lands in one transaction with
+ * the product's `deal_free -= q` (only while that deal generation is open and the free units cover
+ * it) and the buyer's count in this generation (only within the cap). A PENDING order's units are
+ * therefore always covered by the durable stock, whatever Redis forgot: every 202 stays confirmable
+ * until it expires. Cancel and expire give the units back in the same transaction as the status.
  */
 import { randomUUID } from 'node:crypto';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
-  PutCommand,
   QueryCommand,
-  UpdateCommand,
+  type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import type { OrderRecord, OrderStatus } from '../model.ts';
-import type { ConfirmOutcome, OrderStore } from '../orders/ports.ts';
+import type { ConfirmOutcome, CreateOutcome, OrderPage, OrderStore } from '../orders/ports.ts';
 import { allPages } from './pagination.ts';
 import { ORDERS_BY_PRODUCT_INDEX, ORDERS_BY_USER_INDEX, type TableRef, tableNameOf } from './tables.ts';
-import { cancellationCodes, isConditionFailure, sendUntilDefinite, transactWrite } from './transactions.ts';
+import { cancellationCodes, cancelledItems, transactWrite } from './transactions.ts';
+
+type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+/**
+ * A buyer's units in one deal generation, beside the orders (never in an index: it has neither
+ * user_id nor product_id). Its own item per buyer, so the cap adds no hot item.
+ */
+export const dealBuyerId = (productId: number, generation: number, userId: number) =>
+  `dealbuyer#${productId}#${generation}#${userId}`;
 
 export class OrderRepository implements OrderStore {
   constructor(
@@ -25,27 +39,75 @@ export class OrderRepository implements OrderStore {
     private readonly purchasesTable: TableRef,
   ) {}
 
+  private buyerCount(order: OrderRecord, delta: number, maxPerUser = 0): TransactItem {
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: { id: dealBuyerId(order.product_id, order.deal_generation ?? 0, order.user_id) },
+        UpdateExpression: 'ADD units :d',
+        ...(maxPerUser > 0
+          ? {
+              ConditionExpression: 'attribute_not_exists(units) OR units <= :room',
+              ExpressionAttributeValues: { ':d': delta, ':room': maxPerUser - order.quantity },
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+            }
+          : { ExpressionAttributeValues: { ':d': delta } }),
+      },
+    };
+  }
+
   /**
-   * False when an order with this id exists already. Resent while its outcome is unknown: the
-   * condition makes a second landing impossible, so "exists" after a resend means ours landed.
+   * The PENDING order, the product's free units and the buyer's count, all or nothing. Resent with
+   * the same ClientRequestToken while its outcome is unknown (applied once at most).
    */
-  async create(order: OrderRecord): Promise<boolean> {
-    let sent = 0;
+  async create(order: OrderRecord, maxPerUser: number): Promise<CreateOutcome> {
+    const generation = order.deal_generation ?? 0;
     try {
-      await sendUntilDefinite(() => {
-        sent += 1;
-        return this.doc.send(
-          new PutCommand({
-            TableName: this.tableName,
-            Item: order,
-            ConditionExpression: 'attribute_not_exists(id)',
-          }),
-        );
+      await transactWrite(this.doc, {
+        ClientRequestToken: randomUUID(),
+        TransactItems: [
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: order,
+              ConditionExpression: 'attribute_not_exists(id)',
+            },
+          },
+          {
+            Update: {
+              TableName: tableNameOf(this.productsTable),
+              Key: { id: order.product_id },
+              UpdateExpression: 'ADD deal_free :take, deal_reserved :q',
+              ConditionExpression: 'deal.#s = :open AND deal.generation = :g AND deal_free >= :q',
+              ExpressionAttributeNames: { '#s': 'status' },
+              ExpressionAttributeValues: {
+                ':take': -order.quantity,
+                ':q': order.quantity,
+                ':open': 'open',
+                ':g': generation,
+              },
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            },
+          },
+          this.buyerCount(order, order.quantity, maxPerUser),
+        ],
       });
-      return true;
+      return { status: 'created' };
     } catch (error) {
-      // Refused on a resend: the first send landed (order ids are fresh ULIDs).
-      if (isConditionFailure(error)) return sent > 1;
+      const codes = cancellationCodes(error);
+      if (!codes) throw error;
+      const items = cancelledItems(error) ?? [];
+      // Order ids are fresh ULIDs: an existing one is this order's own earlier landing.
+      if (codes[0] === 'ConditionalCheckFailed') return { status: 'created' };
+      if (codes[1] === 'ConditionalCheckFailed') {
+        const product = items[1] as { deal?: { status?: string; generation?: number }; deal_free?: number };
+        const open = product?.deal?.status === 'open' && Number(product.deal.generation) === generation;
+        return open
+          ? { status: 'insufficient', free: Number(product.deal_free ?? 0) }
+          : { status: 'deal-closed' };
+      }
+      if (codes[2] === 'ConditionalCheckFailed')
+        return { status: 'limit', already: Number((items[2] as { units?: number })?.units ?? 0) };
       throw error;
     }
   }
@@ -72,10 +134,8 @@ export class OrderRepository implements OrderStore {
     return (Items ?? []) as OrderRecord[];
   }
 
-  /** A product's orders, optionally only those with one status. */
-  async listByProduct(productId: number, status?: OrderStatus): Promise<OrderRecord[]> {
-    const orders: OrderRecord[] = [];
-    const query = {
+  private productQuery(productId: number, status?: OrderStatus) {
+    return {
       TableName: this.tableName,
       IndexName: ORDERS_BY_PRODUCT_INDEX,
       KeyConditionExpression: 'product_id = :p',
@@ -87,42 +147,87 @@ export class OrderRepository implements OrderStore {
           }
         : { ExpressionAttributeValues: { ':p': productId } }),
     };
-    for await (const items of allPages(this.doc, query)) orders.push(...(items as unknown as OrderRecord[]));
+  }
+
+  /** A product's orders, optionally only those with one status (the index: eventually consistent). */
+  async listByProduct(productId: number, status?: OrderStatus): Promise<OrderRecord[]> {
+    const orders: OrderRecord[] = [];
+    for await (const items of allPages(this.doc, this.productQuery(productId, status)))
+      orders.push(...(items as unknown as OrderRecord[]));
     return orders;
   }
 
   /**
-   * PENDING → `to`, only if still PENDING (and for EXPIRED with `expiredAt`, only if its time is up).
-   * True when this call made the change.
+   * One page of a product's PENDING orders: at most `limit` index entries read (the filter applies
+   * after the limit), so a page costs the same whatever the deal's size.
    */
-  async settle(id: string, to: 'CANCELLED' | 'EXPIRED', now: string, expiredAt?: string): Promise<boolean> {
+  async pagePending(productId: number, cursor: string | null, limit: number): Promise<OrderPage> {
+    const page = await this.doc.send(
+      new QueryCommand({
+        ...this.productQuery(productId, 'PENDING'),
+        Limit: limit,
+        ...(cursor && { ExclusiveStartKey: JSON.parse(cursor) as Record<string, unknown> }),
+      }),
+    );
+    return {
+      orders: (page.Items ?? []) as OrderRecord[],
+      cursor: page.LastEvaluatedKey ? JSON.stringify(page.LastEvaluatedKey) : null,
+    };
+  }
+
+  /**
+   * PENDING → `to`, only if still PENDING (and with `expiredBy`, only if its time is up by then),
+   * its units back to the deal's free units and out of the buyer's count, in one transaction. True
+   * when this call made the change.
+   */
+  async settle(
+    order: OrderRecord,
+    to: 'CANCELLED' | 'EXPIRED',
+    now: string,
+    expiredBy?: string,
+  ): Promise<boolean> {
     try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { id },
-          UpdateExpression: 'SET #s = :to, updated_at = :now',
-          ConditionExpression: `#s = :pending${expiredAt ? ' AND expires_at <= :at' : ''}`,
-          ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: {
-            ':to': to,
-            ':now': now,
-            ':pending': 'PENDING',
-            ...(expiredAt && { ':at': expiredAt }),
+      await transactWrite(this.doc, {
+        ClientRequestToken: randomUUID(),
+        TransactItems: [
+          {
+            Update: {
+              TableName: this.tableName,
+              Key: { id: order.id },
+              UpdateExpression: 'SET #s = :to, updated_at = :now',
+              ConditionExpression: `#s = :pending${expiredBy ? ' AND expires_at <= :by' : ''}`,
+              ExpressionAttributeNames: { '#s': 'status' },
+              ExpressionAttributeValues: {
+                ':to': to,
+                ':now': now,
+                ':pending': 'PENDING',
+                ...(expiredBy && { ':by': expiredBy }),
+              },
+            },
           },
-        }),
-      );
+          {
+            Update: {
+              TableName: tableNameOf(this.productsTable),
+              Key: { id: order.product_id },
+              UpdateExpression: 'ADD deal_free :q, deal_reserved :give',
+              ConditionExpression: 'attribute_exists(id)',
+              ExpressionAttributeValues: { ':q': order.quantity, ':give': -order.quantity },
+            },
+          },
+          this.buyerCount(order, -order.quantity),
+        ],
+      });
       return true;
     } catch (error) {
-      if (isConditionFailure(error)) return false;
+      if (cancellationCodes(error)?.[0] === 'ConditionalCheckFailed') return false;
       throw error;
     }
   }
 
   /**
    * The payment callback's durable write, one transaction: the order PENDING → CONFIRMED (only while
-   * unexpired), the product's stock decrement (only if it covers it), and a purchase row that the
-   * history and the audit count (same id as the order).
+   * unexpired by `now`, Redis's clock), the product's stock decrement (its units leave the reserved
+   * ones), and a purchase row that the history and the audit count (same id as the order).
    */
   async confirm(order: OrderRecord, now: string): Promise<ConfirmOutcome> {
     const purchase = {
@@ -164,9 +269,9 @@ export class OrderRepository implements OrderStore {
             Update: {
               TableName: tableNameOf(this.productsTable),
               Key: { id: order.product_id },
-              UpdateExpression: 'SET stock = stock - :q, updated_at = :now',
+              UpdateExpression: 'SET stock = stock - :q, updated_at = :now ADD deal_reserved :give',
               ConditionExpression: 'attribute_exists(id) AND stock >= :q',
-              ExpressionAttributeValues: { ':q': order.quantity, ':now': now },
+              ExpressionAttributeValues: { ':q': order.quantity, ':give': -order.quantity, ':now': now },
             },
           },
           {

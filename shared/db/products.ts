@@ -3,6 +3,7 @@
  * hot deal (its `deal` attribute).
  */
 import { randomBytes } from 'node:crypto';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
@@ -10,8 +11,9 @@ import {
   PutCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { DealState, ProductRecord } from '../model.ts';
-import type { DealProductStore } from '../orders/ports.ts';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { DealProduct, DealState, ProductRecord } from '../model.ts';
+import type { DealProductStore, OpenDealOutcome } from '../orders/ports.ts';
 import type { ProductStore } from '../stock/ports.ts';
 import { nextInSequence } from './counters.ts';
 import { allPages } from './pagination.ts';
@@ -94,36 +96,67 @@ export class ProductRepository implements ProductStore, DealProductStore {
     return products.sort((a, b) => a.id - b.id);
   }
 
-  /** Open a deal on the product unless one is open. False when one is. */
-  async openDeal(productId: number, deal: DealState): Promise<boolean> {
+  /**
+   * Open `deal` unless a deal is open, another start won the generation, or units of the last deal
+   * are still reserved (PENDING orders it did not settle: its end must run again). From here on
+   * DynamoDB refuses ordinary purchases of the product (their condition) and gates its orders by
+   * deal_free, which starts as the whole durable stock.
+   */
+  async openDeal(productId: number, deal: DealState, previousGeneration: number): Promise<OpenDealOutcome> {
+    try {
+      const { Attributes } = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { id: productId },
+          UpdateExpression:
+            'SET deal = :deal, deal_free = stock - if_not_exists(deal_reserved, :zero), ' +
+            'deal_reserved = if_not_exists(deal_reserved, :zero), updated_at = :now',
+          ConditionExpression:
+            'attribute_exists(id) AND (attribute_not_exists(deal) OR deal.#s <> :open) AND ' +
+            '(attribute_not_exists(deal_reserved) OR deal_reserved <= :zero) AND ' +
+            (previousGeneration > 0
+              ? 'deal.generation = :previous'
+              : 'attribute_not_exists(deal.generation)'),
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: {
+            ':deal': deal,
+            ':open': 'open',
+            ':zero': 0,
+            ':now': deal.started_at,
+            ...(previousGeneration > 0 && { ':previous': previousGeneration }),
+          },
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { status: 'opened', product: Attributes as DealProduct };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const item = (error as { Item?: Record<string, AttributeValue> }).Item;
+      return { status: 'refused', product: item ? (unmarshall(item) as DealProduct) : null };
+    }
+  }
+
+  /** Close deal `generation`: no order of it lands any more. A no-op when it is closed already. */
+  async closeDeal(productId: number, now: string, generation: number): Promise<void> {
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { id: productId },
-          UpdateExpression: 'SET deal = :deal, updated_at = :now',
-          ConditionExpression: 'attribute_exists(id) AND (attribute_not_exists(deal) OR deal.#s <> :open)',
+          UpdateExpression: 'SET deal.#s = :closed, deal.ended_at = :now, updated_at = :now',
+          ConditionExpression: `deal.#s = :open AND ${generation > 0 ? 'deal.generation = :g' : 'attribute_not_exists(deal.generation)'}`,
           ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: { ':deal': deal, ':open': 'open', ':now': deal.started_at },
+          ExpressionAttributeValues: {
+            ':closed': 'closed',
+            ':open': 'open',
+            ':now': now,
+            ...(generation > 0 && { ':g': generation }),
+          },
         }),
       );
-      return true;
     } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
+      if (!isConditionFailure(error)) throw error;
     }
-  }
-
-  async closeDeal(productId: number, now: string): Promise<void> {
-    await this.doc.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { id: productId },
-        UpdateExpression: 'SET deal.#s = :closed, deal.ended_at = :now, updated_at = :now',
-        ConditionExpression: 'attribute_exists(deal)',
-        ExpressionAttributeNames: { '#s': 'status' },
-        ExpressionAttributeValues: { ':closed': 'closed', ':now': now },
-      }),
-    );
   }
 }

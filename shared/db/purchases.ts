@@ -7,6 +7,12 @@ import { allPages } from './pagination.ts';
 import { PURCHASES_BY_PRODUCT_INDEX, PURCHASES_BY_USER_INDEX, type TableRef, tableNameOf } from './tables.ts';
 import { cancellationCodes, cancelledItems, transactWrite } from './transactions.ts';
 
+/** A product row a plain purchase may take from: no deal open, no deal units still reserved. */
+const NO_DEAL =
+  '(attribute_not_exists(deal) OR deal.#ds <> :open) AND (attribute_not_exists(deal_reserved) OR deal_reserved <= :zero)';
+const onDeal = (item: Record<string, unknown> | undefined) =>
+  (item?.deal as { status?: string } | undefined)?.status === 'open' || Number(item?.deal_reserved ?? 0) > 0;
+
 export class PurchaseRepository implements PurchaseStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -57,10 +63,15 @@ export class PurchaseRepository implements PurchaseStore {
           TableName: tableNameOf(this.productsTable),
           Key: { id: line.product_id },
           UpdateExpression: 'SET stock = stock - :q, updated_at = :now',
-          ConditionExpression: `attribute_exists(id) AND stock >= :q${price === undefined ? '' : ' AND price = :p'}`,
+          // Not on a hot deal, nor on one whose end has not settled its orders: those units are the
+          // deal's, sold only through its orders (shared/orders).
+          ConditionExpression: `attribute_exists(id) AND stock >= :q${price === undefined ? '' : ' AND price = :p'} AND ${NO_DEAL}`,
+          ExpressionAttributeNames: { '#ds': 'status' },
           ExpressionAttributeValues: {
             ':q': line.quantity,
             ':now': purchase.purchased_at,
+            ':open': 'open',
+            ':zero': 0,
             ...(price !== undefined && { ':p': price }),
           },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
@@ -96,6 +107,8 @@ export class PurchaseRepository implements PurchaseStore {
       const refused = lines
         .map((line, i) => ({ line, item: current[i], code: failed[i] }))
         .filter((r) => r.code === 'ConditionalCheckFailed');
+      const dealt = refused.filter((r) => onDeal(r.item));
+      if (dealt.length > 0) return { status: 'deal-active', productIds: dealt.map((r) => r.line.product_id) };
       // Short of stock wins over a price change: the buyer cannot have it at any price.
       const short = refused.filter((r) => !r.item || Number(r.item.stock) < r.line.quantity);
       if (short.length > 0) {

@@ -21,6 +21,7 @@ import {
   PurchaseLimitError,
 } from '../orders/errors.ts';
 import {
+  DealActiveError,
   IdempotencyKeyReusedError,
   InsufficientStockError,
   InvalidBundleError,
@@ -146,6 +147,13 @@ export const errorTable: readonly Rule[] = [
     }),
   ],
   [DealNotActiveError, plain(409, 'DEAL_NOT_ACTIVE')],
+  [
+    DealActiveError,
+    (e: DealActiveError) => ({
+      status: 409,
+      body: { detail: e.message, code: 'DEAL_ACTIVE', product_ids: [...e.productIds] },
+    }),
+  ],
   [DealAlreadyActiveError, plain(409, 'DEAL_ALREADY_ACTIVE')],
   [
     PurchaseLimitError,

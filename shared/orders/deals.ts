@@ -1,15 +1,17 @@
 /**
- * Hot deals of a product: start (durable stock into Redis, deal open), end (closed, open orders
- * expired, Redis = DynamoDB), and what the reconciler needs of them (DealReconcilePort): the
- * deal-aware restore (restore.ts), the settling of reservations, and the units they keep in flight.
+ * Hot deals of a product: start (DynamoDB opens the deal, then Redis loads its free units, each step
+ * resumable), end (closed in both stores, open orders expired, Redis = DynamoDB), and what the
+ * reconciler needs of them (DealReconcilePort): the deal-aware restore (restore.ts), the settling of
+ * reservations within a per-pass budget, and the units Redis should show.
  */
-import type { DealProduct, DealState, ProductRecord } from '../model.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { DealProduct, DealState, OrderRecord, ProductRecord } from '../model.ts';
 import { ProductNotFoundError } from '../stock/errors.ts';
 import type { EventLog, LiveStockStore } from '../stock/ports.ts';
 import type { DealReconcilePort } from '../stock/reconciler.ts';
 import { DealAlreadyActiveError } from './errors.ts';
 import type { OrderService } from './orders.ts';
-import type { DealProductStore, LiveDeals, OrderStore } from './ports.ts';
+import type { DealProductStore, LiveDeals, OrderStore, Reservation } from './ports.ts';
 import { type DealRestore, dealOrders } from './restore.ts';
 
 export interface DealStart {
@@ -37,27 +39,30 @@ export interface DealEndSummary {
 
 export const DEFAULT_RESERVATION_TTL_SECONDS = 600;
 
+/** Orders one product's reconcile step reads at most per pass: a large deal cannot starve the others. */
+export const DEFAULT_RECONCILE_BUDGET = 200;
+
 export interface DealDeps {
   readonly deals: LiveDeals;
-  readonly stock: Pick<LiveStockStore, 'peek' | 'repair'>;
+  readonly stock: Pick<LiveStockStore, 'peek'>;
   readonly products: DealProductStore;
-  readonly orders: Pick<OrderStore, 'get' | 'listByProduct'>;
+  readonly orders: Pick<OrderStore, 'get' | 'listByProduct' | 'pagePending'>;
   readonly orderService: Pick<OrderService, 'expire'>;
   readonly restorer: DealRestore;
   readonly log: EventLog;
   /** A reservation with no order row is released only after this long (its request must be dead). */
   readonly holdStaleAfterMs: number;
-  readonly now?: () => Date;
+  /** Orders read per product per reconcile pass (DEFAULT_RECONCILE_BUDGET). */
+  readonly reconcileBudget?: number;
+  /** How often the end looks again for PENDING orders an index has not shown yet. */
+  readonly endLookups?: number;
 }
 
 const ttlMs = (deal: DealState) => deal.reservation_ttl_seconds * 1000;
+const iso = (ms: number) => new Date(ms).toISOString();
 
 export class DealService implements DealReconcilePort {
-  private readonly now: () => Date;
-
-  constructor(private readonly deps: DealDeps) {
-    this.now = deps.now ?? (() => new Date());
-  }
+  constructor(private readonly deps: DealDeps) {}
 
   private async product(productId: number): Promise<DealProduct> {
     const product = await this.deps.products.get(productId, true);
@@ -65,74 +70,75 @@ export class DealService implements DealReconcilePort {
     return product;
   }
 
+  /**
+   * 1. DynamoDB opens the next generation (conditional: one start wins; ordinary purchases are refused
+   *    from here, orders gated by deal_free = the durable stock).
+   * 2. Redis opens it in one script from that deal_free: a purchase between the reads cannot leave a
+   *    stale stock, because none lands after step 1.
+   * A start that died between the steps is finished by the next start (step 2 alone, once).
+   */
   async start(productId: number, input: DealStart): Promise<DealView> {
-    const product = await this.product(productId);
-    const at = this.now().toISOString();
-    const deal: DealState = {
-      status: 'open',
-      ends_at: input.endsAt ?? null,
-      max_per_user: input.maxPerUser ?? null,
-      reservation_ttl_seconds: input.reservationTtlSeconds ?? DEFAULT_RESERVATION_TTL_SECONDS,
-      started_at: at,
-      ended_at: null,
-    };
-    if (!(await this.deps.products.openDeal(productId, deal))) throw new DealAlreadyActiveError(productId);
-    const opened: DealProduct = { ...product, deal };
-    // Load the durable stock into Redis: restore if missing, otherwise align it (compare-and-set,
-    // skipped while ordinary purchases or reservations are in flight).
-    await this.restore(opened);
-    const live = await this.deps.stock.peek(productId);
-    if (live && live.available !== product.stock) {
-      await this.deps.stock.repair(
-        productId,
-        live.available,
-        product.stock,
-        this.deps.deals.inFlightKeys(productId),
-      );
+    let product = await this.product(productId);
+    const resuming = product.deal?.status === 'open';
+    if (!resuming) {
+      const previous = product.deal?.generation ?? 0;
+      const deal: DealState = {
+        status: 'open',
+        ends_at: input.endsAt ?? null,
+        max_per_user: input.maxPerUser ?? null,
+        reservation_ttl_seconds: input.reservationTtlSeconds ?? DEFAULT_RESERVATION_TTL_SECONDS,
+        started_at: iso(await this.deps.deals.time()),
+        ended_at: null,
+        generation: previous + 1,
+      };
+      const opened = await this.deps.products.openDeal(productId, deal, previous);
+      if (opened.status === 'refused') {
+        if (!opened.product) throw new ProductNotFoundError(productId);
+        if (opened.product.deal?.status !== 'open') {
+          this.deps.log.warn('hot deal not started: the last deal still has PENDING orders', {
+            product_id: productId,
+            reserved: opened.product.deal_reserved,
+          });
+          throw new DealAlreadyActiveError(productId);
+        }
+      }
+      product = opened.product ?? product;
     }
-    await this.deps.deals.open(productId, {
+    const deal = product.deal as DealState;
+    const started = await this.deps.deals.start(productId, {
+      generation: deal.generation ?? 0,
+      free: product.deal_free ?? product.stock,
+      price: product.price,
+      strategy: product.strategy,
+      components: JSON.stringify(product.components ?? []),
       endsAtMs: deal.ends_at ? Date.parse(deal.ends_at) : 0,
       maxPerUser: deal.max_per_user ?? 0,
       reservationTtlMs: ttlMs(deal),
     });
-    this.deps.log.info('hot deal started', { product_id: productId, ...deal });
+    if (!started && resuming) throw new DealAlreadyActiveError(productId);
+    this.deps.log.info(resuming ? 'hot deal start finished' : 'hot deal started', {
+      product_id: productId,
+      ...deal,
+    });
     const after = await this.deps.stock.peek(productId);
     return { product_id: productId, deal, db_stock: product.stock, redis_stock: after?.available ?? null };
   }
 
+  /**
+   * 1. No new order gets in: Redis's gate first, then DynamoDB's (an order row still in flight is
+   *    refused by its transaction from here: it can never land after the end).
+   * 2. Every PENDING order expires now, found by Redis's reservations (ids, read by key) and by the
+   *    index, looked up again while DynamoDB still counts reserved units the index has not shown.
+   * 3. Nothing reserved any more: Redis = DynamoDB and the product is an ordinary one again.
+   * Safe to run again: a rerun finishes what a crashed one left.
+   */
   async end(productId: number): Promise<DealEndSummary> {
     const product = await this.product(productId);
-    const at = this.now().toISOString();
-    // 1. No new order gets in (Redis first: it is the gate), and the durable record says so.
+    const generation = product.deal?.generation ?? 0;
     await this.deps.deals.close(productId);
-    if (product.deal) await this.deps.products.closeDeal(productId, at);
-    // 2. Every open order expires now; each winner returns its units.
-    let released = 0;
-    const orders = await dealOrders(this.deps.orders, product);
-    for (const order of orders.filter((o) => o.status === 'PENDING')) {
-      const { won } = await this.deps.orderService.expire(order, true);
-      if (won) released += order.quantity;
-    }
-    // Reservations whose order row shows up only now (a create that reserved just before the close).
-    const { reservations } = await this.deps.deals.reservations(productId);
-    for (const r of reservations) {
-      const order = await this.deps.orders.get(r.orderId);
-      if (order?.status === 'PENDING' && (await this.deps.orderService.expire(order, true)).won)
-        released += order.quantity;
-    }
-    // 3. Redis = DynamoDB, unless something is still in flight (the reconciler finishes it then).
-    const live = await this.deps.stock.peek(productId);
-    const durable = await this.product(productId);
-    if (live && live.available !== durable.stock) {
-      const repair = await this.deps.stock.repair(
-        productId,
-        live.available,
-        durable.stock,
-        this.deps.deals.inFlightKeys(productId),
-      );
-      if (repair !== 'repaired')
-        this.deps.log.warn('deal end: repair deferred', { product_id: productId, repair });
-    }
+    if (product.deal)
+      await this.deps.products.closeDeal(productId, iso(await this.deps.deals.time()), generation);
+    const { released, durable } = await this.expireAll(product);
     const confirmed = (await dealOrders(this.deps.orders, durable))
       .filter((o) => o.status === 'CONFIRMED')
       .reduce((sum, o) => sum + o.quantity, 0);
@@ -146,61 +152,135 @@ export class DealService implements DealReconcilePort {
     };
   }
 
+  /** Expire every PENDING order of a closed deal and, once DynamoDB counts none reserved, finish. */
+  private async expireAll(product: DealProduct): Promise<{ released: number; durable: DealProduct }> {
+    const productId = product.id;
+    const lookups = this.deps.endLookups ?? 5;
+    let released = 0;
+    let durable = product;
+    for (let lookup = 0; lookup < lookups; lookup++) {
+      const { reservations } = await this.deps.deals.reservations(productId);
+      const indexed = await this.deps.orders.listByProduct(productId, 'PENDING');
+      const ids = new Set([...reservations.map((r) => r.orderId), ...indexed.map((o) => o.id)]);
+      for (const id of ids) {
+        const order = await this.deps.orders.get(id);
+        if (order?.status === 'PENDING' && (await this.deps.orderService.expire(order, true)).won)
+          released += order.quantity;
+      }
+      durable = await this.product(productId);
+      if ((durable.deal_reserved ?? 0) <= 0) break;
+      // DynamoDB counts units of PENDING orders neither store has shown yet (the index lags): again.
+      await sleep(100 * 2 ** lookup);
+    }
+    if ((durable.deal_reserved ?? 0) > 0) {
+      this.deps.log.warn('deal end: PENDING orders not found yet; the reconciler finishes the end', {
+        product_id: productId,
+        reserved: durable.deal_reserved,
+      });
+    } else {
+      await this.deps.deals.finish(productId, durable.stock);
+    }
+    return { released, durable };
+  }
+
   /** The one restore of a product the live store lost (DealRestore); true when this call put it back. */
   restore(product: ProductRecord): Promise<boolean> {
     return this.deps.restorer.restore(product);
   }
 
   /**
-   * One product's reservations against its orders: CONFIRMED → commit; CANCELLED/EXPIRED → release;
-   * PENDING past expires_at → expire (and release); no order and stale → release. Then PENDING
-   * orders past their time whose reservation Redis no longer has are expired too. Returns how many
-   * were settled.
+   * The units Redis's `available` should show when nothing is in flight: the deal's free units while
+   * a deal is open, the durable stock outside one, nothing to say while a closed deal is not finished.
+   */
+  liveTarget(product: ProductRecord): number | null {
+    const p = product as DealProduct;
+    if (p.deal?.status === 'open') return p.deal_free ?? p.stock;
+    if (p.deal && (p.deal_reserved ?? 0) > 0) return null;
+    return p.stock;
+  }
+
+  /**
+   * One product's reservations against its orders, within the per-pass budget of order reads, in a
+   * rotating window kept between passes (expired reservations first): CONFIRMED → commit;
+   * CANCELLED/EXPIRED → release; PENDING past expires_at → expire (and release); no order and stale
+   * → release. Then a page of PENDING orders from the index: past their time without a reservation
+   * (Redis lost it) → expire. A closed deal not finished (a crashed end) is finished here.
    */
   async settle(product: ProductRecord): Promise<number> {
     const productId = product.id;
-    const { now, reservations } = await this.deps.deals.reservations(productId);
+    const deal = (product as DealProduct).deal;
+    // Redis holds deal state only for a product DynamoDB opened a deal on: nothing to read otherwise.
+    if (!deal) return 0;
     const settings = await this.deps.deals.settings(productId);
+    if (deal.status === 'closed' && (settings || ((product as DealProduct).deal_reserved ?? 0) > 0)) {
+      const before = (product as DealProduct).deal_reserved ?? 0;
+      const { durable } = await this.expireAll(product as DealProduct);
+      return before - (durable.deal_reserved ?? 0);
+    }
+    const budget = this.deps.reconcileBudget ?? DEFAULT_RECONCILE_BUDGET;
+    const { now, reservations } = await this.deps.deals.reservations(productId);
+    const after = await this.deps.deals.cursor(productId, 'reservations');
+    const ordered = reservations.sort((a, b) => (a.orderId < b.orderId ? -1 : 1));
+    const expired = ordered.filter((r) => r.expiresAtMs <= now);
+    const rotation = [
+      ...ordered.filter((r) => r.expiresAtMs > now && (after === null || r.orderId > after)),
+      ...ordered.filter((r) => r.expiresAtMs > now && after !== null && r.orderId <= after),
+    ];
+    const checked = [...expired, ...rotation].slice(0, budget);
     let settled = 0;
-    for (const r of reservations) {
-      const order = await this.deps.orders.get(r.orderId);
-      const fields = { product_id: productId, order_id: r.orderId, quantity: r.quantity };
-      if (!order) {
-        const createdAt = r.expiresAtMs - (settings?.reservationTtlMs ?? 0);
-        if (now - createdAt < this.deps.holdStaleAfterMs) continue;
-        if ((await this.deps.deals.release(productId, r.orderId)) !== 'no-reservation') {
-          settled += 1;
-          this.deps.log.warn('reconcile: reservation without order released', {
-            repair: 'release-reservation',
-            ...fields,
-          });
-        }
-      } else if (order.status === 'CONFIRMED') {
-        if (await this.deps.deals.commit(productId, r.orderId)) {
-          settled += 1;
-          this.deps.log.warn('reconcile: reservation of a confirmed order committed', {
-            repair: 'commit-reservation',
-            ...fields,
-          });
-        }
-      } else if (order.status !== 'PENDING') {
-        if ((await this.deps.deals.release(productId, r.orderId)) !== 'no-reservation') {
-          settled += 1;
-          this.deps.log.warn('reconcile: reservation of a settled order released', {
-            repair: 'release-reservation',
-            ...fields,
-          });
-        }
-      } else if (Date.parse(order.expires_at) <= Date.now()) {
+    for (const r of checked) if (await this.settleReservation(productId, r, now, settings)) settled += 1;
+    const lastRotated = checked.filter((r) => r.expiresAtMs > now).at(-1);
+    await this.deps.deals.setCursor(productId, 'reservations', lastRotated?.orderId ?? null);
+
+    // PENDING orders past their time whose reservation Redis no longer has: one page per pass.
+    {
+      const cursor = await this.deps.deals.cursor(productId, 'pending');
+      const page = await this.deps.orders.pagePending(productId, cursor, budget);
+      const reserved = new Set(reservations.map((r) => r.orderId));
+      for (const order of page.orders) {
+        if (reserved.has(order.id) || Date.parse(order.expires_at) > now) continue;
         if ((await this.deps.orderService.expire(order)).won) settled += 1;
       }
-    }
-    if ((product as DealProduct).deal) {
-      const late = (await this.deps.orders.listByProduct(productId, 'PENDING')).filter(
-        (o) => Date.parse(o.expires_at) <= Date.now() && !reservations.some((r) => r.orderId === o.id),
-      );
-      for (const order of late) if ((await this.deps.orderService.expire(order)).won) settled += 1;
+      await this.deps.deals.setCursor(productId, 'pending', page.cursor);
     }
     return settled;
+  }
+
+  private async settleReservation(
+    productId: number,
+    r: Reservation,
+    now: number,
+    settings: { reservationTtlMs: number } | null,
+  ): Promise<boolean> {
+    const order: OrderRecord | null = await this.deps.orders.get(r.orderId);
+    const fields = { product_id: productId, order_id: r.orderId, quantity: r.quantity };
+    if (!order) {
+      const createdAt = r.expiresAtMs - (settings?.reservationTtlMs ?? 0);
+      if (now - createdAt < this.deps.holdStaleAfterMs) return false;
+      if ((await this.deps.deals.release(productId, r.orderId)) === 'no-reservation') return false;
+      this.deps.log.warn('reconcile: reservation without order released', {
+        repair: 'release-reservation',
+        ...fields,
+      });
+      return true;
+    }
+    if (order.status === 'CONFIRMED') {
+      if (!(await this.deps.deals.commit(productId, r.orderId))) return false;
+      this.deps.log.warn('reconcile: reservation of a confirmed order committed', {
+        repair: 'commit-reservation',
+        ...fields,
+      });
+      return true;
+    }
+    if (order.status !== 'PENDING') {
+      if ((await this.deps.deals.release(productId, r.orderId)) === 'no-reservation') return false;
+      this.deps.log.warn('reconcile: reservation of a settled order released', {
+        repair: 'release-reservation',
+        ...fields,
+      });
+      return true;
+    }
+    if (Date.parse(order.expires_at) <= now) return (await this.deps.orderService.expire(order)).won;
+    return false;
   }
 }

@@ -1,10 +1,14 @@
 /**
  * The order use-cases of a hot deal, in two phases:
- *   create:  one Lua script (deal window, buyer's cap, stock → reservation) → PENDING order in DynamoDB → 202
+ *   create:  one Lua script (deal window, buyer's cap, stock → reservation) → one DynamoDB transaction
+ *            (PENDING order + the deal's free units + the buyer's count, the final gate) → 202
  *   confirm: (the payment callback) one DynamoDB transaction: order CONFIRMED + stock decrement + purchase
  *   cancel / expire: conditional PENDING → CANCELLED / EXPIRED; the winner releases the reservation
  * Of confirm, cancel and expire of one order exactly one wins (every change is conditional on
  * PENDING), and units go back at most once (the release deletes the reservation first).
+ *
+ * One clock: expires_at comes from Redis's TIME, and every decision about it (confirm, expire) is
+ * taken with Redis's TIME too, in the code and in DynamoDB's condition, never the function's clock.
  */
 import { ulid } from 'ulid';
 import type { OrderRecord } from '../model.ts';
@@ -36,7 +40,7 @@ export interface SettleOutcome {
 }
 
 export interface OrderDeps {
-  readonly deals: Pick<LiveDeals, 'reserve' | 'release' | 'commit'>;
+  readonly deals: Pick<LiveDeals, 'reserve' | 'release' | 'commit' | 'time' | 'lowerTo'>;
   readonly orders: Pick<OrderStore, 'create' | 'get' | 'listByUser' | 'settle' | 'confirm'>;
   /**
    * Puts a product Redis lost back (the deal-aware restore); false when the product does not exist.
@@ -44,15 +48,12 @@ export interface OrderDeps {
    */
   readonly restore?: (productId: number) => Promise<boolean>;
   readonly log: EventLog;
-  readonly now?: () => Date;
 }
 
-export class OrderService {
-  private readonly now: () => Date;
+const iso = (ms: number) => new Date(ms).toISOString();
 
-  constructor(private readonly deps: OrderDeps) {
-    this.now = deps.now ?? (() => new Date());
-  }
+export class OrderService {
+  constructor(private readonly deps: OrderDeps) {}
 
   async create(request: OrderRequest): Promise<OrderRecord> {
     const { userId, productId, quantity } = request;
@@ -71,10 +72,8 @@ export class OrderService {
         throw new PurchaseLimitError(productId, reserved.limit, reserved.already, quantity);
       case 'insufficient':
         throw new InsufficientStockError(productId, quantity, reserved.available);
-      case 'duplicate':
-        throw new Error(`order id ${id} reserved twice`);
     }
-    const at = this.now().toISOString();
+    const at = iso(reserved.nowMs);
     const order: OrderRecord = {
       id,
       user_id: userId,
@@ -84,15 +83,36 @@ export class OrderService {
       total_price: reserved.price * quantity,
       status: 'PENDING',
       created_at: at,
-      expires_at: new Date(reserved.expiresAtMs).toISOString(),
+      expires_at: iso(reserved.expiresAtMs),
       updated_at: at,
+      deal_generation: reserved.generation,
     };
+    let written: Awaited<ReturnType<OrderStore['create']>>;
     try {
-      await this.deps.orders.create(order);
+      written = await this.deps.orders.create(order, reserved.maxPerUser);
     } catch (error) {
       return this.settleFailedWrite(order, error);
     }
-    return order;
+    if (written.status === 'created') return order;
+    // DynamoDB refused what Redis admitted: Redis forgot something (a flush, a failover that lost the
+    // last writes, a restore that ran ahead of an order write). Nothing was reserved durably.
+    await this.deps.deals.release(productId, id);
+    this.deps.log.warn('durable deal state refused an order Redis admitted', {
+      order_id: id,
+      product_id: productId,
+      refusal: written,
+    });
+    switch (written.status) {
+      case 'insufficient': {
+        // Phantom units: lower the live stock at once, so the crowd stops at Redis again.
+        await this.deps.deals.lowerTo(productId, written.free).catch(() => null);
+        throw new InsufficientStockError(productId, quantity, written.free);
+      }
+      case 'limit':
+        throw new PurchaseLimitError(productId, reserved.maxPerUser, written.already, quantity);
+      case 'deal-closed':
+        throw new DealNotActiveError(productId);
+    }
   }
 
   /**
@@ -129,22 +149,22 @@ export class OrderService {
       if (order.status === 'CONFIRMED') return order;
       if (order.status === 'EXPIRED') throw new OrderExpiredError(id);
       if (order.status !== 'PENDING') throw new OrderNotPendingError(id, order.status);
-      const now = this.now();
-      if (Date.parse(order.expires_at) <= now.getTime()) {
+      // Redis's clock, the one expires_at was set by: a jump of this function's clock changes nothing.
+      const now = await this.deps.deals.time();
+      if (Date.parse(order.expires_at) <= now) {
         // A late confirm: expire it on the spot (its units go back) unless something else won first.
         order = (await this.expire(order)).order;
         continue;
       }
-      const at = now.toISOString();
+      const at = iso(now);
       const outcome = await this.deps.orders.confirm(order, at);
       if (outcome === 'confirmed') {
         await this.commitReservation(order);
         return { ...order, status: 'CONFIRMED', updated_at: at };
       }
       if (outcome === 'insufficient') {
-        // DynamoDB holds less than the reservation promised (a Redis restore raced a sale). The order
-        // stays PENDING and expires, returning its units.
-        this.deps.log.warn('durable stock refused a reserved order', {
+        // Cannot happen while deal_free gates the orders; kept as an answer, never a sale below zero.
+        this.deps.log.error('durable stock refused a reserved order', {
           order_id: id,
           product_id: order.product_id,
         });
@@ -153,9 +173,6 @@ export class OrderService {
       const current = await this.deps.orders.get(id);
       if (!current) throw new OrderNotFoundError(id);
       order = current;
-      if (order.status === 'PENDING' && Date.parse(order.expires_at) > this.now().getTime()) {
-        throw new Error(`order ${id} confirm refused while PENDING and unexpired`);
-      }
     }
     throw new OrderNotPendingError(id, order.status);
   }
@@ -181,10 +198,9 @@ export class OrderService {
     to: 'CANCELLED' | 'EXPIRED',
     force = false,
   ): Promise<SettleOutcome> {
-    const at = this.now().toISOString();
-    const won =
-      order.status === 'PENDING' &&
-      (await this.deps.orders.settle(order.id, to, at, to === 'EXPIRED' && !force ? at : undefined));
+    if (order.status !== 'PENDING') return { won: false, order };
+    const at = iso(await this.deps.deals.time());
+    const won = await this.deps.orders.settle(order, to, at, to === 'EXPIRED' && !force ? at : undefined);
     if (won) {
       const released = await this.deps.deals.release(order.product_id, order.id);
       this.deps.log.info('order settled', {

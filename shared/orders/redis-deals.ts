@@ -4,8 +4,9 @@
  * stock key (and hash tag) with the stock capability, because a reservation takes the same units.
  */
 import type { Redis } from 'ioredis';
-import { stockKey } from '../stock/redis-stock.ts';
+import { holdsKey, stockKey } from '../stock/redis-stock.ts';
 import type {
+  DealLaunch,
   DealRebuild,
   DealSettings,
   LiveDeals,
@@ -16,13 +17,13 @@ import type {
 
 export const dealKey = (productId: number, ns = '') => `${ns}deal:{${productId}}`;
 export const dealUsersKey = (productId: number, ns = '') => `${ns}dealusers:{${productId}}`;
-/** Order id → "<quantity>:<user id>:<expires_at ms>": units taken from the product's `available`. */
+/** Order id → "<quantity>:<user id>:<expires_at ms>:<generation>": units taken from `available`. */
 export const reservationsKey = (productId: number, ns = '') => `${ns}reservations:{${productId}}`;
 
 const RELEASE_CODES = { 1: 'released', 0: 'no-reservation', 2: 'stock-missing' } as const;
 
 export const reservationValue = (r: Omit<Reservation, 'orderId'>) =>
-  `${r.quantity}:${r.userId}:${r.expiresAtMs}`;
+  `${r.quantity}:${r.userId}:${r.expiresAtMs}:${r.generation}`;
 
 export class RedisDeals implements LiveDeals {
   constructor(
@@ -37,24 +38,23 @@ export class RedisDeals implements LiveDeals {
     orderId: string,
     userId: number,
   ): Promise<OrderReserveResult> {
-    const [code, a = 0, b = 0, c = 0] = await this.redis.orderReserve(
-      stockKey(productId, this.ns),
-      dealKey(productId, this.ns),
-      reservationsKey(productId, this.ns),
-      dealUsersKey(productId, this.ns),
-      quantity,
-      orderId,
-      userId,
-    );
+    const [code, a = 0, b = 0, c = 0, generation = 0, nowMs = 0, maxPerUser = 0] =
+      await this.redis.orderReserve(
+        stockKey(productId, this.ns),
+        dealKey(productId, this.ns),
+        reservationsKey(productId, this.ns),
+        dealUsersKey(productId, this.ns),
+        quantity,
+        orderId,
+        userId,
+      );
     switch (code) {
       case 1:
-        return { status: 'reserved', available: a, expiresAtMs: b, price: c };
+        return { status: 'reserved', available: a, expiresAtMs: b, price: c, generation, nowMs, maxPerUser };
       case 0:
         return { status: 'insufficient', available: a };
       case -1:
         return { status: 'unknown' };
-      case -2:
-        return { status: 'duplicate' };
       case -3:
         return { status: 'not-active' };
       case -4:
@@ -69,6 +69,7 @@ export class RedisDeals implements LiveDeals {
       stockKey(productId, this.ns),
       reservationsKey(productId, this.ns),
       dealUsersKey(productId, this.ns),
+      dealKey(productId, this.ns),
       orderId,
     );
     const result = RELEASE_CODES[code as keyof typeof RELEASE_CODES];
@@ -85,7 +86,7 @@ export class RedisDeals implements LiveDeals {
     const [now, flat] = await this.redis.reservationsRead(reservationsKey(productId, this.ns));
     const reservations: Reservation[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) {
-      const [quantity, userId, expiresAtMs] = String(flat[i + 1])
+      const [quantity, userId, expiresAtMs, generation] = String(flat[i + 1])
         .split(':')
         .map(Number);
       reservations.push({
@@ -93,6 +94,7 @@ export class RedisDeals implements LiveDeals {
         quantity: quantity ?? 0,
         userId: userId ?? 0,
         expiresAtMs: expiresAtMs ?? 0,
+        generation: generation ?? 0,
       });
     }
     return { now: Number(now), reservations };
@@ -108,12 +110,13 @@ export class RedisDeals implements LiveDeals {
   }
 
   async settings(productId: number): Promise<(DealSettings & { open: boolean }) | null> {
-    const [open, ends, cap, ttl] = await this.redis.hmget(
+    const [open, ends, cap, ttl, generation] = await this.redis.hmget(
       dealKey(productId, this.ns),
       'open',
       'ends_at_ms',
       'max_per_user',
       'reservation_ttl_ms',
+      'generation',
     );
     if (open === null) return null;
     return {
@@ -121,22 +124,62 @@ export class RedisDeals implements LiveDeals {
       endsAtMs: Number(ends),
       maxPerUser: Number(cap),
       reservationTtlMs: Number(ttl),
+      generation: Number(generation ?? 0),
     };
   }
 
-  async open(productId: number, settings: DealSettings): Promise<void> {
-    await this.redis.dealOpen(
+  async time(): Promise<number> {
+    return Number(await this.redis.dealClock());
+  }
+
+  private dealKeys(productId: number) {
+    return [
+      stockKey(productId, this.ns),
+      holdsKey(productId, this.ns),
       dealKey(productId, this.ns),
+      reservationsKey(productId, this.ns),
       dealUsersKey(productId, this.ns),
-      settings.endsAtMs,
-      settings.maxPerUser,
-      settings.reservationTtlMs,
+    ] as const;
+  }
+
+  async start(productId: number, launch: DealLaunch): Promise<boolean> {
+    const started = await this.redis.dealStart(
+      ...this.dealKeys(productId),
+      launch.generation,
+      launch.free,
+      launch.price,
+      launch.strategy,
+      launch.components,
+      launch.endsAtMs,
+      launch.maxPerUser,
+      launch.reservationTtlMs,
     );
+    return started === 1;
   }
 
   /** No new order gets in; reservations and the buyers' counts stay until settled. */
   async close(productId: number): Promise<void> {
     await this.redis.hset(dealKey(productId, this.ns), 'open', 0);
+  }
+
+  async finish(productId: number, durableStock: number): Promise<void> {
+    await this.redis.dealFinish(...this.dealKeys(productId), durableStock);
+  }
+
+  async cursor(productId: number, name: string): Promise<string | null> {
+    return this.redis.hget(dealKey(productId, this.ns), `reconcile_${name}`);
+  }
+
+  async setCursor(productId: number, name: string, value: string | null): Promise<void> {
+    const key = dealKey(productId, this.ns);
+    // Only on a deal the store has: a cursor alone must not make a deal hash appear.
+    if (value === null) await this.redis.hdel(key, `reconcile_${name}`);
+    else if (await this.redis.exists(key)) await this.redis.hset(key, `reconcile_${name}`, value);
+  }
+
+  async lowerTo(productId: number, free: number): Promise<number | null> {
+    const available = await this.redis.dealLowerTo(stockKey(productId, this.ns), free);
+    return available < 0 ? null : available;
   }
 
   /** Rebuild everything of a product Redis lost, unless its live stock is back. True when rebuilt. */
@@ -150,18 +193,11 @@ export class RedisDeals implements LiveDeals {
       state.endsAtMs,
       state.maxPerUser,
       state.reservationTtlMs,
+      state.generation,
       state.reservations.length,
       ...state.reservations.flatMap((r) => [r.orderId, reservationValue(r)]),
       ...[...state.users].flat(),
     ];
-    return (
-      (await this.redis.dealRestore(
-        stockKey(productId, this.ns),
-        dealKey(productId, this.ns),
-        reservationsKey(productId, this.ns),
-        dealUsersKey(productId, this.ns),
-        ...args,
-      )) === 1
-    );
+    return (await this.redis.dealRestore(...this.dealKeys(productId), ...args)) === 1;
   }
 }

@@ -1,40 +1,50 @@
 /**
  * The hot deals' Lua. Per product, in the hash slot of the product's live stock:
- *   stock:{42}         hash  available, price, ...   (shared with ordinary purchases: the same units)
- *   deal:{42}          hash  open (0/1), ends_at_ms (0 = none), max_per_user (0 = none), reservation_ttl_ms
- *   reservations:{42}  hash  <order id> -> "<quantity>:<user id>:<expires_at ms>"
- *   dealusers:{42}     hash  <user id> -> units pending + confirmed in this deal (the cap's count)
+ *   stock:{42}         hash  available, price, ..., deal (the open deal's generation; absent outside a deal)
+ *   holds:{42}         hash  ordinary purchases in flight (the stock capability's)
+ *   deal:{42}          hash  open (0/1), generation, ends_at_ms (0 = none), max_per_user (0 = none), reservation_ttl_ms
+ *   reservations:{42}  hash  <order id> -> "<quantity>:<user id>:<expires_at ms>:<generation>"
+ *   dealusers:{42}     hash  <user id> -> units pending + confirmed in this generation (the cap's fast count)
  * so at every instant: initial = available + held + reserved + units in durable purchases.
  * Reservations are not holds (holds:{42}) on purpose: the core reconciler releases a hold after 60 s,
- * a reservation lives for its TTL. Times come from Redis's clock (TIME).
+ * a reservation lives for its TTL. Times come from Redis's clock (TIME): expires_at and every
+ * decision about it use that one clock. Redis is the fast gate; DynamoDB's counters (deal_free, the
+ * buyer's item) are the final word, so nothing Redis forgets can hand a reserved unit out twice.
  */
 import type { Result } from 'ioredis';
 import { NOW_MS } from '../lua.ts';
+
+/** Lua: `held` = the units of every hold in KEYS[holds] (ordinary purchases in flight). */
+const heldUnits = (holdsKey: string) => `local held = 0
+for _, v in ipairs(redis.call('HVALS', ${holdsKey})) do
+  held = held + tonumber(string.match(v, '^(%d+)'))
+end`;
 
 export const orderScripts = {
   /**
    * The whole admission of an order, atomically: live stock known → deal open and inside its window →
    * the buyer's cap → stock → reserve. KEYS stock, deal, reservations, dealusers; ARGV quantity,
-   * order id, user id. Returns {1, available, expires_at_ms, price} reserved; {0, available} sold
-   * out; {-1} no live stock (Redis lost it); {-2} order id already reserved; {-3} deal not open;
-   * {-4, already, cap} over the cap.
+   * order id, user id. Returns {1, available, expires_at_ms, price, generation, now, cap} reserved;
+   * {0, available} sold out; {-1} no live stock (Redis lost it); {-3} deal not open; {-4, already, cap}
+   * over the cap.
    */
   orderReserve: {
     numberOfKeys: 4,
     lua: `
 local available = redis.call('HGET', KEYS[1], 'available')
 if not available then return {-1} end
-local deal = redis.call('HMGET', KEYS[2], 'open', 'ends_at_ms', 'max_per_user', 'reservation_ttl_ms')
+local deal = redis.call('HMGET', KEYS[2], 'open', 'ends_at_ms', 'max_per_user', 'reservation_ttl_ms', 'generation')
 if deal[1] ~= '1' then return {-3} end
 ${NOW_MS}
 local ends = tonumber(deal[2] or '0')
 if ends > 0 and now >= ends then return {-3} end
+local generation = tonumber(deal[5] or '0')
+local price = tonumber(redis.call('HGET', KEYS[1], 'price') or '0')
 local existing = redis.call('HGET', KEYS[3], ARGV[2])
 if existing then
   -- A resent script (the reply was lost): this order's reservation is the answer.
-  local expires_at = tonumber(string.match(existing, ':(%d+)$'))
-  local price_now = tonumber(redis.call('HGET', KEYS[1], 'price') or '0')
-  return {1, tonumber(available), expires_at, price_now}
+  local expires_at = tonumber(string.match(existing, '^%d+:[^:]+:(%d+)'))
+  return {1, tonumber(available), expires_at, price, generation, now, tonumber(deal[3] or '0')}
 end
 local qty = tonumber(ARGV[1])
 local cap = tonumber(deal[3] or '0')
@@ -43,26 +53,30 @@ if cap > 0 and mine + qty > cap then return {-4, mine, cap} end
 available = tonumber(available)
 if available < qty then return {0, available} end
 local expires = now + tonumber(deal[4] or '0')
-redis.call('HSET', KEYS[3], ARGV[2], qty .. ':' .. ARGV[3] .. ':' .. expires)
+redis.call('HSET', KEYS[3], ARGV[2], qty .. ':' .. ARGV[3] .. ':' .. expires .. ':' .. generation)
 redis.call('HINCRBY', KEYS[4], ARGV[3], qty)
-local price = tonumber(redis.call('HGET', KEYS[1], 'price') or '0')
-return {1, redis.call('HINCRBY', KEYS[1], 'available', -qty), expires, price}`,
+return {1, redis.call('HINCRBY', KEYS[1], 'available', -qty), expires, price, generation, now, cap}`,
   },
   /**
-   * Return a reservation's units, at most once: the reservation is deleted first. KEYS stock,
-   * reservations, dealusers; ARGV order id. 1 released, 0 no reservation, 2 dropped (no live stock).
+   * Return a reservation's units, at most once: the reservation is deleted first. The buyer's count
+   * goes down only when the reservation belongs to the deal now running: an old deal's release never
+   * lowers a new deal's cap counter. KEYS stock, reservations, dealusers, deal; ARGV order id.
+   * 1 released, 0 no reservation, 2 dropped (no live stock).
    */
   reservationRelease: {
-    numberOfKeys: 3,
+    numberOfKeys: 4,
     lua: `
 local r = redis.call('HGET', KEYS[2], ARGV[1])
 if not r then return 0 end
 redis.call('HDEL', KEYS[2], ARGV[1])
 if redis.call('EXISTS', KEYS[1]) == 0 then return 2 end
-local qty, user = string.match(r, '^(%d+):([^:]+):')
+local qty, user, generation = string.match(r, '^(%d+):([^:]+):%d+:?(%d*)$')
 qty = tonumber(qty)
 redis.call('HINCRBY', KEYS[1], 'available', qty)
-if redis.call('HINCRBY', KEYS[3], user, -qty) <= 0 then redis.call('HDEL', KEYS[3], user) end
+local current = redis.call('HGET', KEYS[4], 'generation') or '0'
+if (generation == '' and '0' or generation) == current then
+  if redis.call('HINCRBY', KEYS[3], user, -qty) <= 0 then redis.call('HDEL', KEYS[3], user) end
+end
 return 1`,
   },
   /** The order is a durable purchase: drop the reservation (the buyer's count stays: it caps them). */
@@ -77,37 +91,98 @@ return 1`,
 ${NOW_MS}
 return {now, redis.call('HGETALL', KEYS[1])}`,
   },
-  /** Open or reopen the deal: a new deal starts with no buyer counted. KEYS deal, dealusers. */
-  dealOpen: {
-    numberOfKeys: 2,
+  /** Redis's clock in ms: the one time base of expires_at and of every decision about it. */
+  dealClock: {
+    numberOfKeys: 0,
     lua: `
-redis.call('DEL', KEYS[2])
-redis.call('HSET', KEYS[1], 'open', 1, 'ends_at_ms', ARGV[1], 'max_per_user', ARGV[2], 'reservation_ttl_ms', ARGV[3])
+${NOW_MS}
+return now`,
+  },
+  /**
+   * Open deal `generation` in one step, from the durable units a deal may sell (`free`, read after
+   * DynamoDB opened the deal, so no ordinary purchase can land any more): available = free minus the
+   * ordinary purchases still in flight (DynamoDB refuses them now; each one's release brings its
+   * units back), the stock marked as on a deal (ordinary purchases refused), the old deal's
+   * reservations and counts dropped (DynamoDB had none PENDING). A second call for the same
+   * generation changes nothing (a rerun after a crash never loads the stock twice).
+   * KEYS stock, holds, deal, reservations, dealusers; ARGV generation, free, price, strategy,
+   * components, ends_at_ms, max_per_user, reservation_ttl_ms. 1 started, 0 already started.
+   */
+  dealStart: {
+    numberOfKeys: 5,
+    lua: `
+if redis.call('HGET', KEYS[3], 'generation') == ARGV[1] and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+${heldUnits('KEYS[2]')}
+redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
+redis.call('HSET', KEYS[1], 'available', math.max(0, tonumber(ARGV[2]) - held), 'price', ARGV[3],
+  'strategy', ARGV[4], 'components', ARGV[5], 'deal', ARGV[1])
+redis.call('HSET', KEYS[3], 'open', 1, 'generation', ARGV[1], 'ends_at_ms', ARGV[6], 'max_per_user', ARGV[7],
+  'reservation_ttl_ms', ARGV[8])
 return 1`,
   },
   /**
-   * Rebuild a product Redis lost during a deal, unless its live stock is back already. KEYS stock,
+   * The end's last step, once DynamoDB has no PENDING order left: the product is an ordinary one again
+   * with available = durable stock minus ordinary purchases in flight. KEYS stock, holds, deal,
+   * reservations, dealusers; ARGV durable stock. 1 done, 0 no live stock (the next restore loads it).
+   */
+  dealFinish: {
+    numberOfKeys: 5,
+    lua: `
+redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+${heldUnits('KEYS[2]')}
+redis.call('HDEL', KEYS[1], 'deal')
+redis.call('HSET', KEYS[1], 'available', math.max(0, tonumber(ARGV[1]) - held))
+return 1`,
+  },
+  /**
+   * Rebuild a product Redis lost during a deal, unless its live stock is back already. `available`
+   * is DynamoDB's deal_free (one consistent read, exact whatever an index shows); the reservations
+   * and counts come from the orders and only serve expiry and the fast cap check. KEYS stock, holds,
    * deal, reservations, dealusers; ARGV available, price, strategy, components, open, ends_at_ms,
-   * max_per_user, reservation_ttl_ms, n (reservations), then n × (order id, value), then (user, units)...
+   * max_per_user, reservation_ttl_ms, generation, n (reservations), then n × (order id, value),
+   * then (user, units)...
    */
   dealRestore: {
-    numberOfKeys: 4,
+    numberOfKeys: 5,
     lua: `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('DEL', KEYS[3], KEYS[4])
-redis.call('HSET', KEYS[1], 'available', ARGV[1], 'price', ARGV[2], 'strategy', ARGV[3], 'components', ARGV[4])
-redis.call('HSET', KEYS[2], 'open', ARGV[5], 'ends_at_ms', ARGV[6], 'max_per_user', ARGV[7], 'reservation_ttl_ms', ARGV[8])
-local n = tonumber(ARGV[9])
-local i = 10
+${heldUnits('KEYS[2]')}
+redis.call('DEL', KEYS[4], KEYS[5])
+redis.call('HSET', KEYS[1], 'available', math.max(0, tonumber(ARGV[1]) - held), 'price', ARGV[2],
+  'strategy', ARGV[3], 'components', ARGV[4])
+-- On a deal until its end has finished: ordinary purchases stay refused.
+redis.call('HSET', KEYS[1], 'deal', ARGV[9])
+redis.call('HSET', KEYS[3], 'open', ARGV[5], 'ends_at_ms', ARGV[6], 'max_per_user', ARGV[7],
+  'reservation_ttl_ms', ARGV[8], 'generation', ARGV[9])
+local n = tonumber(ARGV[10])
+local i = 11
 for _ = 1, n do
-  redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
-  i = i + 2
-end
-while i + 1 <= #ARGV do
   redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1])
   i = i + 2
 end
+while i + 1 <= #ARGV do
+  redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
 return 1`,
+  },
+  /**
+   * DynamoDB refused an order Redis admitted (Redis forgot reserved units: a failover lost the last
+   * writes, a restore ran ahead of an order write): lower `available` to DynamoDB's free units at
+   * once, never raise it. KEYS stock; ARGV free. The units now available, -1 without live stock.
+   */
+  dealLowerTo: {
+    numberOfKeys: 1,
+    lua: `
+local available = redis.call('HGET', KEYS[1], 'available')
+if not available then return -1 end
+local ceiling = math.max(0, tonumber(ARGV[1]))
+if tonumber(available) > ceiling then
+  redis.call('HSET', KEYS[1], 'available', ceiling)
+  return ceiling
+end
+return tonumber(available)`,
   },
 } as const;
 
@@ -126,23 +201,36 @@ declare module 'ioredis' {
       stockKey: string,
       reservationsKey: string,
       dealUsersKey: string,
+      dealKey: string,
       orderId: string,
     ): Result<number, Context>;
     reservationCommit(reservationsKey: string, orderId: string): Result<number, Context>;
     reservationsRead(reservationsKey: string): Result<[number, string[]], Context>;
-    dealOpen(
-      dealKey: string,
-      dealUsersKey: string,
-      endsAtMs: number,
-      maxPerUser: number,
-      reservationTtlMs: number,
-    ): Result<number, Context>;
-    dealRestore(
+    dealClock(): Result<number, Context>;
+    dealStart(
       stockKey: string,
+      holdsKey: string,
       dealKey: string,
       reservationsKey: string,
       dealUsersKey: string,
       ...args: (string | number)[]
     ): Result<number, Context>;
+    dealFinish(
+      stockKey: string,
+      holdsKey: string,
+      dealKey: string,
+      reservationsKey: string,
+      dealUsersKey: string,
+      durableStock: number,
+    ): Result<number, Context>;
+    dealRestore(
+      stockKey: string,
+      holdsKey: string,
+      dealKey: string,
+      reservationsKey: string,
+      dealUsersKey: string,
+      ...args: (string | number)[]
+    ): Result<number, Context>;
+    dealLowerTo(stockKey: string, free: number): Result<number, Context>;
   }
 }

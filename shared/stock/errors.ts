@@ -81,6 +81,19 @@ export class PurchaseOutcomeUnknownError extends Error {
   }
 }
 
+/**
+ * The product is on a hot deal: from its start until its end has settled every order, its units are
+ * sold only through the deal's two-phase orders (its window and its cap), never by a plain purchase.
+ */
+export class DealActiveError extends Error {
+  override readonly name = 'DealActiveError';
+  constructor(readonly productIds: readonly number[]) {
+    super(
+      `Product ${productIds.join(', ')} is on a hot deal; order it through POST /api/orders while the deal runs`,
+    );
+  }
+}
+
 /** Redis could not take the product's live stock; the product was not created. */
 export class StockUnavailableError extends Error {
   override readonly name = 'StockUnavailableError';

@@ -1,4 +1,5 @@
 export {
+  DealActiveError,
   IdempotencyKeyReusedError,
   InsufficientStockError,
   InvalidBundleError,

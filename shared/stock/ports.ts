@@ -31,6 +31,8 @@ export type RecordOutcome =
       readonly productIds: readonly number[];
       readonly durable?: readonly { readonly productId: number; readonly stock: number }[];
     }
+  /** A product is on a hot deal (or its end has not settled it yet): sold only through orders. */
+  | { readonly status: 'deal-active'; readonly productIds: readonly number[] }
   /** The purchase was priced from a live price that is no longer the durable one. */
   | {
       readonly status: 'price-changed';
@@ -51,6 +53,8 @@ export interface LiveStock {
   readonly price: number;
   readonly strategy: PurchaseStrategy;
   readonly components: readonly Component[];
+  /** On a hot deal: sold only through the deal's orders until the deal's end has finished. */
+  readonly onDeal?: boolean;
 }
 
 /** What the live store needs to put a product on sale. */
@@ -66,7 +70,8 @@ export type ReserveAllResult =
   | { readonly status: 'reserved' }
   | { readonly status: 'insufficient'; readonly shortages: readonly Shortage[] }
   | { readonly status: 'unknown'; readonly productId: number }
-  | { readonly status: 'duplicate'; readonly productId: number };
+  | { readonly status: 'duplicate'; readonly productId: number }
+  | { readonly status: 'deal-active'; readonly productId: number };
 
 export type ReserveResult =
   | { readonly status: 'reserved'; readonly available: number }
@@ -74,7 +79,9 @@ export type ReserveResult =
   /** The live store has no stock for this product: never created, or it lost it. */
   | { readonly status: 'unknown' }
   /** A hold with this id exists: the same purchase is already in flight. */
-  | { readonly status: 'duplicate'; readonly available: number };
+  | { readonly status: 'duplicate'; readonly available: number }
+  /** The product is on a hot deal: sold only through the deal's orders. */
+  | { readonly status: 'deal-active' };
 
 export type ReleaseResult = 'released' | 'no-hold' | 'stock-missing';
 export type RepairResult = 'repaired' | 'in-flight' | 'changed' | 'missing';

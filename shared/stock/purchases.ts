@@ -15,6 +15,7 @@ import type { AcquireOptions, DistributedLock, Lock } from '../lock/index.ts';
 import { LOCK_DEFAULTS, LockNotAcquiredError, withLocks } from '../lock/index.ts';
 import type { ProductRecord, PurchaseRecord, StockLine } from '../model.ts';
 import {
+  DealActiveError,
   IdempotencyKeyReusedError,
   InsufficientStockError,
   PriceChangedError,
@@ -130,8 +131,13 @@ export class PurchaseService {
           throw new PurchaseInProgressError(id);
         }
       }
-      const plan = planSale(items, await this.liveStockOfSale(items));
+      const live = await this.liveStockOfSale(items);
+      const plan = planSale(items, live);
       Object.assign(fields, { lines: plan.lines.length, locked: plan.lockedProducts.length });
+      // On a hot deal: sold only through its orders; said before any lock wait (the reserve script
+      // and DynamoDB's condition say it again for a deal that starts meanwhile).
+      const onDeal = [...new Set(plan.lines.map((l) => l.productId))].filter((pid) => live.get(pid)?.onDeal);
+      if (onDeal.length > 0) throw new DealActiveError(onDeal);
       // Sold out: answer from the live store at once, before any lock wait and without DynamoDB.
       if (plan.shortages.length > 0) throw InsufficientStockError.of(plan.shortages);
 
@@ -236,6 +242,7 @@ export class PurchaseService {
     const reserved = await this.deps.stock.reserveAll(lines, id);
     if (reserved.status === 'insufficient') throw InsufficientStockError.of(reserved.shortages);
     if (reserved.status === 'duplicate') throw new PurchaseInProgressError(id);
+    if (reserved.status === 'deal-active') throw new DealActiveError([reserved.productId]);
     if (reserved.status === 'unknown') {
       // The live store lost a product between the plan and now: restore it and take the holds
       // again, once; a store that keeps losing data is an outage, not a race.
@@ -274,5 +281,6 @@ function outcomeOf(error: unknown): string {
   if (error instanceof ProductNotFoundError) return 'not-found';
   if (error instanceof PurchaseInProgressError) return 'in-progress';
   if (error instanceof IdempotencyKeyReusedError) return 'key-reused';
+  if (error instanceof DealActiveError) return 'deal-active';
   return 'error';
 }

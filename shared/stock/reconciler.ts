@@ -5,7 +5,9 @@
  *  1. Redis lost the product (flush, failover, new cluster) → restore it from DynamoDB.
  *  2. Holds older than any request can live → the purchase exists in DynamoDB: commit; it does not: release.
  *  3. No hold in flight and Redis disagrees with DynamoDB → set Redis to DynamoDB's stock (compare-and-set).
- * Its cost grows with products and stale holds, never with purchases.
+ * Its cost grows with products and stale holds, never with purchases; a hot deal's share of a pass
+ * is bounded by its own per-pass budget (shared/orders), so one large deal cannot starve the others.
+ * Products are reconciled a few at a time; a lease keeps two passes from overlapping.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProductRecord } from '../model.ts';
@@ -32,7 +34,15 @@ export interface ReconcileSummary {
 export interface DealReconcilePort {
   restore(product: ProductRecord): Promise<boolean>;
   settle(product: ProductRecord): Promise<number>;
+  /**
+   * What the live `available` should be when nothing is in flight (a deal's free units while it
+   * runs, the durable stock otherwise); null to leave the product alone (a deal's end unfinished).
+   */
+  liveTarget(product: ProductRecord): number | null;
 }
+
+/** Products reconciled at once: enough to hide round trips, few enough to leave the stores to sales. */
+export const RECONCILE_CONCURRENCY = 8;
 
 /**
  * Units another capability keeps in flight in the live store (hot-deal reservations): the repair
@@ -78,6 +88,8 @@ export class Reconciler {
       readonly inFlight?: InFlightUnits;
       /** Keeps two passes from running at once (a slow pass and the next schedule). */
       readonly lease?: { acquire(): Promise<boolean>; release(): Promise<void> };
+      /** Products reconciled at once (RECONCILE_CONCURRENCY). */
+      readonly concurrency?: number;
     },
   ) {}
 
@@ -99,23 +111,29 @@ export class Reconciler {
     const lease = this.deps.lease ? await this.deps.lease.acquire() : true;
     if (!lease) return { ...summary, skipped: true };
     try {
-      for (const product of await this.deps.products.listAll(true)) {
-        summary.products += 1;
-        try {
-          const one = await this.reconcileProduct(product);
-          summary.restored += one.restored;
-          summary.holdsCommitted += one.holdsCommitted;
-          summary.holdsReleased += one.holdsReleased;
-          summary.reservationsSettled += one.reservationsSettled;
-          summary.repaired += one.repaired;
-        } catch (error) {
-          summary.failed += 1;
-          this.deps.log.error('reconcile: product failed; the pass goes on', {
-            product_id: product.id,
-            error,
-          });
+      const products = await this.deps.products.listAll(true);
+      let next = 0;
+      const worker = async () => {
+        while (next < products.length) {
+          const product = products[next++] as ProductRecord;
+          summary.products += 1;
+          try {
+            const one = await this.reconcileProduct(product);
+            summary.restored += one.restored;
+            summary.holdsCommitted += one.holdsCommitted;
+            summary.holdsReleased += one.holdsReleased;
+            summary.reservationsSettled += one.reservationsSettled;
+            summary.repaired += one.repaired;
+          } catch (error) {
+            summary.failed += 1;
+            this.deps.log.error('reconcile: product failed; the pass goes on', {
+              product_id: product.id,
+              error,
+            });
+          }
         }
-      }
+      };
+      await Promise.all(Array.from({ length: this.deps.concurrency ?? RECONCILE_CONCURRENCY }, worker));
     } finally {
       await this.deps.lease?.release().catch(() => undefined);
     }
@@ -160,14 +178,20 @@ export class Reconciler {
     if (deals) result.reservationsSettled = await deals.settle(product);
 
     // Read Redis, then DynamoDB, then compare-and-set: any sale in between changes Redis or adds a
-    // hold, and the script then leaves it alone for the next run.
+    // hold, and the script then leaves it alone for the next run. The pass's own read of the product
+    // (before Redis) decides whether a fresh one is worth its DynamoDB read: a sale in between makes
+    // them differ, and the fresh read then comes after Redis, as the order above needs.
+    const targetOf = (p: ProductRecord) => (deals ? deals.liveTarget(p) : p.stock);
     const observed = await stock.peek(product_id);
+    const changed = result.restored + result.reservationsSettled > 0;
+    if (!observed || (!changed && targetOf(product) === observed.available)) return result;
     const durable = await this.deps.products.get(product_id, true);
-    if (observed && durable && observed.available !== durable.stock) {
+    const target = durable && targetOf(durable);
+    if (durable && target !== null && observed.available !== target) {
       const repair = await stock.repair(
         product_id,
         observed.available,
-        durable.stock,
+        target,
         this.deps.inFlight?.inFlightKeys(product_id),
       );
       if (repair === 'repaired') {
@@ -177,6 +201,7 @@ export class Reconciler {
           product_id,
           redis_stock: observed.available,
           db_stock: durable.stock,
+          target,
         });
       }
     }

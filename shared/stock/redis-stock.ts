@@ -23,7 +23,13 @@ import type {
 export const stockKey = (productId: number, ns = '') => `${ns}stock:{${productId}}`;
 export const holdsKey = (productId: number, ns = '') => `${ns}holds:{${productId}}`;
 
-const RESERVE_CODES = { 1: 'reserved', 0: 'insufficient', [-1]: 'unknown', [-2]: 'duplicate' } as const;
+const RESERVE_CODES = {
+  1: 'reserved',
+  0: 'insufficient',
+  [-1]: 'unknown',
+  [-2]: 'duplicate',
+  [-3]: 'deal-active',
+} as const;
 const RELEASE_CODES = { 1: 'released', 0: 'no-hold', 2: 'stock-missing' } as const;
 const REPAIR_CODES = { 1: 'repaired', 0: 'in-flight', [-1]: 'changed', [-2]: 'missing' } as const;
 
@@ -108,19 +114,20 @@ export class RedisStock implements LiveStockStore {
   async peekMany(productIds: readonly number[]): Promise<Map<number, LiveStock>> {
     const pipeline = this.redis.pipeline();
     for (const id of productIds)
-      pipeline.hmget(this.stockKeyOf(id), 'available', 'price', 'strategy', 'components');
+      pipeline.hmget(this.stockKeyOf(id), 'available', 'price', 'strategy', 'components', 'deal');
     const replies = (await pipeline.exec()) ?? [];
     const live = new Map<number, LiveStock>();
     productIds.forEach((id, i) => {
       const [error, fields] = replies[i] ?? [null, null];
       if (error) throw error;
-      const [available, price, strategy, components] = (fields ?? []) as (string | null)[];
+      const [available, price, strategy, components, deal] = (fields ?? []) as (string | null)[];
       if (available === null || available === undefined) return;
       live.set(id, {
         available: Number(available),
         price: Number(price),
         strategy: strategy === 'atomic' ? 'atomic' : 'lock',
         components: components ? (JSON.parse(components) as Component[]) : [],
+        ...(deal !== null && deal !== undefined && { onDeal: true }),
       });
     });
     return live;
@@ -149,7 +156,7 @@ export class RedisStock implements LiveStockStore {
       holdId,
     );
     const status = decode(RESERVE_CODES, code, 'stockReserve');
-    return status === 'unknown' ? { status } : { status, available };
+    return status === 'unknown' || status === 'deal-active' ? { status } : { status, available };
   }
 
   /**
@@ -170,6 +177,7 @@ export class RedisStock implements LiveStockStore {
     if (code === 1) return { status: 'reserved' };
     if (code === -1) return { status: 'unknown', productId: line(rest[0]).productId };
     if (code === -2) return { status: 'duplicate', productId: line(rest[0]).productId };
+    if (code === -3) return { status: 'deal-active', productId: line(rest[0]).productId };
     if (code !== 0) throw new Error(`stockReserveMany returned unknown code ${code}`);
     const shortages: Shortage[] = [];
     for (let k = 0; k + 1 < rest.length; k += 2) {

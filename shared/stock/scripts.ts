@@ -10,7 +10,8 @@ import { NOW_MS } from '../lua.ts';
 
 export const stockScripts = {
   /**
-   * Check and decrement atomically, recording the hold. Returns {code, available}. A hold with this
+   * Check and decrement atomically, recording the hold. Returns {code, available}: 1 reserved,
+   * 0 short, -1 no live stock, -3 the product is on a hot deal (sold only through its orders). A hold with this
    * id already there is success: ioredis resends a script whose reply a dropped connection lost, and
    * the purchase claim (one request per purchase id) rules out a second request with the same id.
    */
@@ -22,6 +23,7 @@ local available = redis.call('HGET', KEYS[1], 'available')
 if not available then return {-1, 0} end
 available = tonumber(available)
 if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 then return {1, available} end
+if redis.call('HEXISTS', KEYS[1], 'deal') == 1 then return {-3, available} end
 if available < qty then return {0, available} end
 ${NOW_MS}
 redis.call('HSET', KEYS[2], ARGV[2], qty .. ':' .. now)
@@ -43,7 +45,8 @@ return 1`,
    * Every line of a cart checked first, then all decremented or none, with one hold per product under
    * the same purchase id. KEYS: stock1, holds1, stock2, holds2, ...; ARGV: hold id, q1, q2, ...
    * Returns {1} reserved (also when every line already holds this id: a resent script); {-1, i}
-   * line i has no live stock; {-2, i} line i, but not every line, already holds this id;
+   * line i has no live stock; {-2, i} line i, but not every line, already holds this id; {-3, i}
+   * line i is on a hot deal;
    * {0, i, available_i, j, available_j, ...} the lines that fall short. Its keys span products, so it
    * runs where all keys live on one node (a standalone or primary/replica Redis); on Redis Cluster the
    * caller takes per-product holds in order with compensation instead (redis-stock.ts).
@@ -61,6 +64,7 @@ if #held > 0 then return {-2, held[1]} end
 for i = 1, lines do
   local available = redis.call('HGET', KEYS[2 * i - 1], 'available')
   if not available then return {-1, i} end
+  if redis.call('HEXISTS', KEYS[2 * i - 1], 'deal') == 1 then return {-3, i} end
   if tonumber(available) < tonumber(ARGV[i + 1]) then
     table.insert(short, i)
     table.insert(short, tonumber(available))

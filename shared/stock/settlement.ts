@@ -5,6 +5,7 @@
  *   duplicate           → release ours; the first request with this Idempotency-Key is the outcome
  *   insufficient        → release; DynamoDB holds less than the live store believed
  *   price-changed       → release; the live price is set to the durable one (never charge a stale one)
+ *   deal-active         → release; a hot deal runs on a product (its orders sell it)
  *   threw (outcome unknown) → ask DynamoDB; release only when the purchase is certainly absent, and
  *                          leave the holds to the reconciler when even that is unknown.
  * Every exit leaves `initial = available + held + durable` true.
@@ -12,6 +13,7 @@
 import type { PurchaseRecord, StockLine } from '../model.ts';
 import { DurableOutcomeUnknownError } from '../outcome.ts';
 import {
+  DealActiveError,
   IdempotencyKeyReusedError,
   InsufficientStockError,
   PriceChangedError,
@@ -52,6 +54,10 @@ export async function recordAndSettle(
     const earlier = await deps.purchases.get(purchase.id);
     if (!earlier) throw new PurchaseInProgressError(purchase.id);
     return replay(earlier, purchase.request_fingerprint);
+  }
+  if (recorded.status === 'deal-active') {
+    // A deal opened in DynamoDB after the live store let this purchase in: the deal's orders sell it.
+    throw new DealActiveError(recorded.productIds);
   }
   if (recorded.status === 'price-changed') {
     // The live price was stale: never charge it. Put the durable price live, then say so.

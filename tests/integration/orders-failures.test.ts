@@ -19,7 +19,7 @@ import {
   OrderService,
   RedisDeals,
 } from '#shared/orders';
-import { InsufficientStockError, ProductNotFoundError, Reconciler, stockKey } from '#shared/stock';
+import { ProductNotFoundError, Reconciler, stockKey } from '#shared/stock';
 import { breakOperations, dynamo, loseAnswers, quietLog, refusal, stack } from '../support/services.ts';
 
 const healthy = stack();
@@ -118,7 +118,7 @@ describe('an order whose durable write fails', () => {
   it('releases the reservation, and the buyer’s count, when DynamoDB refuses the write', async () => {
     const product = await dealProduct(5, { maxPerUser: 2 });
     const doc = dynamo();
-    breakOperations(doc, ['PutItemCommand'], refusal);
+    breakOperations(doc, ['TransactWriteItemsCommand'], refusal);
     const error = await hotDeals({ doc })
       .orders.create({ userId: buyer, productId: product.id, quantity: 2 })
       .catch((e: unknown) => e);
@@ -133,7 +133,7 @@ describe('an order whose durable write fails', () => {
   it('leaves the reservation to the reconciler when even the outcome cannot be read, which releases it once stale', async () => {
     const product = await dealProduct(5);
     const doc = dynamo();
-    breakOperations(doc, ['PutItemCommand', 'GetItemCommand']);
+    breakOperations(doc, ['TransactWriteItemsCommand', 'GetItemCommand']);
     const error = await hotDeals({ doc })
       .orders.create({ userId: buyer, productId: product.id, quantity: 2 })
       .catch((e: unknown) => e);
@@ -152,7 +152,7 @@ describe('an order whose durable write fails', () => {
   it('answers the order when its write was applied but the answer was lost', async () => {
     const product = await dealProduct(5);
     const doc = dynamo();
-    loseAnswers(doc, ['PutItemCommand']);
+    loseAnswers(doc, ['TransactWriteItemsCommand']);
     const order = await hotDeals({ doc }).orders.create({
       userId: buyer,
       productId: product.id,
@@ -176,28 +176,30 @@ describe('an order whose durable write fails', () => {
 });
 
 describe('a confirm that DynamoDB refuses', () => {
-  it('refuses a confirm the durable stock no longer covers; the order stays PENDING and nothing is sold', async () => {
-    const product = await dealProduct(5);
-    const order = await ok.orders.create({ userId: buyer, productId: product.id, quantity: 3 });
-    // A sale that reached DynamoDB without Redis knowing (the order's units counted twice).
-    await healthy.purchases.record({
-      id: ulid(),
+  it('refuses, in DynamoDB, a plain purchase that Redis let in just before the deal opened; every order stays confirmable', async () => {
+    const product = await healthy.catalog.create({ name: `deal-${ulid()}`, price: 1500, stock: 5 });
+    // Its Redis hold was taken before the start; its durable write arrives after DynamoDB opened the deal.
+    expect(await healthy.stock.reserve(product.id, 3, 'late-purchase')).toMatchObject({ status: 'reserved' });
+    const view = await ok.deals.start(product.id, {});
+    // The start loads the free units minus the purchase in flight: never a stale stock.
+    expect(view).toMatchObject({ db_stock: 5, redis_stock: 2 });
+    const orders = await Promise.all(
+      [1, 2].map((userId) => ok.orders.create({ userId, productId: product.id, quantity: 1 })),
+    );
+    const late = await healthy.purchases.record({
+      id: 'late-purchase',
       user_id: 8,
       items: [{ product_id: product.id, quantity: 3, unit_price: 1500, total_price: 4500 }],
       lines: [{ product_id: product.id, quantity: 3 }],
       total_price: 4500,
       purchased_at: new Date().toISOString(),
     });
-    const error = await ok.orders.confirm(buyer, order.id).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(InsufficientStockError);
-    expect((await ok.orderTable.get(order.id))?.status).toBe('PENDING');
-    expect(await healthy.purchases.get(order.id)).toBeNull();
-    expect(await state(product.id)).toEqual({
-      available: 2,
-      reserved: [order.id],
-      db: 2,
-      pending: [order.id],
-    });
+    expect(late).toEqual({ status: 'deal-active', productIds: [product.id] });
+    // The purchase path releases its hold on that answer: the units come back to the deal.
+    expect(await healthy.stock.release(product.id, 'late-purchase')).toBe('released');
+    for (const [i, o] of orders.entries())
+      expect(await ok.orders.confirm(i + 1, o.id)).toMatchObject({ status: 'CONFIRMED' });
+    expect(await state(product.id)).toEqual({ available: 3, reserved: [], db: 3, pending: [] });
   });
 
   it('lets a cancel that lands between the confirm’s read and its write win; the confirm says CANCELLED', async () => {
@@ -231,7 +233,7 @@ describe('the reconciler, after a request died between DynamoDB and Redis', () =
   it('releases the reservation of an order that was cancelled in DynamoDB', async () => {
     const product = await dealProduct(5);
     const order = await ok.orders.create({ userId: buyer, productId: product.id, quantity: 2 });
-    expect(await ok.orderTable.settle(order.id, 'CANCELLED', new Date().toISOString())).toBe(true);
+    expect(await ok.orderTable.settle(order, 'CANCELLED', new Date().toISOString())).toBe(true);
 
     expect(await reconcile(product.id)).toMatchObject({ reservationsSettled: 1 });
     expect(await state(product.id)).toEqual({ available: 5, reserved: [], db: 5, pending: [] });
@@ -251,8 +253,11 @@ describe('the reconciler, after a request died between DynamoDB and Redis', () =
       created_at: at,
       expires_at: new Date(Date.now() - 1_000).toISOString(),
       updated_at: at,
+      deal_generation: 1,
     };
-    expect(await ok.orderTable.create(order)).toBe(true);
+    // Durable, with its units out of the deal's free ones, but never reserved in Redis.
+    expect(await ok.orderTable.create(order, 0)).toEqual({ status: 'created' });
+    await healthy.stock.lowerTo(product.id, 4);
 
     expect(await reconcile(product.id)).toMatchObject({ reservationsSettled: 1 });
     expect((await ok.orderTable.get(order.id))?.status).toBe('EXPIRED');
@@ -268,23 +273,22 @@ describe('the start and the end of a deal', () => {
     expect(view).toMatchObject({ db_stock: 10, redis_stock: 10 });
   });
 
-  it('leaves the last repair to the reconciler when the deal ends with a purchase in flight', async () => {
+  it('leaves Redis = DynamoDB at the end, an ordinary product again', async () => {
     const product = await dealProduct(10);
-    await ok.orders.create({ userId: buyer, productId: product.id, quantity: 2 });
-    expect(await healthy.stock.reserve(product.id, 1, 'in-flight')).toMatchObject({ status: 'reserved' });
+    const order = await ok.orders.create({ userId: buyer, productId: product.id, quantity: 2 });
+    expect(await healthy.stock.reserve(product.id, 1, 'during-deal')).toEqual({ status: 'deal-active' });
 
     const ended = await ok.deals.end(product.id);
-    // The expired order's 2 units are back; the in-flight unit keeps Redis one below DynamoDB.
     expect(ended).toEqual({
       product_id: product.id,
       released: 2,
       confirmed: 0,
       db_stock: 10,
-      redis_stock: 9,
+      redis_stock: 10,
     });
-
-    // The purchase fails and gives its unit back: Redis and DynamoDB agree again.
-    expect(await healthy.stock.release(product.id, 'in-flight')).toBe('released');
+    expect((await ok.orderTable.get(order.id))?.status).toBe('EXPIRED');
+    expect(await healthy.stock.reserve(product.id, 1, 'after-deal')).toMatchObject({ status: 'reserved' });
+    expect(await healthy.stock.release(product.id, 'after-deal')).toBe('released');
     expect(await state(product.id)).toEqual({ available: 10, reserved: [], db: 10, pending: [] });
   });
 });

@@ -383,11 +383,16 @@ describe('the end of a deal', () => {
     const orders = await Promise.all(buyers.map((b) => order(b.token, product.id, 2)));
     for (let i = 0; i < 4; i++) await act(buyers[i]!.token, orders[i]!.body.id, 'confirm');
     for (let i = 4; i < 6; i++) await act(buyers[i]!.token, orders[i]!.body.id, 'cancel');
-    const ordinary = await api.request('POST', '/api/purchases', {
-      token: buyers[9]!.token,
-      body: { product_id: product.id, quantity: 3 },
-    });
-    expect(ordinary.status).toBe(200);
+    // While the deal runs its units are sold only through its orders (its window and its cap).
+    const buy = () =>
+      api.request('POST', '/api/purchases', {
+        token: buyers[9]!.token,
+        body: { product_id: product.id, quantity: 3 },
+      });
+    const refused = await buy();
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({ code: 'DEAL_ACTIVE', product_ids: [product.id] });
+    expect(typeof refused.body.detail).toBe('string');
 
     const ended = await api.request('POST', `/api/products/${product.id}/hotdeal/end`, { token: admin });
     expect(ended.status).toBe(200);
@@ -395,9 +400,11 @@ describe('the end of a deal', () => {
       product_id: product.id,
       released: 8,
       confirmed: 8,
-      db_stock: 39,
-      redis_stock: 39,
+      db_stock: 42,
+      redis_stock: 42,
     });
+    // Over: an ordinary product again.
+    expect((await buy()).status).toBe(200);
     for (let i = 6; i < 10; i++) {
       const o = await api.request('GET', `/api/orders/${orders[i]!.body.id}`, { token: buyers[i]!.token });
       expect(o.body.status).toBe('EXPIRED');

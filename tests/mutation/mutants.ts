@@ -169,12 +169,13 @@ export const mutants: readonly Mutant[] = [
   },
   {
     id: 'deal-cap-off-by-one',
-    breaks: 'a buyer capped at N reserves at most N units of a hot deal',
-    file: 'shared/orders/scripts.ts',
-    find: 'if cap > 0 and mine + qty > cap then return {-4, mine, cap} end',
-    replace: 'if cap > 0 and mine + qty > cap + 1 then return {-4, mine, cap} end',
+    // Redis's count is the fast check; DynamoDB's buyer item is the cap that holds when Redis forgets.
+    breaks: 'a buyer capped at N holds at most N units of a hot deal, even after Redis lost the count',
+    file: 'shared/db/orders.ts',
+    find: "':room': maxPerUser - order.quantity }",
+    replace: "':room': maxPerUser - order.quantity + 1 }",
     project: 'integration',
-    tests: ['tests/integration/orders.test.ts'],
-    testNamePattern: 'capped at 1',
+    tests: ['tests/integration/deal-failover.test.ts'],
+    testNamePattern: 'failover that loses the last reservations',
   },
 ];

@@ -13,6 +13,7 @@ import {
   OrderOutcomeUnknownError,
   PurchaseLimitError,
 } from '../../shared/orders/index.ts';
+import { DealActiveError } from '../../shared/stock/index.ts';
 
 const ORDER_ID = '01J9Z3K4M5N6P7Q8R9S0T1V2W3';
 
@@ -20,6 +21,7 @@ describe('hot-deal error mapping', () => {
   it.each([
     [new DealNotActiveError(7), 409, 'DEAL_NOT_ACTIVE'],
     [new DealAlreadyActiveError(7), 409, 'DEAL_ALREADY_ACTIVE'],
+    [new DealActiveError([7]), 409, 'DEAL_ACTIVE'],
     [new PurchaseLimitError(7, 1, 1, 1), 409, 'PURCHASE_LIMIT'],
     [new OrderNotFoundError(ORDER_ID), 404, 'ORDER_NOT_FOUND'],
     [new OrderExpiredError(ORDER_ID), 409, 'ORDER_EXPIRED'],
@@ -36,6 +38,14 @@ describe('hot-deal error mapping', () => {
     const mapped = toErrorResponse(new OrderNotPendingError(ORDER_ID, 'CONFIRMED'));
     expect(mapped.body).toMatchObject({ status: 'CONFIRMED' });
     expect(mapped.body.detail).toContain('CONFIRMED');
+  });
+
+  it('names the products on a deal when a plain purchase is refused', () => {
+    expect(toErrorResponse(new DealActiveError([7, 9])).body).toMatchObject({
+      code: 'DEAL_ACTIVE',
+      product_ids: [7, 9],
+      detail: expect.stringContaining('/api/orders'),
+    });
   });
 
   it('tells an over-the-cap buyer the limit and what they already have', () => {
