@@ -56,6 +56,40 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          // The short form on a real Redis Cluster (3 primaries, 3 replicas): a sale, carts and a bundle
+          // across slots, a hot deal, the reconciler and the audit, a primary killed mid-sale.
+          name: 'cluster',
+          include: ['tests/cluster/**/*.test.ts'],
+          globalSetup: ['tests/support/global-setup-cluster.ts'],
+          setupFiles: ['tests/support/env.ts'],
+          testTimeout: 90_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // `npm run test:cluster`: the integration suites of sales, carts, hot deals and products on
+          // the cluster. Long, so not part of `npm test` (which runs the cluster project above).
+          name: 'integration-cluster',
+          include: [
+            'tests/integration/purchases.test.ts',
+            'tests/integration/bundles.test.ts',
+            'tests/integration/orders.test.ts',
+            'tests/integration/products.test.ts',
+            'tests/integration/stock.test.ts',
+          ],
+          globalSetup: ['tests/support/global-setup-cluster.ts'],
+          setupFiles: ['tests/support/env.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
           name: 'cdk',
           include: ['tests/cdk/**/*.test.ts'],
           testTimeout: 300_000,

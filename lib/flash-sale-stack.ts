@@ -6,13 +6,12 @@
  * so it synthesizes offline.
  */
 import { fileURLToPath } from 'node:url';
-import { Annotations, Aws, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { configSchema } from '#shared/config';
 import {
   type FunctionName,
   fallbackRoute,
@@ -72,14 +71,6 @@ export class FlashSaleStack extends Stack {
       replicas: settings.redisReplicas,
       shards: settings.redisShards,
     });
-    if (this.redis.mode !== 'replication-group' && !('REDIS_CLUSTER_NODES' in configSchema.shape)) {
-      // The stack already hands out the cluster address; the functions' configuration must read it.
-      Annotations.of(this.redis).addWarningV2(
-        'flash-sale:redis-cluster-nodes-unread',
-        `redisMode=${this.redis.mode} gives the functions REDIS_CLUSTER_NODES, which shared/config.ts does not ` +
-          'read yet: deployed functions would not reach Redis. Deploy this mode once the runtime supports it.',
-      );
-    }
     this.jwtSecret = new secretsmanager.Secret(this, 'JwtSigningKey', {
       description: 'HMAC key that signs and verifies the flash-sale bearer tokens',
       generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },

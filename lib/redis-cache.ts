@@ -134,7 +134,8 @@ export class RedisCache extends Construct implements RedisEndpoint {
       this.serverlessCache = this.createServerlessCache(subnetIds);
       this.memberClusterIds = [];
       this.endpoint = `${this.serverlessCache.attrEndpointAddress}:${this.port}`;
-      this.clientEnvironment = { REDIS_CLUSTER_NODES: this.endpoint };
+      // Serverless speaks the cluster protocol, always over TLS.
+      this.clientEnvironment = { REDIS_CLUSTER_NODES: this.endpoint, REDIS_TLS: 'true' };
       return;
     }
 
@@ -195,7 +196,8 @@ export class RedisCache extends Construct implements RedisEndpoint {
 
     if (clusterMode) {
       this.endpoint = `${group.attrConfigurationEndPointAddress}:${this.port}`;
-      this.clientEnvironment = { REDIS_CLUSTER_NODES: this.endpoint };
+      // The configuration endpoint: ioredis discovers every shard from it; in-transit encryption is on.
+      this.clientEnvironment = { REDIS_CLUSTER_NODES: this.endpoint, REDIS_TLS: 'true' };
     } else {
       this.endpoint = `${group.attrPrimaryEndPointAddress}:${this.port}`;
       this.clientEnvironment = { REDIS_URL: `rediss://${this.endpoint}` };

@@ -10,6 +10,33 @@ import * as z from 'zod';
 import { LOCK_DEFAULTS } from './lock/defaults.ts';
 
 const int = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** `host:port,host:port,...` (spaces allowed); empty or unset → an empty list. */
+const hostPortList = z
+  .string()
+  .default('')
+  .transform((value, ctx): HostPort[] => {
+    const entries = value
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean);
+    const nodes: HostPort[] = [];
+    for (const entry of entries) {
+      const match = /^([^\s:]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(entry);
+      const port = Number(match?.[2]);
+      if (!match?.[1] || !(port >= 1 && port <= 65_535)) {
+        ctx.addIssue({ code: 'custom', message: `"${entry}" is not host:port` });
+        continue;
+      }
+      nodes.push({ host: match[1].replace(/^\[|\]$/g, ''), port });
+    }
+    return nodes;
+  });
+
 const flag = (fallback: boolean) =>
   z
     .enum(['true', 'false', '1', '0'])
@@ -34,6 +61,23 @@ export const configSchema = z.object({
   REDIS_COMMAND_TIMEOUT_MS: int(2_000),
 
   REDIS_URL: z.string().min(1).optional(),
+  /**
+   * Redis Cluster (ElastiCache cluster mode or Serverless): seed nodes, `host:port,...` (one
+   * configuration endpoint is enough). Set, it replaces REDIS_URL and the client speaks the cluster
+   * protocol: one slot per product, no multi-product script or pipeline.
+   */
+  REDIS_CLUSTER_NODES: hostPortList,
+  /** TLS to Redis for the cluster client (a REDIS_URL says it with `rediss://`). */
+  REDIS_TLS: flag(false),
+  /**
+   * Redlock: the product locks over these independent Redis nodes (`host:port,...`, an odd number,
+   * 3 or 5), granted by a majority. Empty: the single-node lock on the main Redis.
+   */
+  REDLOCK_NODES: hostPortList,
+  /** Clock drift allowed per ms of lock TTL; the grant's validity loses TTL × factor + 2 ms. */
+  REDLOCK_DRIFT_FACTOR: z.coerce.number().min(0).max(0.5).default(0.01),
+  /** How long one Redlock node may take to answer before it counts as failed. */
+  REDLOCK_NODE_TIMEOUT_MS: z.coerce.number().int().positive().default(50),
   /**
    * The store these tables belong to, the namespace of its Redis keys. Deployed: the products
    * table's name (unique per stack, new when tables are recreated). Locally: a random id kept in
@@ -139,7 +183,7 @@ export function missingFor(config: Config, needs: ResourceNeeds): string[] {
   const missing: string[] = Object.keys(needs.tables)
     .map((table) => TABLE_ENV[table as TableName])
     .filter((variable) => !config[variable]);
-  if (needs.redis && !config.REDIS_URL) missing.push('REDIS_URL');
+  if (needs.redis && !config.REDIS_URL && config.REDIS_CLUSTER_NODES.length === 0) missing.push('REDIS_URL');
   if (needs.redis && config.STAGE !== 'local' && !config.STORE_ID) missing.push('STORE_ID');
   if (needs.jwt && !config.JWT_SECRET && !config.JWT_SECRET_ARN) missing.push('JWT_SECRET_ARN');
   return missing;

@@ -36,6 +36,11 @@ export interface ProductRecord {
   readonly strategy: PurchaseStrategy;
   /** A bundle's parts (an "A+B+C set"): buying one takes these too, all or nothing. */
   readonly components?: readonly Component[];
+  /**
+   * The highest lock fence a durable purchase of this product carried (the `lock` strategy): a write
+   * under a lower one comes from a holder whose lock expired, and is refused.
+   */
+  readonly lock_fence?: number;
   readonly created_at: string;
   readonly updated_at: string;
 }

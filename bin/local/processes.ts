@@ -162,3 +162,85 @@ export async function startRedisServer(
   await waitForPort(child, 'redis-server', port, 10_000, output);
   return track('redis-server', port, `redis://127.0.0.1:${port}`, child);
 }
+
+export interface StartedCluster {
+  /** `host:port,...` of every node, the form REDIS_CLUSTER_NODES takes. */
+  readonly nodes: string;
+  readonly servers: readonly StartedProcess[];
+  stop(): Promise<void>;
+}
+
+/**
+ * A real Redis Cluster of `primaries` primaries with `replicasPerPrimary` replicas each, on free
+ * ports (for the tests and the benchmark; `npm start` never starts one). Each node keeps its
+ * cluster state in a private directory. `nodeTimeoutMs` is how long a primary may be silent before
+ * its replica takes over.
+ */
+export async function startRedisCluster(
+  options: { primaries?: number; replicasPerPrimary?: number; nodeTimeoutMs?: number } = {},
+): Promise<StartedCluster> {
+  const { primaries = 3, replicasPerPrimary = 1, nodeTimeoutMs = 1_000 } = options;
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'redis-cluster-'));
+  const count = primaries * (1 + replicasPerPrimary);
+  const servers: StartedProcess[] = [];
+  const stop = async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < count; i++) {
+      const port = await freePort();
+      servers.push(
+        await startRedisServer({
+          port,
+          args: [
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            join(dir, `nodes-${port}.conf`),
+            '--cluster-node-timeout',
+            String(nodeTimeoutMs),
+            '--dir',
+            dir,
+          ],
+        }),
+      );
+    }
+    const addresses = servers.map((s) => `127.0.0.1:${s.port}`);
+    const create = spawnSync(
+      'redis-cli',
+      [
+        '--cluster',
+        'create',
+        ...addresses,
+        '--cluster-replicas',
+        String(replicasPerPrimary),
+        '--cluster-yes',
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    if (create.status !== 0)
+      throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
+    // Every node must agree the cluster is whole, and every replica must have synced.
+    const deadline = Date.now() + 60_000;
+    for (const server of servers) {
+      for (;;) {
+        const info = spawnSync('redis-cli', ['-p', String(server.port), 'cluster', 'info'], {
+          encoding: 'utf8',
+        });
+        const role = spawnSync('redis-cli', ['-p', String(server.port), 'role'], { encoding: 'utf8' });
+        const synced = !/^slave/m.test(role.stdout) || /\bconnected\b/.test(role.stdout);
+        if (/cluster_state:ok/.test(info.stdout) && synced) break;
+        if (Date.now() > deadline) throw new Error(`cluster node ${server.port} not ready: ${info.stdout}`);
+        await sleep(100);
+      }
+    }
+    return { nodes: addresses.join(','), servers, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

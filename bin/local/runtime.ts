@@ -107,7 +107,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     }
 
     const redisUrl = env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-    if (await redisAnswers(redisUrl)) {
+    if (env.REDIS_CLUSTER_NODES) {
+      // A cluster is the operator's: the runtime never starts one.
+      log(`using Redis Cluster at ${env.REDIS_CLUSTER_NODES}`);
+    } else if (await redisAnswers(redisUrl)) {
       log(`using Redis at ${redisUrl}`);
     } else {
       const wanted = Number(new URL(redisUrl).port || 6379);

@@ -4,7 +4,7 @@
  * kept its keys); each store's keys carry its id as a namespace (shared/redis.ts), so they never
  * mix. Start-up says when the Redis also holds another store's keys.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { type Config, required } from '../../shared/config.ts';
 import {
   createDocumentClient,
@@ -12,7 +12,29 @@ import {
   createTables,
   ProductRepository,
 } from '../../shared/db/index.ts';
-import { storeMarkerKey } from '../../shared/redis.ts';
+import { createRedis, createRedisCluster, storeMarkerKey } from '../../shared/redis.ts';
+
+/** Every key matching `match`, on a single Redis or on every primary of a cluster. */
+async function* scanKeys(cfg: Config, match: string): AsyncGenerator<string[]> {
+  const cluster =
+    cfg.REDIS_CLUSTER_NODES.length > 0
+      ? createRedisCluster(cfg.REDIS_CLUSTER_NODES, {
+          tls: cfg.REDIS_TLS,
+          redisOptions: { maxRetriesPerRequest: 1 },
+        })
+      : undefined;
+  const clients: Redis[] = cluster
+    ? await cluster.connect().then(() => cluster.nodes('master'))
+    : [createRedis(required(cfg, 'REDIS_URL'), { maxRetriesPerRequest: 1 })];
+  try {
+    for (const client of clients) {
+      for await (const keys of client.scanStream({ match, count: 1000 })) yield keys as string[];
+    }
+  } finally {
+    if (cluster) cluster.disconnect();
+    else for (const client of clients) client.disconnect();
+  }
+}
 
 /** Create the tables, read (or create) the store id, and mark the Redis. Returns the store id. */
 export async function prepareStore(cfg: Config, log: (line: string) => void): Promise<string> {
@@ -27,18 +49,21 @@ export async function prepareStore(cfg: Config, log: (line: string) => void): Pr
     cfg.STORE_ID ||
     (await new ProductRepository(createDocumentClient(cfg), required(cfg, 'PRODUCTS_TABLE')).storeId());
 
-  const redis = new Redis(required(cfg, 'REDIS_URL'), { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const redis =
+    cfg.REDIS_CLUSTER_NODES.length > 0
+      ? createRedisCluster(cfg.REDIS_CLUSTER_NODES, { tls: cfg.REDIS_TLS })
+      : createRedis(required(cfg, 'REDIS_URL'), { maxRetriesPerRequest: 1 });
   try {
     const others = new Set<string>();
     let legacy = false;
-    for await (const keys of redis.scanStream({ match: 'fs:*:marker', count: 1000 })) {
-      for (const key of keys as string[]) {
+    for await (const keys of scanKeys(cfg, 'fs:*:marker')) {
+      for (const key of keys) {
         const id = key.slice('fs:'.length, -':marker'.length);
         if (id !== storeId) others.add(id);
       }
     }
-    for await (const keys of redis.scanStream({ match: 'stock:{*}', count: 1000 })) {
-      if ((keys as string[]).length > 0) legacy = true;
+    for await (const keys of scanKeys(cfg, 'stock:{*}')) {
+      if (keys.length > 0) legacy = true;
     }
     await redis.set(storeMarkerKey(storeId), new Date().toISOString());
     if (others.size > 0 || legacy) {

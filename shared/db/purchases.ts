@@ -25,7 +25,10 @@ export class PurchaseRepository implements PurchaseStore {
    * decrement (only if that product's durable stock covers it), all or nothing. DynamoDB can never
    * go below zero, whatever Redis believes. Errors other than these answers are thrown as they are.
    */
-  async record(purchase: PurchaseRecord): Promise<RecordOutcome> {
+  async record(
+    purchase: PurchaseRecord,
+    fences: ReadonlyMap<number, number> = new Map(),
+  ): Promise<RecordOutcome> {
     // One token per attempt: a resend after an unknown outcome gets this attempt's answer, and the
     // row says which attempt wrote it.
     const attempt = randomUUID();
@@ -56,16 +59,26 @@ export class PurchaseRepository implements PurchaseStore {
     // The price charged must be the durable price now: a product the buyer named is decremented
     // only at the unit price the purchase records (a stale live price is refused, never charged).
     const charged = new Map(purchase.items.map((item) => [item.product_id, item.unit_price]));
+    // A locked product's write also carries its lock's fence: refused when the product has recorded a
+    // higher one (a newer holder wrote after this holder's lock expired), and recorded when it goes in.
     const decrements = lines.map((line) => {
       const price = charged.get(line.product_id);
+      const fence = fences.get(line.product_id);
+      const conditions = [
+        'attribute_exists(id)',
+        'stock >= :q',
+        ...(price === undefined ? [] : ['price = :p']),
+        ...(fence === undefined ? [] : ['(attribute_not_exists(lock_fence) OR lock_fence <= :f)']),
+        // Not on a hot deal, nor on one whose end has not settled its orders: those units are the
+        // deal's, sold only through its orders (shared/orders).
+        NO_DEAL,
+      ];
       return {
         Update: {
           TableName: tableNameOf(this.productsTable),
           Key: { id: line.product_id },
-          UpdateExpression: 'SET stock = stock - :q, updated_at = :now',
-          // Not on a hot deal, nor on one whose end has not settled its orders: those units are the
-          // deal's, sold only through its orders (shared/orders).
-          ConditionExpression: `attribute_exists(id) AND stock >= :q${price === undefined ? '' : ' AND price = :p'} AND ${NO_DEAL}`,
+          UpdateExpression: `SET stock = stock - :q, updated_at = :now${fence === undefined ? '' : ', lock_fence = :f'}`,
+          ConditionExpression: conditions.join(' AND '),
           ExpressionAttributeNames: { '#ds': 'status' },
           ExpressionAttributeValues: {
             ':q': line.quantity,
@@ -73,6 +86,7 @@ export class PurchaseRepository implements PurchaseStore {
             ':open': 'open',
             ':zero': 0,
             ...(price !== undefined && { ':p': price }),
+            ...(fence !== undefined && { ':f': fence }),
           },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
         },
@@ -107,6 +121,13 @@ export class PurchaseRepository implements PurchaseStore {
       const refused = lines
         .map((line, i) => ({ line, item: current[i], code: failed[i] }))
         .filter((r) => r.code === 'ConditionalCheckFailed');
+      // A lost lock wins over everything else: this holder should not be writing at all.
+      const fenced = refused.flatMap((r) => {
+        const fence = fences.get(r.line.product_id);
+        const stored = Number(r.item?.lock_fence ?? 0);
+        return fence !== undefined && stored > fence ? [{ productId: r.line.product_id, fence, stored }] : [];
+      });
+      if (fenced.length > 0) return { status: 'fenced', fences: fenced };
       const dealt = refused.filter((r) => onDeal(r.item));
       if (dealt.length > 0) return { status: 'deal-active', productIds: dealt.map((r) => r.line.product_id) };
       // Short of stock wins over a price change: the buyer cannot have it at any price.

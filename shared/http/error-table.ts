@@ -9,7 +9,7 @@ import {
   UserExistsError,
 } from '../auth/errors.ts';
 import { DependencyUnavailableError } from '../health.ts';
-import { LockNotAcquiredError } from '../lock/errors.ts';
+import { LockLostError, LockNotAcquiredError, LockQuorumUnavailableError } from '../lock/errors.ts';
 import {
   DealAlreadyActiveError,
   DealNotActiveError,
@@ -100,6 +100,26 @@ export const errorTable: readonly Rule[] = [
           available: s.available,
         })),
       },
+    }),
+  ],
+  // Before LockNotAcquiredError, which it extends: too few Redlock nodes answer, an outage, not a busy product.
+  [
+    LockQuorumUnavailableError,
+    () => ({
+      status: 503,
+      body: { detail: 'The product locks are unavailable; try again', code: 'SERVICE_UNAVAILABLE' },
+      headers: { 'retry-after': '1' },
+    }),
+  ],
+  [
+    LockLostError,
+    () => ({
+      status: 409,
+      body: {
+        detail: 'The product lock expired before the purchase was written; try again',
+        code: 'LOCK_CONFLICT',
+      },
+      headers: { 'retry-after': '1' },
     }),
   ],
   [

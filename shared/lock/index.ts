@@ -1,9 +1,8 @@
 export { LOCK_DEFAULTS } from './defaults.ts';
-export { LockNotAcquiredError } from './errors.ts';
+export { LockLostError, LockNotAcquiredError, LockQuorumUnavailableError } from './errors.ts';
+export type { AcquireOptions, DistributedLock, Lock, LockNode, LockOutcome } from './ports.ts';
 export {
-  type AcquireOptions,
-  type DistributedLock,
-  type Lock,
+  lockFenceKey,
   lockKey,
   lockOrder,
   lockPlacesKey,
@@ -11,9 +10,11 @@ export {
   lockTicketsKey,
   pollDelay,
   RedisLock,
+  RedisLockNode,
   type WithLockResult,
   type WithLocksResult,
   withLock,
   withLocks,
 } from './redis-lock.ts';
+export { driftOf, quorumOf, REDLOCK_DEFAULTS, Redlock, type RedlockOptions, validityOf } from './redlock.ts';
 export { lockScripts } from './scripts.ts';

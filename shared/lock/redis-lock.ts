@@ -6,42 +6,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { backoff, equalJitter } from '../retry.ts';
 import { LOCK_DEFAULTS } from './defaults.ts';
 import { LockNotAcquiredError } from './errors.ts';
+import type { AcquireOptions, DistributedLock, Lock, LockNode } from './ports.ts';
 
-export interface Lock {
-  readonly resource: string;
-  /** Crypto-random value only this holder knows; release and extend compare it. */
-  readonly token: string;
-  /** Local clock time after which the holder must assume the lock is gone. */
-  readonly validUntil: number;
-  /** How many SET NX attempts it took, and how long the holder waited: the operator's numbers. */
-  readonly attempts: number;
-  readonly waitedMs: number;
-}
-
-/** `not-held`: the lock expired (and may belong to someone else now); nothing was changed. */
-export type LockOutcome = 'released' | 'extended' | 'not-held';
-
-export interface AcquireOptions {
-  readonly ttlMs?: number;
-  /** Total time to keep trying before giving up with LockNotAcquiredError. */
-  readonly waitBudgetMs?: number;
-  readonly maxAttempts?: number;
-  /** First backoff; doubles per retry up to maxRetryDelayMs, with jitter. */
-  readonly retryDelayMs?: number;
-  readonly maxRetryDelayMs?: number;
-  /** Runs before each retry; throwing stops the wait (e.g. the stock sold out meanwhile). */
-  readonly beforeRetry?: () => Promise<void>;
-}
-
-export interface DistributedLock {
-  acquire(resource: string, options?: AcquireOptions): Promise<Lock>;
-  release(lock: Lock): Promise<Extract<LockOutcome, 'released' | 'not-held'>>;
-  extend(lock: Lock, ttlMs: number): Promise<Lock | 'not-held'>;
-}
+export type { AcquireOptions, DistributedLock, Lock, LockOutcome } from './ports.ts';
 
 /**
  * `lock:{42}`: the hash tag puts a product's lock in the same cluster slot as its stock. `ns` is the
@@ -51,6 +22,8 @@ export const lockKey = (resource: string, ns = '') => `${ns}lock:{${resource}}`;
 export const lockQueueKey = (resource: string, ns = '') => `${ns}lockq:{${resource}}`;
 export const lockPlacesKey = (resource: string, ns = '') => `${ns}lockqt:{${resource}}`;
 export const lockTicketsKey = (resource: string, ns = '') => `${ns}lockqn:{${resource}}`;
+/** The fence counter: no TTL, it only grows (every grant takes a larger value). */
+export const lockFenceKey = (resource: string, ns = '') => `${ns}lockfence:{${resource}}`;
 
 /**
  * How long a waiter keeps its place in line between two asks. Long enough to survive an event-loop
@@ -62,7 +35,7 @@ export class RedisLock implements DistributedLock {
   private readonly defaults: Required<Omit<AcquireOptions, 'beforeRetry'>>;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     defaults: Omit<AcquireOptions, 'beforeRetry'> = {},
     /** The store's key namespace; empty for none. */
     private readonly ns = '',
@@ -81,6 +54,7 @@ export class RedisLock implements DistributedLock {
       lockQueueKey(resource, this.ns),
       lockPlacesKey(resource, this.ns),
       lockTicketsKey(resource, this.ns),
+      lockFenceKey(resource, this.ns),
     ] as const;
     const placeTtlMs = Math.max(PLACE_TTL_MS, maxRetryDelayMs * 10);
     const started = performance.now();
@@ -90,11 +64,18 @@ export class RedisLock implements DistributedLock {
       for (let attempt = 1; ; attempt++) {
         const attemptStarted = Date.now();
         const position = await this.redis.lockAcquireFair(...keys, token, ttlMs, placeTtlMs);
-        if (position === 0) {
+        if (position <= 0) {
           acquired = true;
           const waitedMs = Math.round(performance.now() - started);
           // Validity counts from before the request was sent: the key may have been set any time since.
-          return { resource, token, validUntil: attemptStarted + ttlMs, attempts: attempt, waitedMs };
+          return {
+            resource,
+            token,
+            fence: -position,
+            validUntil: attemptStarted + ttlMs,
+            attempts: attempt,
+            waitedMs,
+          };
         }
         const remaining = deadline - performance.now();
         if (attempt >= maxAttempts || remaining <= 0) {
@@ -122,6 +103,54 @@ export class RedisLock implements DistributedLock {
     const sent = Date.now();
     const extended = await this.redis.lockExtend(lockKey(lock.resource, this.ns), lock.token, ttlMs);
     return extended === 1 ? { ...lock, validUntil: sent + ttlMs } : 'not-held';
+  }
+
+  async advanceFence(resource: string, fence: number): Promise<void> {
+    await this.redis.lockFenceAdvance(lockFenceKey(resource, this.ns), fence);
+  }
+}
+
+/**
+ * One independent Redis node of a Redlock (redlock.ts): plain set-if-absent, no line (a line per
+ * node cannot agree on one head without consensus), and the fence counter beside the lock.
+ */
+export class RedisLockNode implements LockNode {
+  constructor(
+    private readonly redis: Redis,
+    private readonly ns = '',
+  ) {}
+
+  async tryAcquire(resource: string, token: string, ttlMs: number): Promise<number | null> {
+    const counter = await this.redis.redlockAcquire(
+      lockKey(resource, this.ns),
+      lockFenceKey(resource, this.ns),
+      token,
+      ttlMs,
+    );
+    return counter < 0 ? null : counter;
+  }
+
+  async confirmFence(resource: string, token: string, fence: number): Promise<boolean> {
+    return (
+      (await this.redis.redlockConfirmFence(
+        lockKey(resource, this.ns),
+        lockFenceKey(resource, this.ns),
+        token,
+        fence,
+      )) === 1
+    );
+  }
+
+  async release(resource: string, token: string): Promise<boolean> {
+    return (await this.redis.lockRelease(lockKey(resource, this.ns), token)) === 1;
+  }
+
+  async extend(resource: string, token: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.lockExtend(lockKey(resource, this.ns), token, ttlMs)) === 1;
+  }
+
+  async advanceFence(resource: string, fence: number): Promise<void> {
+    await this.redis.lockFenceAdvance(lockFenceKey(resource, this.ns), fence);
   }
 }
 

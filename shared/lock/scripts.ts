@@ -8,6 +8,7 @@
  *   lockq:{42}   zset    waiting token -> arrival ticket (the line, in arrival order)
  *   lockqt:{42}  hash    waiting token -> until when (Redis ms) it keeps its place without asking
  *   lockqn:{42}  string  the ticket counter
+ *   lockfence:{42} string the fence counter: every grant takes the next value (no TTL, so it only grows)
  * Only the head of the line may take a free lock, so a buyer who came first is served first. A waiter
  * that stops asking (crashed, paused) loses its place once its time runs out, so a dead waiter cannot
  * block the line for longer than that. Every step is O(log n) in the length of the line.
@@ -16,14 +17,15 @@ import type { Result } from 'ioredis';
 import { NOW_MS } from '../lua.ts';
 
 export const lockScripts = {
-  /** 0 = acquired; n > 0 = waiting, n-th in line. */
+  /** -fence (< 0) = acquired with that fencing token; n > 0 = waiting, n-th in line. */
   lockAcquireFair: {
-    numberOfKeys: 4,
+    numberOfKeys: 5,
     lua: `
 ${NOW_MS}
 local token = ARGV[1]
--- Already ours: a resent script whose reply a dropped connection lost.
-if redis.call('GET', KEYS[1]) == token then return 0 end
+-- Already ours: a resent script whose reply a dropped connection lost. Nobody else was granted
+-- since, so the counter is still our fence.
+if redis.call('GET', KEYS[1]) == token then return -tonumber(redis.call('GET', KEYS[5]) or '0') end
 local head
 while true do
   head = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
@@ -39,7 +41,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 and (not head or head == token) then
     redis.call('ZREM', KEYS[2], token)
     redis.call('HDEL', KEYS[3], token)
   end
-  return 0
+  return -redis.call('INCR', KEYS[5])
 end
 if not redis.call('ZSCORE', KEYS[2], token) then
   redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[4]), token)
@@ -71,6 +73,48 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0`,
   },
+  /**
+   * A Redlock node's half of a grant: set the lock if free and increment the fence counter, answering
+   * it (the Redlock takes the largest of its majority, and has the lower nodes record it with
+   * redlockConfirmFence). -1 = busy. Already ours (a resend) answers the counter as it is: nobody
+   * else was granted here since.
+   */
+  redlockAcquire: {
+    numberOfKeys: 2,
+    lua: `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return tonumber(redis.call('GET', KEYS[2]) or '0')
+end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return redis.call('INCR', KEYS[2])
+end
+return -1`,
+  },
+  /**
+   * Record the grant's fence on this node, only while the grant still holds the lock here: the next
+   * holder can take this node only after it, so it increments a counter at least this large.
+   * 1 = recorded.
+   */
+  redlockConfirmFence: {
+    numberOfKeys: 2,
+    lua: `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[2]) then
+  redis.call('SET', KEYS[2], ARGV[2])
+end
+return 1`,
+  },
+  /** Raise a fence counter to at least ARGV[1] (never lowers it). Returns the counter. */
+  lockFenceAdvance: {
+    numberOfKeys: 1,
+    lua: `
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return tonumber(ARGV[1])
+end
+return current`,
+  },
 } as const;
 
 declare module 'ioredis' {
@@ -80,6 +124,7 @@ declare module 'ioredis' {
       queueKey: string,
       placesKey: string,
       ticketsKey: string,
+      fenceKey: string,
       token: string,
       ttlMs: number,
       placeTtlMs: number,
@@ -89,5 +134,10 @@ declare module 'ioredis' {
     lockRelease(key: string, token: string): Result<number, Context>;
     /** 1 = extended, 0 = the key holds another token (or none). */
     lockExtend(key: string, token: string, ttlMs: number): Result<number, Context>;
+    /** The fence counter incremented by this grant, or -1 when busy. */
+    redlockAcquire(key: string, fenceKey: string, token: string, ttlMs: number): Result<number, Context>;
+    /** 1 = recorded, 0 = the lock here is not the token's. */
+    redlockConfirmFence(key: string, fenceKey: string, token: string, fence: number): Result<number, Context>;
+    lockFenceAdvance(fenceKey: string, fence: number): Result<number, Context>;
   }
 }

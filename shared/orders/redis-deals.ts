@@ -3,7 +3,7 @@
  * turns its codes into typed results. The deal's keys are its own; it shares the product's live
  * stock key (and hash tag) with the stock capability, because a reservation takes the same units.
  */
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { holdsKey, stockKey } from '../stock/redis-stock.ts';
 import type {
   DealLaunch,
@@ -27,7 +27,7 @@ export const reservationValue = (r: Omit<Reservation, 'orderId'>) =>
 
 export class RedisDeals implements LiveDeals {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     /** The store's key namespace (shared/redis.ts `keyNamespace`); empty for none. */
     private readonly ns = '',
   ) {}

@@ -33,6 +33,18 @@ export type RecordOutcome =
     }
   /** A product is on a hot deal (or its end has not settled it yet): sold only through orders. */
   | { readonly status: 'deal-active'; readonly productIds: readonly number[] }
+  /**
+   * A newer lock holder already wrote these products: the fence this purchase carries is lower than
+   * the one recorded, so its lock expired while it worked.
+   */
+  | {
+      readonly status: 'fenced';
+      readonly fences: readonly {
+        readonly productId: number;
+        readonly fence: number;
+        readonly stored: number;
+      }[];
+    }
   /** The purchase was priced from a live price that is no longer the durable one. */
   | {
       readonly status: 'price-changed';
@@ -40,8 +52,11 @@ export type RecordOutcome =
     };
 
 export interface PurchaseStore {
-  /** The purchase and every product's decrement, all or nothing; never below zero. */
-  record(purchase: PurchaseRecord): Promise<RecordOutcome>;
+  /**
+   * The purchase and every product's decrement, all or nothing; never below zero. `fences`: the lock
+   * fence of each locked product; its write is refused when the product has seen a higher one.
+   */
+  record(purchase: PurchaseRecord, fences?: ReadonlyMap<number, number>): Promise<RecordOutcome>;
   get(id: string): Promise<PurchaseRecord | null>;
   listByUser(userId: number, limit?: number): Promise<PurchaseRecord[]>;
   unitsSold(productId: number): Promise<number>;

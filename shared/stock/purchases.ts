@@ -12,7 +12,7 @@
  */
 import { ulid } from 'ulid';
 import type { AcquireOptions, DistributedLock, Lock } from '../lock/index.ts';
-import { LOCK_DEFAULTS, LockNotAcquiredError, withLocks } from '../lock/index.ts';
+import { LOCK_DEFAULTS, LockLostError, LockNotAcquiredError, withLocks } from '../lock/index.ts';
 import type { ProductRecord, PurchaseRecord, StockLine } from '../model.ts';
 import {
   DealActiveError,
@@ -141,7 +141,8 @@ export class PurchaseService {
       // Sold out: answer from the live store at once, before any lock wait and without DynamoDB.
       if (plan.shortages.length > 0) throw InsufficientStockError.of(plan.shortages);
 
-      const sell = () => this.reserveAndRecord(id, userId, request, plan, fingerprint);
+      const sell = (held: readonly Lock[] = []) =>
+        this.reserveAndRecord(id, userId, request, plan, fingerprint, fencesOf(held));
       if (plan.lockedProducts.length === 0) {
         const purchase = await sell();
         outcome = 'purchased';
@@ -176,6 +177,12 @@ export class PurchaseService {
       }
       if (error instanceof LockNotAcquiredError) {
         Object.assign(fields, { lock_attempts: error.attempts, lock_wait_ms: error.waitedMs });
+      }
+      if (error instanceof LockLostError) {
+        // The durable store has seen a fence the lock's counters may not know (they were lost):
+        // make the next grant's fence larger, or every later holder would be refused too.
+        Object.assign(fields, { fence: error.fence, stored_fence: error.storedFence });
+        await this.deps.locks.advanceFence(error.resource, error.storedFence).catch(() => undefined);
       }
       throw error;
     } finally {
@@ -223,6 +230,11 @@ export class PurchaseService {
           available: product.stock,
         });
       }
+      // Redis lost the product, and perhaps its lock's fence counter with it: start the counter above
+      // the fence DynamoDB recorded, so the next holder's write is not refused.
+      if (product.lock_fence !== undefined) {
+        await this.deps.locks.advanceFence(String(productId), product.lock_fence);
+      }
       const restored = await this.deps.stock.peek(productId);
       if (!restored) throw new StockUnavailableError(productId);
       live.set(productId, restored);
@@ -236,6 +248,7 @@ export class PurchaseService {
     request: PurchaseRequest,
     plan: SalePlan,
     fingerprint: string | undefined,
+    fences: ReadonlyMap<number, number>,
     restored = false,
   ): Promise<PurchaseRecord> {
     const { lines } = plan;
@@ -248,7 +261,7 @@ export class PurchaseService {
       // again, once; a store that keeps losing data is an outage, not a race.
       if (restored) throw new StockUnavailableError(reserved.productId);
       await this.liveStock([reserved.productId]);
-      return this.reserveAndRecord(id, userId, request, plan, fingerprint, true);
+      return this.reserveAndRecord(id, userId, request, plan, fingerprint, fences, true);
     }
 
     const [first] = plan.items;
@@ -262,8 +275,13 @@ export class PurchaseService {
       purchased_at: this.now().toISOString(),
       ...(fingerprint && { request_fingerprint: fingerprint }),
     };
-    return recordAndSettle(this.deps, purchase, lines);
+    return recordAndSettle(this.deps, purchase, lines, fences);
   }
+}
+
+/** Each locked product's fence, for the durable write's condition. */
+function fencesOf(locks: readonly Lock[]): Map<number, number> {
+  return new Map(locks.map((lock) => [Number(lock.resource), lock.fence]));
 }
 
 function lockFields(locks: readonly Lock[]) {
@@ -278,6 +296,7 @@ function lockFields(locks: readonly Lock[]) {
 function outcomeOf(error: unknown): string {
   if (error instanceof InsufficientStockError) return 'sold-out';
   if (error instanceof LockNotAcquiredError) return 'lock-conflict';
+  if (error instanceof LockLostError) return 'lock-lost';
   if (error instanceof ProductNotFoundError) return 'not-found';
   if (error instanceof PurchaseInProgressError) return 'in-progress';
   if (error instanceof IdempotencyKeyReusedError) return 'key-reused';

@@ -2,7 +2,7 @@
  * Live stock in Redis, the adapter behind the LiveStockStore port: the fast gate in front of
  * DynamoDB. Wraps the Lua in scripts.ts and turns its integer codes into typed results.
  */
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Component, Shortage, StockLine } from '../model.ts';
 import type {
   Hold,
@@ -55,10 +55,10 @@ export class RedisStock implements LiveStockStore {
   private readonly ns: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     options: RedisStockOptions = {},
   ) {
-    this.multiKeyScripts = options.multiKeyScripts ?? true;
+    this.multiKeyScripts = options.multiKeyScripts ?? !redis.isCluster;
     this.ns = options.namespace ?? '';
   }
 
@@ -110,17 +110,37 @@ export class RedisStock implements LiveStockStore {
     return (await this.peekMany([productId])).get(productId) ?? null;
   }
 
+  /**
+   * One read command per product, sent together: one pipeline on a single Redis; on a cluster,
+   * concurrent commands (auto-pipelined per node), since a pipeline there must stay on one node.
+   */
+  private async readEach<T>(
+    productIds: readonly number[],
+    read: (client: Redis | Cluster, key: string) => Promise<T>,
+    queue: (pipeline: ReturnType<Redis['pipeline']>, key: string) => void,
+  ): Promise<T[]> {
+    if (this.redis.isCluster)
+      return Promise.all(productIds.map((id) => read(this.redis, this.stockKeyOf(id))));
+    const pipeline = this.redis.pipeline();
+    for (const id of productIds) queue(pipeline, this.stockKeyOf(id));
+    const replies = (await pipeline.exec()) ?? [];
+    return productIds.map((_, i) => {
+      const [error, value] = replies[i] ?? [null, null];
+      if (error) throw error;
+      return value as T;
+    });
+  }
+
   /** Live stock of several products in one round trip; missing where Redis has none. */
   async peekMany(productIds: readonly number[]): Promise<Map<number, LiveStock>> {
-    const pipeline = this.redis.pipeline();
-    for (const id of productIds)
-      pipeline.hmget(this.stockKeyOf(id), 'available', 'price', 'strategy', 'components', 'deal');
-    const replies = (await pipeline.exec()) ?? [];
+    const replies = await this.readEach(
+      productIds,
+      (client, key) => client.hmget(key, 'available', 'price', 'strategy', 'components', 'deal'),
+      (pipeline, key) => pipeline.hmget(key, 'available', 'price', 'strategy', 'components', 'deal'),
+    );
     const live = new Map<number, LiveStock>();
     productIds.forEach((id, i) => {
-      const [error, fields] = replies[i] ?? [null, null];
-      if (error) throw error;
-      const [available, price, strategy, components, deal] = (fields ?? []) as (string | null)[];
+      const [available, price, strategy, components, deal] = (replies[i] ?? []) as (string | null)[];
       if (available === null || available === undefined) return;
       live.set(id, {
         available: Number(available),
@@ -136,13 +156,14 @@ export class RedisStock implements LiveStockStore {
   /** Available units of many products in one round trip; null where Redis has none. */
   async availableOf(productIds: readonly number[]): Promise<Map<number, number | null>> {
     if (productIds.length === 0) return new Map();
-    const pipeline = this.redis.pipeline();
-    for (const id of productIds) pipeline.hget(this.stockKeyOf(id), 'available');
-    const replies = (await pipeline.exec()) ?? [];
+    const replies = await this.readEach(
+      productIds,
+      (client, key) => client.hget(key, 'available'),
+      (pipeline, key) => pipeline.hget(key, 'available'),
+    );
     return new Map(
       productIds.map((id, i) => {
-        const [error, value] = replies[i] ?? [null, null];
-        if (error) throw error;
+        const value = replies[i] ?? null;
         return [id, value === null ? null : Number(value)];
       }),
     );

@@ -5,11 +5,13 @@
  *   duplicate           → release ours; the first request with this Idempotency-Key is the outcome
  *   insufficient        → release; DynamoDB holds less than the live store believed
  *   price-changed       → release; the live price is set to the durable one (never charge a stale one)
+ *   fenced              → release; a newer lock holder wrote first, this one's lock had expired
  *   deal-active         → release; a hot deal runs on a product (its orders sell it)
  *   threw (outcome unknown) → ask DynamoDB; release only when the purchase is certainly absent, and
  *                          leave the holds to the reconciler when even that is unknown.
  * Every exit leaves `initial = available + held + durable` true.
  */
+import { LockLostError } from '../lock/errors.ts';
 import type { PurchaseRecord, StockLine } from '../model.ts';
 import { DurableOutcomeUnknownError } from '../outcome.ts';
 import {
@@ -36,10 +38,11 @@ export async function recordAndSettle(
   deps: SettlementDeps,
   purchase: PurchaseRecord,
   lines: readonly StockLine[],
+  fences?: ReadonlyMap<number, number>,
 ): Promise<PurchaseRecord> {
   let recorded: Awaited<ReturnType<PurchaseStore['record']>>;
   try {
-    recorded = await deps.purchases.record(purchase);
+    recorded = await deps.purchases.record(purchase, fences);
   } catch (error) {
     return settleFailedWrite(deps, purchase, lines, error);
   }
@@ -54,6 +57,15 @@ export async function recordAndSettle(
     const earlier = await deps.purchases.get(purchase.id);
     if (!earlier) throw new PurchaseInProgressError(purchase.id);
     return replay(earlier, purchase.request_fingerprint);
+  }
+  if (recorded.status === 'fenced') {
+    deps.log.warn('durable write refused: a newer lock holder wrote first', {
+      purchase_id: purchase.id,
+      fences: recorded.fences,
+    });
+    const [first] = recorded.fences;
+    if (!first) throw new RangeError('fenced without a fence');
+    throw new LockLostError(String(first.productId), first.fence, first.stored);
   }
   if (recorded.status === 'deal-active') {
     // A deal opened in DynamoDB after the live store let this purchase in: the deal's orders sell it.

@@ -1,33 +1,53 @@
 /**
- * The Redis side: one ioredis client per process, with every script registered (shared/redis.ts),
- * and the adapters over it, all in this store's key namespace.
+ * The Redis side: one ioredis client per process (a standalone Redis, or a Redis Cluster when
+ * REDIS_CLUSTER_NODES is set), with every script registered (shared/redis.ts), and the adapters over
+ * it, all in this store's key namespace. The product locks run on that Redis, or as a Redlock over
+ * the independent nodes of REDLOCK_NODES.
  */
 import { required } from '../config.ts';
-import { RedisLock } from '../lock/redis-lock.ts';
+import { RedisLock, RedisLockNode } from '../lock/redis-lock.ts';
+import { Redlock } from '../lock/redlock.ts';
 import { RedisDeals } from '../orders/redis-deals.ts';
-import { createRedis } from '../redis.ts';
+import {
+  createLockNode,
+  createRedis,
+  createRedisCluster,
+  isCluster,
+  type RedisClient,
+  whenReady,
+} from '../redis.ts';
 import { RedisStock } from '../stock/redis-stock.ts';
 import { provider } from './provider.ts';
 import { secretString } from './secrets.ts';
 import { namespace, settings } from './settings.ts';
 
-export const redisClient = provider('redis', { redis: true }, [], async () => {
+/** ElastiCache's AUTH token lives in Secrets Manager; the function reads it at cold start. */
+async function redisPassword(): Promise<string | undefined> {
+  const arn = settings().REDIS_AUTH_SECRET_ARN;
+  return arn ? secretString(arn) : undefined;
+}
+
+export const redisClient = provider('redis', { redis: true }, [], async (): Promise<RedisClient> => {
   const cfg = settings();
-  // ElastiCache's AUTH token lives in Secrets Manager; the function reads it at cold start.
-  const password = cfg.REDIS_AUTH_SECRET_ARN ? await secretString(cfg.REDIS_AUTH_SECRET_ARN) : undefined;
+  const password = await redisPassword();
+  if (cfg.REDIS_CLUSTER_NODES.length > 0) {
+    return createRedisCluster(cfg.REDIS_CLUSTER_NODES, {
+      commandTimeout: cfg.REDIS_COMMAND_TIMEOUT_MS,
+      tls: cfg.REDIS_TLS,
+      ...(password && { password }),
+    });
+  }
   return createRedis(required(cfg, 'REDIS_URL'), {
     commandTimeout: cfg.REDIS_COMMAND_TIMEOUT_MS,
     ...(password && { password }),
   });
 });
 
-/** The live stock and holds (shared/stock). */
-export const liveStock = provider(
-  'live-stock',
-  {},
-  [redisClient],
-  async () => new RedisStock(await redisClient.get(), { namespace: namespace() }),
-);
+/** The live stock and holds (shared/stock). On a cluster, carts take per-product holds in order. */
+export const liveStock = provider('live-stock', {}, [redisClient], async () => {
+  const redis = await redisClient.get();
+  return new RedisStock(redis, { namespace: namespace(), multiKeyScripts: !isCluster(redis) });
+});
 
 /** The hot deals' live state: admission, reservations, buyers' counts (shared/orders). */
 export const liveDeals = provider(
@@ -37,10 +57,28 @@ export const liveDeals = provider(
   async () => new RedisDeals(await redisClient.get(), namespace()),
 );
 
-/** The product locks of the `lock` strategy (shared/lock). */
-export const productLocks = provider(
-  'product-locks',
-  {},
-  [redisClient],
-  async () => new RedisLock(await redisClient.get(), {}, namespace()),
-);
+/**
+ * The product locks of the `lock` strategy (shared/lock): the single-node lock on the main Redis
+ * (first-come-first-served), or a Redlock over REDLOCK_NODES (a majority of independent nodes; see
+ * shared/lock/redlock.ts for what it does to the order).
+ */
+export const productLocks = provider('product-locks', {}, [redisClient], async () => {
+  const cfg = settings();
+  if (cfg.REDLOCK_NODES.length === 0) return new RedisLock(await redisClient.get(), {}, namespace());
+  const password = await redisPassword();
+  const clients = cfg.REDLOCK_NODES.map((node) =>
+    createLockNode(node, {
+      // A partitioned node's commands are dropped, not refused: do not let them pile up.
+      commandTimeout: cfg.REDIS_COMMAND_TIMEOUT_MS,
+      ...(password && { password }),
+      ...(cfg.REDIS_TLS && { tls: {} }),
+    }),
+  );
+  // Connected before the first lock: a node still handshaking would count as failed.
+  await Promise.all(clients.map((client) => whenReady(client, 3_000)));
+  return new Redlock(
+    clients.map((client) => new RedisLockNode(client, namespace())),
+    {},
+    { driftFactor: cfg.REDLOCK_DRIFT_FACTOR, nodeTimeoutMs: cfg.REDLOCK_NODE_TIMEOUT_MS },
+  );
+});

@@ -6,8 +6,6 @@ import { allFunctions, functionProperties, type Json, logicalId, SYNTH_TIMEOUT, 
 
 const redisFunctions = allFunctions.filter((f) => f.uses.redis).map((f) => f.function);
 const otherFunctions = allFunctions.filter((f) => !f.uses.redis).map((f) => f.function);
-/** Until shared/config.ts reads REDIS_CLUSTER_NODES, the cluster modes warn at synth. */
-const runtimeReadsClusterNodes = 'REDIS_CLUSTER_NODES' in configSchema.shape;
 
 function alarmDimensionValues(template: Template, metricName: string): unknown[] {
   return Object.values(template.findResources('AWS::CloudWatch::Alarm')).flatMap((alarm) =>
@@ -21,6 +19,8 @@ function expectClusterNodesEnvironment(template: Template, stack: FlashSaleStack
   for (const name of redisFunctions) {
     const variables = functionProperties(template, stack, name).Environment.Variables;
     expect(variables.REDIS_CLUSTER_NODES, name).toEqual(endpoint);
+    // The cluster client must speak TLS: in-transit encryption is on in every mode.
+    expect(variables.REDIS_TLS, name).toBe('true');
     expect(variables.REDIS_URL, name).toBeUndefined();
     expect(variables.REDIS_AUTH_SECRET_ARN, name).toEqual({ Ref: logicalId(stack, stack.redis.authSecret) });
   }
@@ -32,12 +32,12 @@ function expectClusterNodesEnvironment(template: Template, stack: FlashSaleStack
   }
 }
 
-function expectRuntimeWarning(stack: FlashSaleStack) {
-  const warnings = Annotations.fromStack(stack).findWarning(
-    '*',
-    Match.stringLikeRegexp('REDIS_CLUSTER_NODES'),
-  );
-  expect(warnings.length > 0).toBe(!runtimeReadsClusterNodes);
+/** The runtime reads REDIS_CLUSTER_NODES (shared/config.ts): the cluster modes synthesize without a warning. */
+function expectRuntimeReadsClusterNodes(stack: FlashSaleStack) {
+  expect('REDIS_CLUSTER_NODES' in configSchema.shape).toBe(true);
+  expect(
+    Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('REDIS_CLUSTER_NODES')),
+  ).toEqual([]);
 }
 
 describe('redisMode=cluster', () => {
@@ -102,10 +102,10 @@ describe('redisMode=cluster', () => {
     expect(perAlarm.sort()).toEqual([10, 2]);
   });
 
-  it('passes cdk-nag and warns while the functions cannot read REDIS_CLUSTER_NODES', () => {
+  it('passes cdk-nag, with no warning: the functions read REDIS_CLUSTER_NODES', () => {
     const report = (validationReport.pluginReports as Json[]).find((r) => r.pluginName === 'AwsSolutions');
     expect(report?.violations).toEqual([]);
-    expectRuntimeWarning(stack);
+    expectRuntimeReadsClusterNodes(stack);
   });
 });
 
@@ -177,9 +177,9 @@ describe('redisMode=serverless', () => {
     expect(alarmDimensionValues(template, 'DatabaseMemoryUsagePercentage')).toEqual([]);
   });
 
-  it('passes cdk-nag and warns while the functions cannot read REDIS_CLUSTER_NODES', () => {
+  it('passes cdk-nag, with no warning: the functions read REDIS_CLUSTER_NODES', () => {
     const report = (validationReport.pluginReports as Json[]).find((r) => r.pluginName === 'AwsSolutions');
     expect(report?.violations).toEqual([]);
-    expectRuntimeWarning(stack);
+    expectRuntimeReadsClusterNodes(stack);
   });
 });

@@ -274,7 +274,11 @@ describe('lock ordering', () => {
     expect(sections).toBe(2_000);
     expect(maxInside).toBe(1);
     expect([...outcomes]).toEqual(['released']);
-    expect(await healthy.redis.exists(lockKey(a), lockKey(b), lockQueueKey(a), lockQueueKey(b))).toBe(0);
+    // One key per EXISTS: on a cluster the four keys live in two slots.
+    const left = await Promise.all(
+      [lockKey(a), lockKey(b), lockQueueKey(a), lockQueueKey(b)].map((key) => healthy.redis.exists(key)),
+    );
+    expect(left).toEqual([0, 0, 0, 0]);
   });
 
   it('gives up cleanly with LOCK_CONFLICT when one lock stays busy past the budget, holding nothing after', async () => {
@@ -330,7 +334,8 @@ describe('partial failures', () => {
     return created;
   }
 
-  it.each([true, false])(
+  // One script over several products needs them on one node: not on a cluster (the cluster project).
+  it.each(healthy.redis.isCluster ? [false] : [true, false])(
     'releases the lines already held when a later line falls short (one script: %s)',
     async (multiKeyScripts) => {
       const [a, b, c] = await products([5, 5, 0]);

@@ -276,6 +276,7 @@ describe('a sold-out product', () => {
       },
       release: (lock) => locks.release(lock),
       extend: (lock, ttlMs) => locks.extend(lock, ttlMs),
+      advanceFence: (resource, fence) => locks.advanceFence(resource, fence),
     };
     const service = new PurchaseService({
       stock: healthy.stock,

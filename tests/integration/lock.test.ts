@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   type Lock,
   LockNotAcquiredError,
+  lockFenceKey,
   lockKey,
   lockPlacesKey,
   lockQueueKey,
@@ -229,6 +230,7 @@ describe('first-come-first-served', () => {
       lockQueueKey(resource),
       lockPlacesKey(resource),
       lockTicketsKey(resource),
+      lockFenceKey(resource),
       'dead-waiter',
       5_000,
       200,

@@ -9,7 +9,7 @@ import { OrderRepository } from '../../shared/db/index.ts';
 import type { OrderRecord } from '../../shared/model.ts';
 import { countStatuses, type Reply, startTestApi, type TestApi } from '../support/api.ts';
 import { services } from '../support/app.ts';
-import { dynamo } from '../support/services.ts';
+import { dynamo, flushAll } from '../support/services.ts';
 
 let api: TestApi;
 let admin: string;
@@ -346,7 +346,7 @@ describe('Redis losing a deal mid-way', () => {
     }
     const before = await conservation(product.id);
     const { redis, reconciler } = await app();
-    await redis.flushall();
+    await flushAll(redis);
 
     const summary = await reconciler.reconcileAll();
     expect(summary.restored).toBeGreaterThan(0);
@@ -369,7 +369,7 @@ describe('Redis losing a deal mid-way', () => {
     const buyers = await users(4);
     await order(buyers[0]!.token, product.id, 3);
     const { redis } = await app();
-    await redis.flushall();
+    await flushAll(redis);
     expect((await order(buyers[1]!.token, product.id, 2)).body.code).toBe('INSUFFICIENT_STOCK');
     expect((await order(buyers[2]!.token, product.id, 1)).status).toBe(202);
     await expectConserved(product.id);

@@ -4,17 +4,17 @@
  * middleware on it), another Redis client.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Redis } from 'ioredis';
 import { OrderRepository, ProductRepository } from '#shared/db';
 import { DealRestore, DealService, OrderService, RedisDeals } from '#shared/orders';
 import { Reconciler, RedisStock } from '#shared/stock';
+import type { RedisClient } from '../../shared/redis.ts';
 import { quietLog, type stack } from './services.ts';
 
 export function hotDeals(
   base: ReturnType<typeof stack>,
   options: {
     doc?: DynamoDBDocumentClient;
-    redis?: Redis;
+    redis?: RedisClient;
     holdStaleAfterMs?: number;
     reconcileBudget?: number;
   } = {},

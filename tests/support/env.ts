@@ -2,6 +2,8 @@
 import { inject } from 'vitest';
 
 process.env.REDIS_URL = inject('redisUrl');
+// On the cluster project the service speaks the cluster protocol, as a deployed cluster-mode stack does.
+if (inject('redisClusterNodes')) process.env.REDIS_CLUSTER_NODES = inject('redisClusterNodes');
 process.env.DYNAMODB_ENDPOINT = inject('dynamoEndpoint');
 process.env.JWT_SECRET = 'integration-test-signing-key-0123456789abcdef';
 // bcrypt at cost 4 keeps hundreds of test logins fast; production defaults to 10.

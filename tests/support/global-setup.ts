@@ -10,20 +10,28 @@ import { createDynamoClient, createTables } from '../../shared/db/index.ts';
 declare module 'vitest' {
   export interface ProvidedContext {
     redisUrl: string;
+    /** `host:port,...` of a Redis Cluster the tests run on; empty for the standalone redis-server. */
+    redisClusterNodes: string;
     dynamoEndpoint: string;
   }
 }
 
-export default async function setup(project: TestProject) {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-  const [redis, dynamo] = await Promise.all([startRedisServer(), startDynamoDbLocal()]);
+export async function startDynamoWithTables() {
+  const dynamo = await startDynamoDbLocal();
   await createTables(createDynamoClient({ AWS_REGION: 'us-east-1', DYNAMODB_ENDPOINT: dynamo.url }), {
     users: 'users',
     products: 'products',
     purchases: 'purchases',
     orders: 'orders',
   });
+  return dynamo;
+}
+
+export default async function setup(project: TestProject) {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  const [redis, dynamo] = await Promise.all([startRedisServer(), startDynamoWithTables()]);
   project.provide('redisUrl', redis.url);
+  project.provide('redisClusterNodes', '');
   project.provide('dynamoEndpoint', dynamo.url);
   return async () => {
     await Promise.all([redis.stop(), dynamo.stop()]);

@@ -3,11 +3,11 @@
  * shared/services.ts, over the test Redis and DynamoDB Local, with a seam to break one of them.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Redis } from 'ioredis';
+import type { Cluster } from 'ioredis';
 import { inject } from 'vitest';
 import { createDocumentClient, ProductRepository, PurchaseRepository } from '../../shared/db/index.ts';
-import { type AcquireOptions, RedisLock } from '../../shared/lock/index.ts';
-import { createRedis } from '../../shared/redis.ts';
+import { type AcquireOptions, type DistributedLock, RedisLock } from '../../shared/lock/index.ts';
+import { createRedis, createRedisCluster, type RedisClient } from '../../shared/redis.ts';
 import {
   type EventLog,
   ProductService,
@@ -30,6 +30,24 @@ export const quietLog: EventLog & {
     this.lines.push({ level: 'error', message, fields });
   },
 };
+
+/** A client of the test Redis: the cluster on the cluster project, the redis-server otherwise. */
+export function testRedis(): RedisClient {
+  const nodes = inject('redisClusterNodes');
+  if (!nodes) return createRedis(inject('redisUrl'));
+  return createRedisCluster(
+    nodes.split(',').map((address) => {
+      const [host = '127.0.0.1', port = '0'] = address.split(':');
+      return { host, port: Number(port) };
+    }),
+  );
+}
+
+/** Empty the whole test Redis: every primary of a cluster (FLUSHALL acts on one node only). */
+export async function flushAll(redis: RedisClient): Promise<void> {
+  if (redis.isCluster) await Promise.all((redis as Cluster).nodes('master').map((node) => node.flushall()));
+  else await redis.flushall();
+}
 
 export function dynamo(): DynamoDBDocumentClient {
   return createDocumentClient({ AWS_REGION: 'us-east-1', DYNAMODB_ENDPOINT: inject('dynamoEndpoint') });
@@ -100,13 +118,15 @@ export function loseAnswers(doc: DynamoDBDocumentClient, operations: readonly st
 
 export function stack(
   options: {
-    redis?: Redis;
+    redis?: RedisClient;
     doc?: DynamoDBDocumentClient;
     holdStaleAfterMs?: number;
     lockOptions?: Omit<AcquireOptions, 'beforeRetry'>;
+    /** The product locks; the single-node lock on `redis` by default. */
+    locks?: DistributedLock;
   } = {},
 ) {
-  const redis = options.redis ?? createRedis(inject('redisUrl'));
+  const redis = options.redis ?? testRedis();
   const doc = options.doc ?? dynamo();
   const products = new ProductRepository(doc, 'products');
   const purchases = new PurchaseRepository(doc, 'purchases', 'products');
@@ -120,7 +140,7 @@ export function stack(
     catalog: new ProductService(products, stock, 'lock'),
     purchaseService: new PurchaseService({
       stock,
-      locks: new RedisLock(redis),
+      locks: options.locks ?? new RedisLock(redis),
       products,
       purchases,
       log: quietLog,

@@ -15,7 +15,7 @@ import {
   UnsupportedMediaTypeError,
   ValidationError,
 } from '../../shared/http/errors.ts';
-import { LockNotAcquiredError } from '../../shared/lock/errors.ts';
+import { LockLostError, LockNotAcquiredError, LockQuorumUnavailableError } from '../../shared/lock/errors.ts';
 import {
   IdempotencyKeyReusedError,
   InsufficientStockError,
@@ -36,6 +36,13 @@ const cases: [string, Error, number, string][] = [
   ['ProductNotFoundError', new ProductNotFoundError(7), 404, 'PRODUCT_NOT_FOUND'],
   ['InsufficientStockError', new InsufficientStockError(7, 3, 1), 400, 'INSUFFICIENT_STOCK'],
   ['LockNotAcquiredError', new LockNotAcquiredError('7', 12, 5000), 409, 'LOCK_CONFLICT'],
+  ['LockLostError', new LockLostError('7', 3, 4), 409, 'LOCK_CONFLICT'],
+  [
+    'LockQuorumUnavailableError',
+    new LockQuorumUnavailableError('7', 2, 60, 2, 3),
+    503,
+    'SERVICE_UNAVAILABLE',
+  ],
   ['IdempotencyKeyReusedError', new IdempotencyKeyReusedError('idem-x'), 422, 'IDEMPOTENCY_KEY_REUSED'],
   ['PurchaseInProgressError', new PurchaseInProgressError('idem-x'), 409, 'PURCHASE_IN_PROGRESS'],
   [
