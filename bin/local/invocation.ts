@@ -7,6 +7,7 @@
  */
 import type { FunctionName } from '../../shared/routes.ts';
 import { type LambdaHandler, lambdaContext } from './lambda-context.ts';
+import { type RuntimeSettings, runtimeSettings } from './settings.ts';
 
 export { lambdaContext };
 
@@ -52,9 +53,12 @@ export class FunctionFailedError extends Error {
 
 /**
  * Every handler on this thread's event loop, each module imported once (as one Lambda container
- * would): no isolation, no timeout. The tests use it to reach the services directly.
+ * would): no isolation, no timeout enforced. The tests use it to reach the services directly. The
+ * context still tells a handler its function's timeout (LOCAL_TIMEOUT_MS[_<FN>], the stack's by
+ * default), since handlers plan by it: a lock waiter leaves the line in time to finish.
  */
-export function inProcessInvoker(): Invoker {
+export function inProcessInvoker(settings: RuntimeSettings = runtimeSettings()): Invoker {
+  const timeoutOf = (name: FunctionName) => settings.functions.get(name)?.timeoutMs ?? 10_000;
   const handlers = new Map<FunctionName, Promise<LambdaHandler>>();
   const handlerOf = (name: FunctionName) => {
     let loaded = handlers.get(name);
@@ -65,7 +69,8 @@ export function inProcessInvoker(): Invoker {
     return loaded;
   };
   return {
-    invoke: async (name, event, requestId) => (await handlerOf(name))(event, lambdaContext(name, requestId)),
+    invoke: async (name, event, requestId) =>
+      (await handlerOf(name))(event, lambdaContext(name, requestId, Date.now() + timeoutOf(name))),
     close: async () => undefined,
   };
 }

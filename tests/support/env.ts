@@ -21,3 +21,6 @@ process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
 // DynamoDB Local slower than production's 3 s budget without anything being wrong.
 process.env.DYNAMODB_REQUEST_TIMEOUT_MS = '20000';
 process.env.REDIS_COMMAND_TIMEOUT_MS = '10000';
+// The functions' timeout as their context reports it, long enough for the budgets above: a lock
+// waiter keeps a DynamoDB timeout in reserve before its invocation ends (below HOLD_STALE_AFTER_MS).
+process.env.LOCAL_TIMEOUT_MS = '50000';
