@@ -92,7 +92,8 @@ export class CircuitBreaker {
    */
   admit(): Admission {
     const state = this.state;
-    if (state === 'open') throw new CircuitOpenError(this.name, this.openedAt + this.options.openMs - this.now());
+    if (state === 'open')
+      throw new CircuitOpenError(this.name, this.openedAt + this.options.openMs - this.now());
     if (state === 'half-open') {
       if (this.probing) throw new CircuitOpenError(this.name, this.options.openMs);
       this.probing = true;

@@ -8,6 +8,7 @@ import {
   NotAuthenticatedError,
   UserExistsError,
 } from '../auth/errors.ts';
+import { CircuitOpenError } from '../breaker/index.ts';
 import { DependencyUnavailableError } from '../health.ts';
 import { LockNotAcquiredError } from '../lock/errors.ts';
 import {
@@ -183,6 +184,15 @@ export const errorTable: readonly Rule[] = [
         code: 'ORDER_OUTCOME_UNKNOWN',
       },
       headers: { 'retry-after': '2' },
+    }),
+  ],
+  [
+    // The breaker is open: the answer an outage would give, at once, with the time it stays open.
+    CircuitOpenError,
+    (e: CircuitOpenError) => ({
+      status: 503,
+      body: { detail: 'A backing service is unavailable; try again', code: 'SERVICE_UNAVAILABLE' },
+      headers: { 'retry-after': String(Math.max(1, Math.ceil(e.retryAfterMs / 1000))) },
     }),
   ],
   [

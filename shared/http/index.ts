@@ -9,5 +9,6 @@ export {
   ValidationError,
 } from './errors.ts';
 export { matchRoute, type RouteMatch } from './route-match.ts';
+export { scheduled } from './scheduled.ts';
 export * as schemas from './schemas.ts';
 export { orderView, productView, purchaseView, userView } from './views.ts';

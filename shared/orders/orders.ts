@@ -92,6 +92,12 @@ export class OrderService {
     } catch (error) {
       return this.settleFailedWrite(order, error);
     }
+    this.deps.log.info('order placed', {
+      order_id: id,
+      product_id: productId,
+      status: order.status,
+      quantity,
+    });
     return order;
   }
 
@@ -139,6 +145,12 @@ export class OrderService {
       const outcome = await this.deps.orders.confirm(order, at);
       if (outcome === 'confirmed') {
         await this.commitReservation(order);
+        this.deps.log.info('order confirmed', {
+          order_id: id,
+          product_id: order.product_id,
+          status: 'CONFIRMED',
+          quantity: order.quantity,
+        });
         return { ...order, status: 'CONFIRMED', updated_at: at };
       }
       if (outcome === 'insufficient') {

@@ -135,13 +135,19 @@ export class PurchaseService {
       // Sold out: answer from the live store at once, before any lock wait and without DynamoDB.
       if (plan.shortages.length > 0) throw InsufficientStockError.of(plan.shortages);
 
-      const sell = () => this.reserveAndRecord(id, userId, request, plan, fingerprint);
+      const sell = () => this.reserveAndRecord(id, userId, request, plan, fingerprint, fields);
       if (plan.lockedProducts.length === 0) {
         const purchase = await sell();
         outcome = 'purchased';
         return purchase;
       }
-      const locked = await withLocks(this.deps.locks, plan.lockedProducts.map(String), sell, {
+      const lockStarted = performance.now();
+      const sellLocked = () => {
+        // Every lock of the sale is held from here: the wall time it took to get them all.
+        fields.lock_acquire_ms = Math.round(performance.now() - lockStarted);
+        return sell();
+      };
+      const locked = await withLocks(this.deps.locks, plan.lockedProducts.map(String), sellLocked, {
         ...this.deps.lockOptions,
         waitBudgetMs: this.lockWaitBudget(request.deadline),
         // Waiters stop as soon as any line's stock is gone instead of queueing for a lock to learn it.
@@ -230,10 +236,13 @@ export class PurchaseService {
     request: PurchaseRequest,
     plan: SalePlan,
     fingerprint: string | undefined,
+    fields: Record<string, unknown>,
     restored = false,
   ): Promise<PurchaseRecord> {
     const { lines } = plan;
+    const reserveStarted = performance.now();
     const reserved = await this.deps.stock.reserveAll(lines, id);
+    fields.reserve_ms = Math.round(performance.now() - reserveStarted);
     if (reserved.status === 'insufficient') throw InsufficientStockError.of(reserved.shortages);
     if (reserved.status === 'duplicate') throw new PurchaseInProgressError(id);
     if (reserved.status === 'unknown') {
@@ -241,7 +250,7 @@ export class PurchaseService {
       // again, once; a store that keeps losing data is an outage, not a race.
       if (restored) throw new StockUnavailableError(reserved.productId);
       await this.liveStock([reserved.productId]);
-      return this.reserveAndRecord(id, userId, request, plan, fingerprint, true);
+      return this.reserveAndRecord(id, userId, request, plan, fingerprint, fields, true);
     }
 
     const [first] = plan.items;
@@ -255,7 +264,7 @@ export class PurchaseService {
       purchased_at: this.now().toISOString(),
       ...(fingerprint && { request_fingerprint: fingerprint }),
     };
-    return recordAndSettle(this.deps, purchase, lines);
+    return recordAndSettle(this.deps, purchase, lines, fields);
   }
 }
 

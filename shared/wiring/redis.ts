@@ -1,12 +1,13 @@
 /**
  * The Redis side: one ioredis client per process, with every script registered (shared/redis.ts),
- * and the adapters over it, all in this store's key namespace.
+ * and the adapters over it, all in this store's key namespace, each behind the Redis circuit breaker.
  */
 import { required } from '../config.ts';
 import { RedisLock } from '../lock/redis-lock.ts';
 import { RedisDeals } from '../orders/redis-deals.ts';
 import { createRedis } from '../redis.ts';
 import { RedisStock } from '../stock/redis-stock.ts';
+import { behindBreaker } from './breakers.ts';
 import { provider } from './provider.ts';
 import { secretString } from './secrets.ts';
 import { namespace, settings } from './settings.ts';
@@ -22,25 +23,16 @@ export const redisClient = provider('redis', { redis: true }, [], async () => {
 });
 
 /** The live stock and holds (shared/stock). */
-export const liveStock = provider(
-  'live-stock',
-  {},
-  [redisClient],
-  async () => new RedisStock(await redisClient.get(), { namespace: namespace() }),
+export const liveStock = provider('live-stock', {}, [redisClient], async () =>
+  behindBreaker('redis', new RedisStock(await redisClient.get(), { namespace: namespace() })),
 );
 
 /** The hot deals' live state: admission, reservations, buyers' counts (shared/orders). */
-export const liveDeals = provider(
-  'live-deals',
-  {},
-  [redisClient],
-  async () => new RedisDeals(await redisClient.get(), namespace()),
+export const liveDeals = provider('live-deals', {}, [redisClient], async () =>
+  behindBreaker('redis', new RedisDeals(await redisClient.get(), namespace()), ['inFlightKeys']),
 );
 
 /** The product locks of the `lock` strategy (shared/lock). */
-export const productLocks = provider(
-  'product-locks',
-  {},
-  [redisClient],
-  async () => new RedisLock(await redisClient.get(), {}, namespace()),
+export const productLocks = provider('product-locks', {}, [redisClient], async () =>
+  behindBreaker('redis', new RedisLock(await redisClient.get(), {}, namespace())),
 );

@@ -1,11 +1,11 @@
 /** The stock capability's providers: products, purchases, the reconciler and the audit. */
 import { type Lock, LockNotAcquiredError } from '../lock/index.ts';
-import { logger } from '../logger.ts';
 import { ProductService } from '../stock/products.ts';
 import { PurchaseService } from '../stock/purchases.ts';
 import { Reconciler } from '../stock/reconciler.ts';
 import { productTable, purchaseTable } from './dynamodb.ts';
 import { dealRestore, dealService } from './hotdeal.ts';
+import { saleLog } from './metrics.ts';
 import { provider } from './provider.ts';
 import { liveDeals, liveStock, productLocks } from './redis.ts';
 import { settings } from './settings.ts';
@@ -32,7 +32,7 @@ export const purchaseService = provider(
       locks: await productLocks.get(),
       products: await productTable.get(),
       purchases: await purchaseTable.get(),
-      log: logger,
+      log: saleLog,
       restore: (product) => restore.restore(product),
       claimTtlMs: cfg.HOLD_STALE_AFTER_MS,
       inFlightKeys: (productId) => deals.inFlightKeys(productId),
@@ -60,7 +60,7 @@ export const inventoryAudit = provider(
       products: await productTable.get(),
       purchases: await purchaseTable.get(),
       inFlight: await liveDeals.get(),
-      log: logger,
+      log: saleLog,
       holdStaleAfterMs: settings().HOLD_STALE_AFTER_MS,
     }),
 );
@@ -91,7 +91,7 @@ export const reconciler = provider(
       purchases: await purchaseTable.get(),
       deals: await dealService.get(),
       inFlight: await liveDeals.get(),
-      log: logger,
+      log: saleLog,
       holdStaleAfterMs: settings().HOLD_STALE_AFTER_MS,
       // One pass at a time across every function and `npm run reconcile`; a pass that dies
       // mid-way frees the lease after its TTL.

@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  type BreakerState,
-  CircuitBreaker,
-  CircuitOpenError,
-  guarded,
-} from '../../shared/breaker/index.ts';
+import { type BreakerState, CircuitBreaker, CircuitOpenError, guarded } from '../../shared/breaker/index.ts';
 
 const outage = new Error('connect ECONNREFUSED 127.0.0.1:6379');
 const isOutage = (error: unknown) => error === outage;
@@ -143,7 +138,9 @@ describe('CircuitBreaker', () => {
   });
 
   it('refuses a threshold below 1', () => {
-    expect(() => new CircuitBreaker({ name: 'x', failureThreshold: 0, openMs: 1 })).toThrow(/failureThreshold/);
+    expect(() => new CircuitBreaker({ name: 'x', failureThreshold: 0, openMs: 1 })).toThrow(
+      /failureThreshold/,
+    );
   });
 });
 
