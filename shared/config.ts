@@ -84,9 +84,6 @@ export const configSchema = z.object({
    */
   PRODUCT_READ_CACHE_MS: int(1_000),
 
-  /** Where the local runtime serves its metrics (set by `npm start` only; see docs/operations.md). */
-  LOCAL_METRICS_URL: z.url().optional(),
-
   /** The local runtime's reconciliation interval (EventBridge runs it every minute in AWS). */
   RECONCILE_INTERVAL_MS: int(15_000),
   RECONCILE_ON_START: flag(true),

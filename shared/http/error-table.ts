@@ -33,6 +33,7 @@ import {
   StockUnavailableError,
   TooManyProductsError,
 } from '../stock/errors.ts';
+import { MetricsNotLocalError, MetricsUnavailableError } from '../wiring/local-metrics.ts';
 import {
   InvalidJsonError,
   MethodNotAllowedError,
@@ -186,6 +187,8 @@ export const errorTable: readonly Rule[] = [
       headers: { 'retry-after': '2' },
     }),
   ],
+  [MetricsNotLocalError, plain(501, 'METRICS_IN_CLOUDWATCH')],
+  [MetricsUnavailableError, plain(503, 'SERVICE_UNAVAILABLE', { 'retry-after': '1' })],
   [
     // The breaker is open: the answer an outage would give, at once, with the time it stays open.
     CircuitOpenError,

@@ -17,3 +17,6 @@ process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
 // DynamoDB Local slower than production's 3 s budget without anything being wrong.
 process.env.DYNAMODB_REQUEST_TIMEOUT_MS = '20000';
 process.env.REDIS_COMMAND_TIMEOUT_MS = '10000';
+// The handlers' EMF lines (a few per request) would flood the test output; tests/integration/metrics
+// and breaker turn them back on to read them.
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
