@@ -4,6 +4,7 @@
  */
 import { required } from '../config.ts';
 import { RedisLock } from '../lock/redis-lock.ts';
+import { logger } from '../logger.ts';
 import { RedisDeals } from '../orders/redis-deals.ts';
 import { createRedis } from '../redis.ts';
 import { RedisStock } from '../stock/redis-stock.ts';
@@ -16,10 +17,14 @@ export const redisClient = provider('redis', { redis: true }, [], async () => {
   const cfg = settings();
   // ElastiCache's AUTH token lives in Secrets Manager; the function reads it at cold start.
   const password = cfg.REDIS_AUTH_SECRET_ARN ? await secretString(cfg.REDIS_AUTH_SECRET_ARN) : undefined;
-  return createRedis(required(cfg, 'REDIS_URL'), {
+  const client = createRedis(required(cfg, 'REDIS_URL'), {
     commandTimeout: cfg.REDIS_COMMAND_TIMEOUT_MS,
     ...(password && { password }),
   });
+  // Each reconnect attempt of an outage would otherwise print a stack to stderr; the requests it
+  // fails are answered and logged (503), and the breaker's state changes are logged once each.
+  client.on('error', (error: Error) => logger.debug('redis connection error', { error: error.message }));
+  return client;
 });
 
 /** The live stock and holds (shared/stock). */
