@@ -1,14 +1,17 @@
 /** The stock capability's providers: products, purchases, the reconciler and the audit. */
 import { type Lock, LockNotAcquiredError } from '../lock/index.ts';
-import { ProductService } from '../stock/products.ts';
+import { ProductService, type ProductWithLiveStock, type StockView } from '../stock/products.ts';
 import { PurchaseService } from '../stock/purchases.ts';
 import { Reconciler } from '../stock/reconciler.ts';
 import { productTable, purchaseTable } from './dynamodb.ts';
 import { dealRestore, dealService } from './hotdeal.ts';
 import { saleLog } from './metrics.ts';
 import { provider } from './provider.ts';
+import { ReadCache } from './read-cache.ts';
 import { liveDeals, liveStock, productLocks } from './redis.ts';
 import { settings } from './settings.ts';
+
+export type ProductReads = Pick<ProductService, 'list' | 'get' | 'stockOf'>;
 
 export const productService = provider(
   'products',
@@ -17,6 +20,21 @@ export const productService = provider(
   async () =>
     new ProductService(await productTable.get(), await liveStock.get(), settings().PURCHASE_STRATEGY),
 );
+
+/** The product reads the crowd hammers, served from memory for PRODUCT_READ_CACHE_MS (0: not cached). */
+export const productReads = provider('product-reads', {}, [productService], async () => {
+  const products = await productService.get();
+  const ttlMs = settings().PRODUCT_READ_CACHE_MS;
+  if (ttlMs === 0) return products as ProductReads;
+  const lists = new ReadCache<ProductWithLiveStock[]>(ttlMs);
+  const views = new ReadCache<ProductWithLiveStock>(ttlMs);
+  const stocks = new ReadCache<StockView>(ttlMs);
+  return {
+    list: (skip, limit) => lists.get(`${skip}:${limit}`, () => products.list(skip, limit)),
+    get: (id) => views.get(String(id), () => products.get(id)),
+    stockOf: (id) => stocks.get(String(id), () => products.stockOf(id)),
+  } satisfies ProductReads;
+});
 
 /** Purchases restore a product the live store lost deal-aware, which reads the product's orders. */
 export const purchaseService = provider(

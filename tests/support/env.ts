@@ -20,3 +20,5 @@ process.env.REDIS_COMMAND_TIMEOUT_MS = '10000';
 // The handlers' EMF lines (a few per request) would flood the test output; tests/integration/metrics
 // and breaker turn them back on to read them.
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+// Tests read a product right after buying it; tests/integration/read-cache.test.ts turns the cache on.
+process.env.PRODUCT_READ_CACHE_MS ??= '0';
