@@ -30,6 +30,7 @@ import { type ArtilleryRun, bundleProcessor, runArtillery } from './artillery.ts
 import { type CpuSampler, cpuSampler } from './cpu.ts';
 import { type Answer, type Attempt, readEvents, type SignedUp } from './events.ts';
 import { type Api, api, startRuntime, users } from './local.ts';
+import { profileMarkdown, summarizeProfiles } from './profile.ts';
 import {
   type EndpointLatency,
   latencySvg,
@@ -69,6 +70,11 @@ export interface LoadOptions {
   readonly scale: Scale;
   /** bcrypt cost of the local runtime the sign-up variants run against (default 10, the deployed one). */
   readonly signupBcryptCost?: number | undefined;
+  /**
+   * Profile the local runtimes' CPU (`--cpu-prof`, every worker thread included) and write where the
+   * time went to profile.md beside the summary.
+   */
+  readonly profile?: boolean | undefined;
   /** An API that already runs (local `npm start` or a deployed stage); a private local stack if absent. */
   readonly target?: string | undefined;
   /** Where the results go; load/results/<time>-<scale> if absent. */
@@ -143,8 +149,10 @@ const noRepairs = (): Repairs => ({
  * the sign-up variants' runtime (`signupBcryptCost`, default 10) is started on first use.
  */
 export async function startLocalTarget(
-  options: { signupBcryptCost?: number | undefined } = {},
+  options: { signupBcryptCost?: number | undefined; profileDir?: string | undefined } = {},
 ): Promise<Target> {
+  const profiled = (name: string) =>
+    options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(options.profileDir, name)}`] : [];
   const [redis, dynamo] = await Promise.all([startRedisServer(), startDynamoDbLocal()]);
   const runtimes: Awaited<ReturnType<typeof startRuntime>>[] = [];
   const stopAll = async () => {
@@ -169,7 +177,7 @@ export async function startLocalTarget(
     ...LOCAL_ADMIN,
   });
   try {
-    const runtime = await startRuntime(runtimeEnv(4));
+    const runtime = await startRuntime(runtimeEnv(4), profiled('runtime'));
     runtimes.push(runtime);
     const client = api(runtime.url);
     const adminToken = await login(client, LOCAL_ADMIN.ADMIN_USERNAME, LOCAL_ADMIN.ADMIN_PASSWORD);
@@ -191,7 +199,7 @@ export async function startLocalTarget(
       endpoint: { url: runtime.url, bcryptCost: 4, pid: runtime.child.pid },
       signupEndpoint: () => {
         signup ??= (async () => {
-          const second = await startRuntime(runtimeEnv(signupCost));
+          const second = await startRuntime(runtimeEnv(signupCost), profiled('sign-up-runtime'));
           runtimes.push(second);
           // Its workers' first calls pay module loading; the run should not, as a sale's provisioned
           // concurrency spares its buyers Lambda's cold starts. Every function the run calls gets warm
@@ -540,7 +548,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadSession> {
 
   const target = options.target
     ? await remoteTarget(options.target)
-    : await startLocalTarget({ signupBcryptCost: options.signupBcryptCost });
+    : await startLocalTarget({
+        signupBcryptCost: options.signupBcryptCost,
+        profileDir: options.profile ? join(dir, 'profiles') : undefined,
+      });
   const cpu = cpuSampler();
   for (const [name, pid] of Object.entries({ ...target.pids, runner: process.pid })) cpu.watch(name, pid);
   const results: RunResult[] = [];
@@ -585,6 +596,15 @@ export async function runLoad(options: LoadOptions): Promise<LoadSession> {
   } finally {
     cpu.stop();
     await target.stop();
+  }
+  if (options.profile && !options.target) {
+    // The runtimes have exited, so every thread has written its profile.
+    const summaries = [
+      summarizeProfiles(join(dir, 'profiles', 'runtime'), 'runtime (plain variants, bcrypt cost 4)'),
+      summarizeProfiles(join(dir, 'profiles', 'sign-up-runtime'), "sign-up runtime (npm start's defaults)"),
+    ].filter((s) => s !== null);
+    writeFileSync(join(dir, 'profile.md'), profileMarkdown(summaries));
+    log(`load: CPU profile in ${join(dir, 'profile.md')}`);
   }
 
   const summary = [
