@@ -179,7 +179,7 @@ export class MetricRegistry {
  * there, and worker threads' stdout is piped through it) into `registry`, passing it on unchanged.
  * Returns the function that stops reading.
  */
-export function readStdout(registry: MetricRegistry): () => void {
+export function readStdout(registry: Pick<MetricRegistry, 'ingest'>): () => void {
   const stdout = process.stdout;
   const original = stdout.write;
   let carry = '';

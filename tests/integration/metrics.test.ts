@@ -27,8 +27,11 @@ const accessLog: Record<string, unknown>[] = [];
 beforeAll(async () => {
   registry = new MetricRegistry().serve();
   stopReading = readStdout({
-    ingest: (line: string) => (printed.push(line), registry.ingest(line)),
-  } as never);
+    ingest: (line: string) => {
+      printed.push(line);
+      return registry.ingest(line);
+    },
+  });
   api = await startTestApi({ metrics: registry, accessLog: (line) => accessLog.push(JSON.parse(line)) });
   admin = await api.admin();
 });
