@@ -95,7 +95,12 @@ describe('GET /api/admin/metrics', () => {
       { id: 'scheduled-1' },
       { functionName: 'reconcile-inventory', awsRequestId: 'r-1', getRemainingTimeInMillis: () => 50_000 },
     );
-    expect((await reconciler.verify()).consistent).toBe(true);
+    // This product's row: other files leave their own products broken on purpose.
+    const audit = await reconciler.verify();
+    expect(audit.products.find((p) => p.product_id === product.id)).toMatchObject({
+      ok: true,
+      redis_stock: 5,
+    });
     const after = await adminMetrics();
     expect(total(after, 'ReconcileDrift') - total(before, 'ReconcileDrift')).toBeGreaterThanOrEqual(1);
     expect(total(after, 'ReconcileRepairs') - total(before, 'ReconcileRepairs')).toBeGreaterThanOrEqual(1);

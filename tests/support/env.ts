@@ -19,6 +19,10 @@ process.env.DYNAMODB_REQUEST_TIMEOUT_MS = '20000';
 process.env.REDIS_COMMAND_TIMEOUT_MS = '10000';
 // The handlers' EMF lines (a few per request) would flood the test output; tests/integration/metrics
 // and breaker turn them back on to read them.
-process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 // Tests read a product right after buying it; tests/integration/read-cache.test.ts turns the cache on.
-process.env.PRODUCT_READ_CACHE_MS ??= '0';
+process.env.PRODUCT_READ_CACHE_MS = '0';
+// The production breaker settings; tests/integration/breaker.test.ts sets its own. Set here because
+// one test worker may run several files one after another, and a file's settings must not leak.
+process.env.BREAKER_FAILURE_THRESHOLD = '5';
+process.env.BREAKER_OPEN_MS = '5000';
