@@ -1,9 +1,9 @@
 import { endpoint, schemas } from '#shared/http';
-import { productService } from '#shared/wiring/stock';
+import { productReads } from '#shared/wiring/stock';
 
 export const handler = endpoint(
   'get-product-stock',
   { params: schemas.idParams },
-  { products: productService },
+  { products: productReads },
   ({ params, services }) => services.products.stockOf(params.id),
 );

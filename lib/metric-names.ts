@@ -58,6 +58,11 @@ export const saleMetrics = {
   /** Hot-deal orders that reached a state; carries the extra dimension `state`. */
   HotDealOrders: 'Count',
 
+  /** A circuit breaker opened; carries the extra dimension `dependency` (redis, dynamodb). */
+  BreakerOpened: 'Count',
+  /** A call refused at once because its dependency's breaker is open (a fast 503); same dimension. */
+  BreakerRejected: 'Count',
+
   /** A cold start (Powertools `captureColdStartMetric`); carries the extra dimension `function_name`. */
   ColdStart: 'Count',
 } as const satisfies Record<string, MetricUnit>;
@@ -73,6 +78,10 @@ export const MetricName = Object.fromEntries(Object.keys(saleMetrics).map((name)
 export const HOT_DEAL_STATE_DIMENSION = 'state';
 export const hotDealOrderStates = ['PENDING', 'CONFIRMED', 'CANCELLED', 'EXPIRED'] as const;
 export type HotDealOrderState = (typeof hotDealOrderStates)[number];
+
+/** The extra dimension of the breaker metrics and the values it takes. */
+export const BREAKER_DEPENDENCY_DIMENSION = 'dependency';
+export const breakerDependencies = ['redis', 'dynamodb'] as const;
 
 /** The extra dimension Powertools adds to `ColdStart`. */
 export const COLD_START_FUNCTION_DIMENSION = 'function_name';

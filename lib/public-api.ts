@@ -28,7 +28,10 @@ export interface PublicApiProps {
 /** HTTP API context variables (REST API names such as `$context.identity.caller` do not exist here). */
 const accessLogFormat = AccessLogFormat.custom(
   JSON.stringify({
+    // The id the function's log lines and metrics carry as `request_id` (shared/http/endpoint.ts).
     requestId: '$context.requestId',
+    // The Lambda request id: Powertools logs it as `function_request_id`.
+    integrationRequestId: '$context.integration.requestId',
     requestTime: '$context.requestTime',
     sourceIp: '$context.identity.sourceIp',
     userAgent: '$context.identity.userAgent',

@@ -11,10 +11,17 @@ import { Construct } from 'constructs';
 import type { FunctionName, TableName } from '#shared/routes';
 import type { EndpointFunction } from './endpoint-function.ts';
 import type { FailedInvocations } from './failed-invocations.ts';
-import { hotDealOrderStates } from './metric-names.ts';
+import { breakerDependencies, hotDealOrderStates } from './metric-names.ts';
 import type { PublicApi } from './public-api.ts';
 import type { RedisCache } from './redis-cache.ts';
-import { coldStartsByFunction, hotDealOrders, perSecond, SALE_PERIOD, saleMetric } from './sale-metrics.ts';
+import {
+  breakerMetric,
+  coldStartsByFunction,
+  hotDealOrders,
+  perSecond,
+  SALE_PERIOD,
+  saleMetric,
+} from './sale-metrics.ts';
 
 export interface SaleDashboardProps {
   readonly functions: ReadonlyMap<FunctionName, EndpointFunction>;
@@ -159,6 +166,13 @@ export class SaleDashboard extends Construct {
         { width: THIRD },
       ),
       graph('Cold starts', [coldStartsByFunction()], { width: THIRD }),
+      // An open breaker answers 503 at once (docs/operations.md#circuit-breakers): how often it
+      // opened, and how many requests it turned away meanwhile.
+      graph(
+        'Circuit breakers',
+        breakerDependencies.map((d) => breakerMetric('BreakerOpened', d, `${d} opened`)),
+        { right: breakerDependencies.map((d) => breakerMetric('BreakerRejected', d, `${d} fast 503s`)) },
+      ),
     );
 
     this.dashboard.addWidgets(

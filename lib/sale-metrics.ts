@@ -5,6 +5,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import {
+  BREAKER_DEPENDENCY_DIMENSION,
   COLD_START_FUNCTION_DIMENSION,
   HOT_DEAL_STATE_DIMENSION,
   type HotDealOrderState,
@@ -51,6 +52,15 @@ export function perSecond(name: SaleMetricName, label: string): cloudwatch.MathE
 
 export function hotDealOrders(state: HotDealOrderState): cloudwatch.Metric {
   return saleMetric('HotDealOrders', 'Sum', { label: state, extra: { [HOT_DEAL_STATE_DIMENSION]: state } });
+}
+
+/** A breaker metric (BreakerOpened, BreakerRejected) of one dependency. */
+export function breakerMetric(
+  name: 'BreakerOpened' | 'BreakerRejected',
+  dependency: string,
+  label: string,
+): cloudwatch.Metric {
+  return saleMetric(name, 'Sum', { label, extra: { [BREAKER_DEPENDENCY_DIMENSION]: dependency } });
 }
 
 /**

@@ -161,6 +161,17 @@ export const configSchema = z.object({
    * Lambda timeout), so the reconciler may settle it.
    */
   HOLD_STALE_AFTER_MS: int(60_000),
+  /** Redis or DynamoDB outages in a row that open its circuit breaker (then 503 at once). */
+  BREAKER_FAILURE_THRESHOLD: z.coerce.number().int().min(1).default(5),
+  /** How long an open breaker refuses calls before one probe may go through (the Retry-After). */
+  BREAKER_OPEN_MS: int(5_000),
+
+  /**
+   * How long a container serves the product list and a product's view from memory. Never the
+   * purchase path, which reads Redis itself. 0 turns the cache off.
+   */
+  PRODUCT_READ_CACHE_MS: int(1_000),
+
   /** The local runtime's reconciliation interval (EventBridge runs it every minute in AWS). */
   RECONCILE_INTERVAL_MS: int(15_000),
   RECONCILE_ON_START: flag(true),

@@ -221,6 +221,15 @@ export const httpRoutes = [
     summary: 'Cancel a PENDING order; its units go back on sale',
     uses: { tables: { orders: 'readWrite' }, redis: true, ...authed },
   },
+  {
+    method: 'GET',
+    path: '/api/admin/metrics',
+    function: 'get-metrics',
+    access: 'admin',
+    successStatus: 200,
+    summary: "The local runtime's metrics as JSON (in AWS they are in CloudWatch)",
+    uses: { tables: {}, redis: false, ...authed },
+  },
 ] as const satisfies readonly HttpRoute[];
 
 export const scheduledFunctions = [

@@ -9,6 +9,10 @@
  * answer, the client gets what API Gateway would give, in the contract's `{detail, code}` body:
  * 503 FUNCTION_TIMEOUT when the function ran past its timeout, 429 TOO_MANY_REQUESTS when the
  * function's queue is full, 500 INTERNAL_ERROR when it failed.
+ *
+ * Like API Gateway's access log (lib/public-api.ts), it can print one JSON line per request with
+ * the request id the function's log lines and metrics carry; and, outside /api, it serves the
+ * runtime's metrics as Prometheus text at GET /metrics.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -140,6 +144,7 @@ export async function invoke(
   request: IncomingMessage,
   response: ServerResponse,
   invoker: Invoker,
+  accessLog?: AccessLog,
 ): Promise<void> {
   const body = await readBody(request);
   if (body === null) {
@@ -152,6 +157,7 @@ export async function invoke(
   const name: EndpointName = match ? match.route.function : fallbackRoute.function;
   const routeKey = match ? `${match.route.method} ${match.route.path}` : '$default';
   const event = toEvent(request, body, routeKey, match?.pathParameters);
+  const started = performance.now();
   let result: APIGatewayProxyStructuredResultV2;
   try {
     result = (await invoker.invoke(
@@ -163,17 +169,43 @@ export async function invoke(
     result = gatewayError(error);
   }
   send(response, result);
+  accessLog?.(
+    JSON.stringify({
+      requestId: event.requestContext.requestId,
+      integrationRequestId: event.requestContext.requestId,
+      requestTime: event.requestContext.time,
+      sourceIp: event.requestContext.http.sourceIp,
+      routeKey,
+      status: result.statusCode ?? 200,
+      responseLatency: Math.round(performance.now() - started),
+    }),
+  );
 }
+
+export type AccessLog = (line: string) => void;
 
 export interface ApiServerOptions {
   /** Who runs the handlers. @default inProcessInvoker(): this thread, no isolation, no timeout */
   readonly invoker?: Invoker;
+  /** Gets one JSON access-log line per request (API Gateway's format). @default none */
+  readonly accessLog?: AccessLog;
+  /** Served as Prometheus text at GET /metrics. @default none: /metrics is an unknown route */
+  readonly metrics?: { prometheus(): string };
 }
+
+const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 
 export function createApiServer(options: ApiServerOptions = {}): Server {
   const invoker = options.invoker ?? inProcessInvoker();
+  const { metrics } = options;
   const server = createServer((request, response) => {
-    invoke(request, response, invoker).catch((error: unknown) => {
+    if (metrics && request.method === 'GET' && request.url?.split('?')[0] === '/metrics') {
+      const text = metrics.prometheus();
+      response.writeHead(200, { 'content-type': PROMETHEUS_TEXT, 'content-length': Buffer.byteLength(text) });
+      response.end(text);
+      return;
+    }
+    invoke(request, response, invoker, options.accessLog).catch((error: unknown) => {
       // Only a bug in this adapter lands here; handlers answer their own errors.
       console.error('local api gateway: unhandled error', error);
       if (!response.headersSent) send(response, errorResult(500, 'Internal server error', 'INTERNAL_ERROR'));

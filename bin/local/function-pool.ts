@@ -294,7 +294,12 @@ export class FunctionPool implements Invoker {
       execArgv: ['--enable-source-maps', ...process.execArgv.filter((a) => a.startsWith('--cpu-prof'))],
       resourceLimits,
       // The SDK's Node-version notice: this process has printed it; once per worker is noise.
-      env: { ...(this.options.env ?? process.env), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      env: {
+        ...(this.options.env ?? process.env),
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        // What Lambda tells an on-demand sandbox; Powertools counts a cold start (ColdStart) only then.
+        AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+      },
       name: slot.name,
     });
     sandbox.worker = worker;

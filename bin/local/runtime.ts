@@ -17,9 +17,10 @@ import { Redis } from 'ioredis';
 import { config, parseConfig } from '../../shared/config.ts';
 import { accountService } from '../../shared/wiring/auth.ts';
 import { redisClient } from '../../shared/wiring/redis.ts';
-import { reconciler } from '../../shared/wiring/stock.ts';
 import { createApiServer } from './api-gateway.ts';
 import { FunctionPool, type PoolEvent } from './function-pool.ts';
+import { inProcessInvoker } from './invocation.ts';
+import { MetricRegistry, readStdout } from './metric-registry.ts';
 import { isListening, type StartedProcess, startDynamoDbLocal, startRedisServer } from './processes.ts';
 import { type RuntimeSettings, runtimeSettings } from './settings.ts';
 import { prepareStore } from './store.ts';
@@ -42,6 +43,8 @@ export interface LocalRuntime {
   readonly started: readonly StartedProcess[];
   /** The functions' workers; absent with LOCAL_RUNTIME=in-process. */
   readonly pool: FunctionPool | undefined;
+  /** What the functions' EMF lines add up to (GET /metrics, GET /api/admin/metrics). */
+  readonly metrics: MetricRegistry;
   stop(): Promise<void>;
 }
 
@@ -86,6 +89,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const env = process.env;
   const settings = options.settings ?? runtimeSettings(env);
   let pool: FunctionPool | undefined;
+  // From the first line any function prints: the reconcile at start-up included.
+  const metrics = new MetricRegistry().serve();
+  const stopReading = readStdout(metrics);
   try {
     if (!env.DYNAMODB_ENDPOINT) {
       const port = (await isListening(8000)) ? undefined : 8000;
@@ -143,11 +149,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       await pool.prepare();
     }
     const workers = pool;
+    // The reconciler runs as its function either way, so its metrics reach the registry.
+    const inProcess = inProcessInvoker();
     const reconcile = async () => {
       try {
         if (workers)
           await workers.invoke('reconcile-inventory', scheduledEvent(cfg.AWS_REGION), randomUUID());
-        else await (await reconciler.get()).reconcileAll();
+        else await inProcess.invoke('reconcile-inventory', scheduledEvent(cfg.AWS_REGION), randomUUID());
       } catch (error) {
         console.error('reconcile failed', error);
       }
@@ -157,7 +165,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       cfg.RECONCILE_INTERVAL_MS > 0 ? setInterval(reconcile, cfg.RECONCILE_INTERVAL_MS) : undefined;
     timer?.unref();
 
-    const server = createApiServer(workers ? { invoker: workers } : {});
+    const server = createApiServer({
+      invoker: workers ?? inProcess,
+      metrics,
+      // The local access log, one JSON line per request like API Gateway's: LOCAL_ACCESS_LOG=1 (off
+      // by default: a load run's million lines would cost more than they tell).
+      ...(env.LOCAL_ACCESS_LOG === '1' && { accessLog: (line: string) => log(line) }),
+    });
     const port = options.port ?? Number(env.PORT ?? 3000);
     const host = options.host ?? env.HOST ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
@@ -174,7 +188,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       url,
       started,
       pool: workers,
+      metrics,
       stop: async () => {
+        stopReading();
+        metrics.close();
         if (timer) clearInterval(timer);
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -184,6 +201,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       },
     };
   } catch (error) {
+    stopReading();
+    metrics.close();
     await pool?.close();
     await Promise.all(started.map((p) => p.stop()));
     throw error;

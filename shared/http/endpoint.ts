@@ -7,8 +7,12 @@
  * A handler is therefore only: parse (the schemas) → call a service → map the result. It names the
  * providers it needs (shared/wiring); at module load (the cold start) the endpoint checks that the
  * route's bindings are configured and that the providers need nothing the route does not declare.
+ *
+ * Every invocation's metrics (shared/wiring/metrics.ts) are flushed as one EMF line by `logMetrics`,
+ * with the cold start; the API's request id joins the access log, the log lines and the metrics.
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
@@ -16,6 +20,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import type { z } from 'zod';
 import { ForbiddenError, NotAuthenticatedError } from '../auth/errors.ts';
 import type { Principal } from '../auth/tokens.ts';
+import { CircuitOpenError } from '../breaker/index.ts';
 import { config, requireResources } from '../config.ts';
 import { logger } from '../logger.ts';
 import {
@@ -26,6 +31,7 @@ import {
   routeOf,
 } from '../routes.ts';
 import { accountService } from '../wiring/auth.ts';
+import { breakerRejected, correlate, metrics } from '../wiring/metrics.ts';
 import { needsBeyond, type Provider } from '../wiring/provider.ts';
 import { tokenVerifier } from '../wiring/tokens.ts';
 import { toErrorResponse } from './error-table.ts';
@@ -195,8 +201,22 @@ const validate = (schemas: Schemas): MiddlewareObj<HttpEvent, HttpResult, Error,
   },
 });
 
+/**
+ * The API Gateway request id (the access log's `requestId`) on every log line and metric of this
+ * invocation; the access log also carries the Lambda request id (`integrationRequestId`), which
+ * Powertools logs as `function_request_id`.
+ */
+const correlation = (): MiddlewareObj<HttpEvent> => ({
+  before: async ({ event }) => {
+    const requestId = event.requestContext?.requestId;
+    logger.appendKeys({ request_id: requestId });
+    correlate(requestId);
+  },
+});
+
 const errorMapping = (): MiddlewareObj<HttpEvent, HttpResult> => ({
   onError: async (request) => {
+    if (request.error instanceof CircuitOpenError) breakerRejected(request.error.dependency);
     const mapped = toErrorResponse(request.error);
     if (mapped.status >= 500) logger.error('request failed', { error: request.error as Error });
     else if (mapped.status === 429) logger.warn('limit reached', { limit: mapped.body.limit });
@@ -258,6 +278,8 @@ export function endpoint<N extends EndpointName, S extends Schemas, P extends Pr
   checkComposition(route, Object.values(providers));
   const chain = middy<HttpEvent, HttpResult, Error, EndpointContext>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics, { captureColdStartMetric: true }))
+    .use(correlation())
     .use(httpHeaderNormalizer())
     .use(cors())
     .use(sizeLimit())

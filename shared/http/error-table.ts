@@ -8,6 +8,7 @@ import {
   NotAuthenticatedError,
   UserExistsError,
 } from '../auth/errors.ts';
+import { CircuitOpenError } from '../breaker/index.ts';
 import { DependencyUnavailableError } from '../health.ts';
 import { TooManyRequestsError } from '../limits/errors.ts';
 import { LockLostError, LockNotAcquiredError, LockQuorumUnavailableError } from '../lock/errors.ts';
@@ -34,6 +35,7 @@ import {
   StockUnavailableError,
   TooManyProductsError,
 } from '../stock/errors.ts';
+import { MetricsNotLocalError, MetricsUnavailableError } from '../wiring/local-metrics.ts';
 import {
   InvalidJsonError,
   MethodNotAllowedError,
@@ -225,6 +227,17 @@ export const errorTable: readonly Rule[] = [
         code: 'ORDER_OUTCOME_UNKNOWN',
       },
       headers: { 'retry-after': '2' },
+    }),
+  ],
+  [MetricsNotLocalError, plain(501, 'METRICS_IN_CLOUDWATCH')],
+  [MetricsUnavailableError, plain(503, 'SERVICE_UNAVAILABLE', { 'retry-after': '1' })],
+  [
+    // The breaker is open: the answer an outage would give, at once, with the time it stays open.
+    CircuitOpenError,
+    (e: CircuitOpenError) => ({
+      status: 503,
+      body: { detail: 'A backing service is unavailable; try again', code: 'SERVICE_UNAVAILABLE' },
+      headers: { 'retry-after': String(Math.max(1, Math.ceil(e.retryAfterMs / 1000))) },
     }),
   ],
   [

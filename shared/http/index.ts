@@ -18,5 +18,6 @@ export {
 } from './errors.ts';
 export { corsHeaders, HTML_CSP, htmlHeaders, JSON_CSP, jsonHeaders } from './headers.ts';
 export { matchRoute, type RouteMatch } from './route-match.ts';
+export { scheduled } from './scheduled.ts';
 export * as schemas from './schemas.ts';
 export { orderView, productView, purchaseView, userView } from './views.ts';

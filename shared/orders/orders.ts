@@ -93,7 +93,15 @@ export class OrderService {
     } catch (error) {
       return this.settleFailedWrite(order, error);
     }
-    if (written.status === 'created') return order;
+    if (written.status === 'created') {
+      this.deps.log.info('order placed', {
+        order_id: id,
+        product_id: productId,
+        status: order.status,
+        quantity,
+      });
+      return order;
+    }
     // DynamoDB refused what Redis admitted: Redis forgot something (a flush, a failover that lost the
     // last writes, a restore that ran ahead of an order write). Nothing was reserved durably.
     await this.deps.deals.release(productId, id);
@@ -160,6 +168,12 @@ export class OrderService {
       const outcome = await this.deps.orders.confirm(order, at);
       if (outcome === 'confirmed') {
         await this.commitReservation(order);
+        this.deps.log.info('order confirmed', {
+          order_id: id,
+          product_id: order.product_id,
+          status: 'CONFIRMED',
+          quantity: order.quantity,
+        });
         return { ...order, status: 'CONFIRMED', updated_at: at };
       }
       if (outcome === 'insufficient') {

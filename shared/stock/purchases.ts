@@ -155,14 +155,20 @@ export class PurchaseService {
       if (plan.shortages.length > 0) throw InsufficientStockError.of(plan.shortages);
 
       const sell = (held: readonly Lock[] = []) =>
-        this.reserveAndRecord(id, userId, request, plan, fingerprint, fencesOf(held));
+        this.reserveAndRecord(id, userId, request, plan, fingerprint, fencesOf(held), fields);
       if (plan.lockedProducts.length === 0) {
         const purchase = await sell();
         outcome = 'purchased';
         return purchase;
       }
       if (this.deps.gate) leave.push(await this.deps.gate.joinLines(userId, plan.lockedProducts, id));
-      const locked = await withLocks(this.deps.locks, plan.lockedProducts.map(String), sell, {
+      const lockStarted = performance.now();
+      const sellLocked = (held: readonly Lock[]) => {
+        // Every lock of the sale is held from here: the wall time it took to get them all.
+        fields.lock_acquire_ms = Math.round(performance.now() - lockStarted);
+        return sell(held);
+      };
+      const locked = await withLocks(this.deps.locks, plan.lockedProducts.map(String), sellLocked, {
         ...this.deps.lockOptions,
         waitBudgetMs: this.lockWaitBudget(request.deadline),
         // Waiters stop as soon as any line's stock is gone instead of queueing for a lock to learn it.
@@ -265,10 +271,13 @@ export class PurchaseService {
     plan: SalePlan,
     fingerprint: string | undefined,
     fences: ReadonlyMap<number, number>,
+    fields: Record<string, unknown>,
     restored = false,
   ): Promise<PurchaseRecord> {
     const { lines } = plan;
+    const reserveStarted = performance.now();
     const reserved = await this.deps.stock.reserveAll(lines, id);
+    fields.reserve_ms = Math.round(performance.now() - reserveStarted);
     if (reserved.status === 'insufficient') throw InsufficientStockError.of(reserved.shortages);
     if (reserved.status === 'duplicate') throw new PurchaseInProgressError(id);
     if (reserved.status === 'deal-active') throw new DealActiveError([reserved.productId]);
@@ -277,7 +286,7 @@ export class PurchaseService {
       // again, once; a store that keeps losing data is an outage, not a race.
       if (restored) throw new StockUnavailableError(reserved.productId);
       await this.liveStock([reserved.productId]);
-      return this.reserveAndRecord(id, userId, request, plan, fingerprint, fences, true);
+      return this.reserveAndRecord(id, userId, request, plan, fingerprint, fences, fields, true);
     }
 
     const [first] = plan.items;
@@ -291,7 +300,7 @@ export class PurchaseService {
       purchased_at: this.now().toISOString(),
       ...(fingerprint && { request_fingerprint: fingerprint }),
     };
-    return recordAndSettle(this.deps, purchase, lines, fences);
+    return recordAndSettle(this.deps, purchase, lines, fences, fields);
   }
 }
 

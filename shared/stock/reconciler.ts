@@ -21,6 +21,12 @@ export interface ReconcileSummary {
   /** Hot-deal reservations settled (committed, released or expired) by the deals port. */
   reservationsSettled: number;
   repaired: number;
+  /** Holds in Redis when the pass looked (in flight or stale): what the store has handed out unsettled. */
+  holds: number;
+  /** Products whose live stock disagreed with the durable stock when the pass looked. */
+  drift: number;
+  /** Products whose durable stock is below zero: more sold than there ever was. Must stay 0. */
+  oversold: number;
   /** Products whose pass failed (logged); the pass went on with the others. */
   failed: number;
   /** True when another pass held the lease and this one did nothing. */
@@ -112,6 +118,9 @@ export class Reconciler {
       holdsReleased: 0,
       reservationsSettled: 0,
       repaired: 0,
+      holds: 0,
+      drift: 0,
+      oversold: 0,
       failed: 0,
     };
     const lease = this.deps.lease ? await this.deps.lease.acquire() : true;
@@ -130,6 +139,9 @@ export class Reconciler {
             summary.holdsReleased += one.holdsReleased;
             summary.reservationsSettled += one.reservationsSettled;
             summary.repaired += one.repaired;
+            summary.holds += one.holds;
+            summary.drift += one.drift;
+            summary.oversold += one.oversold;
           } catch (error) {
             summary.failed += 1;
             this.deps.log.error('reconcile: product failed; the pass goes on', {
@@ -148,7 +160,16 @@ export class Reconciler {
 
   async reconcileProduct(product: ProductRecord): Promise<Omit<ReconcileSummary, 'products' | 'failed'>> {
     const { stock, purchases, log } = this.deps;
-    const result = { restored: 0, holdsCommitted: 0, holdsReleased: 0, reservationsSettled: 0, repaired: 0 };
+    const result = {
+      restored: 0,
+      holdsCommitted: 0,
+      holdsReleased: 0,
+      reservationsSettled: 0,
+      repaired: 0,
+      holds: 0,
+      drift: 0,
+      oversold: product.stock < 0 ? 1 : 0,
+    };
     const product_id = product.id;
     const { deals } = this.deps;
 
@@ -163,7 +184,9 @@ export class Reconciler {
       });
     }
 
-    for (const hold of await stock.holds(product_id)) {
+    const holds = await stock.holds(product_id);
+    result.holds = holds.length;
+    for (const hold of holds) {
       if (hold.ageMs < this.deps.holdStaleAfterMs) continue;
       const fields = { product_id, purchase_id: hold.holdId, quantity: hold.quantity, age_ms: hold.ageMs };
       if (await purchases.get(hold.holdId)) {
@@ -196,6 +219,7 @@ export class Reconciler {
     const durable = await this.deps.products.get(product_id, true);
     const target = durable && targetOf(durable);
     if (durable && target !== null && observed.available !== target) {
+      result.drift = 1;
       const repair = await stock.repair(
         product_id,
         observed.available,
@@ -220,7 +244,14 @@ export class Reconciler {
   async verify(): Promise<InventoryAudit> {
     const products = await this.deps.products.listAll(true);
     const audits = await Promise.all(products.map((product) => this.auditWhileSelling(product)));
-    return { consistent: audits.every((a) => a.ok), products: audits };
+    const consistent = audits.every((a) => a.ok);
+    this.deps.log.info('inventory verified', {
+      products: audits.length,
+      inconsistent: audits.filter((a) => !a.ok).length,
+      // More units sold than the product ever had, or a durable stock below zero.
+      oversold: audits.filter((a) => a.sold > a.initial_stock || a.db_stock < 0).length,
+    });
+    return { consistent, products: audits };
   }
 
   /**

@@ -39,12 +39,17 @@ export async function recordAndSettle(
   purchase: PurchaseRecord,
   lines: readonly StockLine[],
   fences?: ReadonlyMap<number, number>,
+  /** The purchase's log fields: the durable write's time goes in `durable_write_ms`. */
+  measured: Record<string, unknown> = {},
 ): Promise<PurchaseRecord> {
   let recorded: Awaited<ReturnType<PurchaseStore['record']>>;
+  const started = performance.now();
   try {
     recorded = await deps.purchases.record(purchase, fences);
   } catch (error) {
     return settleFailedWrite(deps, purchase, lines, error);
+  } finally {
+    measured.durable_write_ms = Math.round(performance.now() - started);
   }
 
   if (recorded.status === 'recorded') {

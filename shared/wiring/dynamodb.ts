@@ -1,26 +1,24 @@
-/** The DynamoDB side: one document client per process and a provider per repository. */
+/**
+ * The DynamoDB side: one document client per process and a provider per repository, each behind
+ * the DynamoDB circuit breaker.
+ */
 import { createDocumentClient } from '../db/client.ts';
 import { OrderRepository } from '../db/orders.ts';
 import { ProductRepository } from '../db/products.ts';
 import { PurchaseRepository } from '../db/purchases.ts';
 import { UserRepository } from '../db/users.ts';
+import { behindBreaker } from './breakers.ts';
 import { provider } from './provider.ts';
 import { settings, tableName } from './settings.ts';
 
 export const documentClient = provider('dynamodb', {}, [], () => createDocumentClient(settings()));
 
-export const userTable = provider(
-  'users-table',
-  { tables: ['users'] },
-  [documentClient],
-  async () => new UserRepository(await documentClient.get(), tableName('users')()),
+export const userTable = provider('users-table', { tables: ['users'] }, [documentClient], async () =>
+  behindBreaker('dynamodb', new UserRepository(await documentClient.get(), tableName('users')())),
 );
 
-export const productTable = provider(
-  'products-table',
-  { tables: ['products'] },
-  [documentClient],
-  async () => new ProductRepository(await documentClient.get(), tableName('products')()),
+export const productTable = provider('products-table', { tables: ['products'] }, [documentClient], async () =>
+  behindBreaker('dynamodb', new ProductRepository(await documentClient.get(), tableName('products')())),
 );
 
 /** Purchases; recording one also decrements the products table (its name is read then). */
@@ -29,19 +27,21 @@ export const purchaseTable = provider(
   { tables: ['purchases'] },
   [documentClient],
   async () =>
-    new PurchaseRepository(await documentClient.get(), tableName('purchases')(), tableName('products')),
+    behindBreaker(
+      'dynamodb',
+      new PurchaseRepository(await documentClient.get(), tableName('purchases')(), tableName('products')),
+    ),
 );
 
 /** Orders; confirming one also writes the products and purchases tables (their names are read then). */
-export const orderTable = provider(
-  'orders-table',
-  { tables: ['orders'] },
-  [documentClient],
-  async () =>
+export const orderTable = provider('orders-table', { tables: ['orders'] }, [documentClient], async () =>
+  behindBreaker(
+    'dynamodb',
     new OrderRepository(
       await documentClient.get(),
       tableName('orders')(),
       tableName('products'),
       tableName('purchases'),
     ),
+  ),
 );

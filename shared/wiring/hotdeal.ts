@@ -1,9 +1,9 @@
 /** The hot-deal capability's providers: the live deal state, the deal-aware restore, orders, deals. */
-import { logger } from '../logger.ts';
 import { DealService } from '../orders/deals.ts';
 import { OrderService } from '../orders/orders.ts';
 import { DealRestore } from '../orders/restore.ts';
 import { orderTable, productTable } from './dynamodb.ts';
+import { saleLog } from './metrics.ts';
 import { provider } from './provider.ts';
 import { liveDeals, liveStock, redisClient } from './redis.ts';
 import { settings } from './settings.ts';
@@ -19,7 +19,7 @@ export const dealRestore = provider(
       stock: await liveStock.get(),
       products: await productTable.get(),
       orders: await orderTable.get(),
-      log: logger,
+      log: saleLog,
     }),
 );
 
@@ -29,7 +29,7 @@ export const orderService = provider('orders', {}, [liveDeals, orderTable, dealR
     deals: await liveDeals.get(),
     orders: await orderTable.get(),
     restore: (productId) => restore.restoreById(productId),
-    log: logger,
+    log: saleLog,
   });
 });
 
@@ -38,7 +38,8 @@ export const orderSettlement = provider(
   'order-settlement',
   {},
   [liveDeals, orderTable],
-  async () => new OrderService({ deals: await liveDeals.get(), orders: await orderTable.get(), log: logger }),
+  async () =>
+    new OrderService({ deals: await liveDeals.get(), orders: await orderTable.get(), log: saleLog }),
 );
 
 export const dealService = provider(
@@ -53,7 +54,7 @@ export const dealService = provider(
       orders: await orderTable.get(),
       orderService: await orderService.get(),
       restorer: await dealRestore.get(),
-      log: logger,
+      log: saleLog,
       holdStaleAfterMs: settings().HOLD_STALE_AFTER_MS,
       defaultMaxPerUser: settings().HOTDEAL_DEFAULT_MAX_PER_USER,
     }),

@@ -1,12 +1,13 @@
 /**
  * The Redis side: one ioredis client per process (a standalone Redis, or a Redis Cluster when
  * REDIS_CLUSTER_NODES is set), with every script registered (shared/redis.ts), and the adapters over
- * it, all in this store's key namespace. The product locks run on that Redis, or as a Redlock over
- * the independent nodes of REDLOCK_NODES.
+ * it, all in this store's key namespace, each behind the Redis circuit breaker. The product locks
+ * run on that Redis, or as a Redlock over the independent nodes of REDLOCK_NODES.
  */
 import { required } from '../config.ts';
 import { RedisLock, RedisLockNode } from '../lock/redis-lock.ts';
 import { Redlock } from '../lock/redlock.ts';
+import { logger } from '../logger.ts';
 import { RedisDeals } from '../orders/redis-deals.ts';
 import {
   createLockNode,
@@ -17,6 +18,7 @@ import {
   whenReady,
 } from '../redis.ts';
 import { RedisStock } from '../stock/redis-stock.ts';
+import { behindBreaker } from './breakers.ts';
 import { provider } from './provider.ts';
 import { secretString } from './secrets.ts';
 import { namespace, settings } from './settings.ts';
@@ -30,31 +32,35 @@ async function redisPassword(): Promise<string | undefined> {
 export const redisClient = provider('redis', { redis: true }, [], async (): Promise<RedisClient> => {
   const cfg = settings();
   const password = await redisPassword();
-  if (cfg.REDIS_CLUSTER_NODES.length > 0) {
-    return createRedisCluster(cfg.REDIS_CLUSTER_NODES, {
-      commandTimeout: cfg.REDIS_COMMAND_TIMEOUT_MS,
-      tls: cfg.REDIS_TLS,
-      ...(password && { password }),
-    });
-  }
-  return createRedis(required(cfg, 'REDIS_URL'), {
-    commandTimeout: cfg.REDIS_COMMAND_TIMEOUT_MS,
-    ...(password && { password }),
-  });
+  const client: RedisClient =
+    cfg.REDIS_CLUSTER_NODES.length > 0
+      ? createRedisCluster(cfg.REDIS_CLUSTER_NODES, {
+          commandTimeout: cfg.REDIS_COMMAND_TIMEOUT_MS,
+          tls: cfg.REDIS_TLS,
+          ...(password && { password }),
+        })
+      : createRedis(required(cfg, 'REDIS_URL'), {
+          commandTimeout: cfg.REDIS_COMMAND_TIMEOUT_MS,
+          ...(password && { password }),
+        });
+  // Each reconnect attempt of an outage would otherwise print a stack to stderr; the requests it
+  // fails are answered and logged (503), and the breaker's state changes are logged once each.
+  client.on('error', (error: Error) => logger.debug('redis connection error', { error: error.message }));
+  return client;
 });
 
 /** The live stock and holds (shared/stock). On a cluster, carts take per-product holds in order. */
 export const liveStock = provider('live-stock', {}, [redisClient], async () => {
   const redis = await redisClient.get();
-  return new RedisStock(redis, { namespace: namespace(), multiKeyScripts: !isCluster(redis) });
+  return behindBreaker(
+    'redis',
+    new RedisStock(redis, { namespace: namespace(), multiKeyScripts: !isCluster(redis) }),
+  );
 });
 
 /** The hot deals' live state: admission, reservations, buyers' counts (shared/orders). */
-export const liveDeals = provider(
-  'live-deals',
-  {},
-  [redisClient],
-  async () => new RedisDeals(await redisClient.get(), namespace()),
+export const liveDeals = provider('live-deals', {}, [redisClient], async () =>
+  behindBreaker('redis', new RedisDeals(await redisClient.get(), namespace()), ['inFlightKeys']),
 );
 
 /**
@@ -64,7 +70,8 @@ export const liveDeals = provider(
  */
 export const productLocks = provider('product-locks', {}, [redisClient], async () => {
   const cfg = settings();
-  if (cfg.REDLOCK_NODES.length === 0) return new RedisLock(await redisClient.get(), {}, namespace());
+  if (cfg.REDLOCK_NODES.length === 0)
+    return behindBreaker('redis', new RedisLock(await redisClient.get(), {}, namespace()));
   const password = await redisPassword();
   const clients = cfg.REDLOCK_NODES.map((node) =>
     createLockNode(node, {
@@ -76,6 +83,7 @@ export const productLocks = provider('product-locks', {}, [redisClient], async (
   );
   // Connected before the first lock: a node still handshaking would count as failed.
   await Promise.all(clients.map((client) => whenReady(client, 3_000)));
+  // No breaker: a Redlock already fails fast when too few nodes answer (quorum unavailable).
   return new Redlock(
     clients.map((client) => new RedisLockNode(client, namespace())),
     {},

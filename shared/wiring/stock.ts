@@ -1,15 +1,18 @@
 /** The stock capability's providers: products, purchases, the reconciler and the audit. */
 import { type Lock, LockNotAcquiredError } from '../lock/index.ts';
-import { logger } from '../logger.ts';
-import { ProductService } from '../stock/products.ts';
+import { ProductService, type ProductWithLiveStock, type StockView } from '../stock/products.ts';
 import { PurchaseService } from '../stock/purchases.ts';
 import { Reconciler } from '../stock/reconciler.ts';
 import { productTable, purchaseTable } from './dynamodb.ts';
 import { dealRestore, dealService } from './hotdeal.ts';
 import { purchaseGuard } from './limits.ts';
+import { saleLog } from './metrics.ts';
 import { provider } from './provider.ts';
+import { ReadCache } from './read-cache.ts';
 import { liveDeals, liveStock, productLocks } from './redis.ts';
 import { settings } from './settings.ts';
+
+export type ProductReads = Pick<ProductService, 'list' | 'get' | 'stockOf'>;
 
 export const productService = provider(
   'products',
@@ -25,6 +28,21 @@ export const productService = provider(
     ),
 );
 
+/** The product reads the crowd hammers, served from memory for PRODUCT_READ_CACHE_MS (0: not cached). */
+export const productReads = provider('product-reads', {}, [productService], async () => {
+  const products = await productService.get();
+  const ttlMs = settings().PRODUCT_READ_CACHE_MS;
+  if (ttlMs === 0) return products as ProductReads;
+  const lists = new ReadCache<ProductWithLiveStock[]>(ttlMs);
+  const views = new ReadCache<ProductWithLiveStock>(ttlMs);
+  const stocks = new ReadCache<StockView>(ttlMs);
+  return {
+    list: (skip, limit) => lists.get(`${skip}:${limit}`, () => products.list(skip, limit)),
+    get: (id) => views.get(String(id), () => products.get(id)),
+    stockOf: (id) => stocks.get(String(id), () => products.stockOf(id)),
+  } satisfies ProductReads;
+});
+
 /** Purchases restore a product the live store lost deal-aware, which reads the product's orders. */
 export const purchaseService = provider(
   'purchases',
@@ -39,7 +57,7 @@ export const purchaseService = provider(
       locks: await productLocks.get(),
       products: await productTable.get(),
       purchases: await purchaseTable.get(),
-      log: logger,
+      log: saleLog,
       restore: (product) => restore.restore(product),
       gate: await purchaseGuard.get(),
       claimTtlMs: cfg.HOLD_STALE_AFTER_MS,
@@ -68,7 +86,7 @@ export const inventoryAudit = provider(
       products: await productTable.get(),
       purchases: await purchaseTable.get(),
       inFlight: await liveDeals.get(),
-      log: logger,
+      log: saleLog,
       holdStaleAfterMs: settings().HOLD_STALE_AFTER_MS,
     }),
 );
@@ -100,7 +118,7 @@ export const reconciler = provider(
       deals: await dealService.get(),
       inFlight: await liveDeals.get(),
       fences: locks,
-      log: logger,
+      log: saleLog,
       holdStaleAfterMs: settings().HOLD_STALE_AFTER_MS,
       // One pass at a time across every function and `npm run reconcile`; a pass that dies
       // mid-way frees the lease after its TTL.

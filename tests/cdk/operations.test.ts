@@ -174,6 +174,8 @@ describe('operations, synthesized from cdk.json defaults', () => {
         ReconcileFailures: 'Count',
         OversellDetected: 'Count',
         HotDealOrders: 'Count',
+        BreakerOpened: 'Count',
+        BreakerRejected: 'Count',
         ColdStart: 'Count',
       });
       expect(hotDealOrderStates).toEqual(['PENDING', 'CONFIRMED', 'CANCELLED', 'EXPIRED']);
@@ -198,7 +200,8 @@ describe('operations, synthesized from cdk.json defaults', () => {
     it('graphs every application metric under the FlashSale namespace and the service dimension', () => {
       const shown = new Set(
         graphMetrics(body)
-          .filter((m) => m[0] === METRICS_NAMESPACE && m[2] === 'service' && m[3] === METRICS_SERVICE)
+          // Dimension pairs follow the name, in CloudWatch's order (`dependency` sorts before `service`).
+          .filter((m) => m[0] === METRICS_NAMESPACE && m[m.indexOf('service') + 1] === METRICS_SERVICE)
           .map((m) => m[1] as string),
       );
       const searched = JSON.stringify(body).includes('MetricName=\\"ColdStart\\"');
@@ -208,6 +211,24 @@ describe('operations, synthesized from cdk.json defaults', () => {
           .filter((n) => n !== 'ColdStart')
           .sort(),
       );
+    });
+
+    it('logs API access with the request id the functions log and meter, and the Lambda request id', () => {
+      const [stage] = Object.values(template.findResources('AWS::ApiGatewayV2::Stage'));
+      const format = JSON.parse((stage as Json).Properties.AccessLogSettings.Format);
+      expect(format).toMatchObject({
+        requestId: '$context.requestId',
+        integrationRequestId: '$context.integration.requestId',
+      });
+    });
+
+    it('graphs the circuit breakers of Redis and DynamoDB: openings and fast 503s', () => {
+      for (const name of ['BreakerOpened', 'BreakerRejected']) {
+        const dependencies = graphMetrics(body)
+          .filter((m) => m[1] === name)
+          .map((m) => m[m.indexOf('dependency') + 1]);
+        expect(dependencies.sort(), name).toEqual(['dynamodb', 'redis']);
+      }
     });
 
     it('graphs hot-deal orders by state', () => {

@@ -202,6 +202,11 @@ describe('bad input', () => {
   it('answers health with every part ok', async () => {
     const reply = await api.request('GET', '/api/health');
     expect(reply.status).toBe(200);
-    expect(reply.body).toEqual({ status: 'ok', redis: 'ok', dynamodb: 'ok' });
+    expect(reply.body).toEqual({
+      status: 'ok',
+      redis: 'ok',
+      dynamodb: 'ok',
+      breakers: { redis: 'closed', dynamodb: 'closed' },
+    });
   });
 });

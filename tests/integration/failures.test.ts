@@ -352,9 +352,17 @@ describe('Redis unavailable', () => {
       retryStrategy: () => null,
     });
     dead.on('error', () => undefined);
-    const error = await new HealthCheck(dead, healthy.products, 500).check().catch((e: unknown) => e);
+    const breakers = () => ({ redis: 'open', dynamodb: 'closed' });
+    const error = await new HealthCheck(dead, healthy.products, 500, breakers)
+      .check()
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DependencyUnavailableError);
-    expect((error as DependencyUnavailableError).report).toEqual({ redis: 'unavailable', dynamodb: 'ok' });
+    expect((error as DependencyUnavailableError).report).toEqual({
+      redis: 'unavailable',
+      dynamodb: 'ok',
+      breakers: { redis: 'open', dynamodb: 'closed' },
+    });
+    expect((error as Error).message).toBe('Unavailable: redis');
     dead.disconnect();
   });
 });

@@ -15,11 +15,14 @@ import { freePort, isListening } from '../../bin/local/processes.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../bin/local/runtime.ts';
 import { runtimeSettings } from '../../bin/local/settings.ts';
 import { unique } from '../support/api.ts';
+import { services } from '../support/app.ts';
 
 // Read lazily (at the first request), so this applies to this file's in-process handlers and to every
 // worker spawned below, which copy this process's environment.
 process.env.BCRYPT_COST = '10';
 process.env.RECONCILE_INTERVAL_MS = '0';
+// The workers' EMF lines are what the runtime's /metrics adds up.
+process.env.POWERTOOLS_METRICS_DISABLED = 'false';
 
 const REGISTER_CONCURRENCY = 3;
 const CROWD = 20;
@@ -171,6 +174,38 @@ describe('the local runtime in worker mode', () => {
     expect(invocationsOf(events, 'route-not-found').map((i) => i.workerId)).toEqual(
       range(2).map(() => Number(/worker (\d+)/.exec(coldStarts()[0] ?? '')?.[1])),
     );
+  });
+
+  it('adds up the metrics its worker threads print, as Prometheus text and as JSON for admins', async () => {
+    const coldStarts = lines.filter((line) => line.startsWith('cold start register-user ')).length;
+    expect(coldStarts).toBeGreaterThanOrEqual(1);
+    const text = await (await fetch(`${runtime.url}/metrics`)).text();
+    const counted =
+      /^flashsale_cold_start_total\{function_name="register-user",service="flash-sale-inventory"\} (\d+)$/m.exec(
+        text,
+      );
+    expect(Number(counted?.[1])).toBe(coldStarts);
+
+    const admin = unique('admin');
+    await (await services()).accounts.upsertAdmin(admin, 'admin-password');
+    const login = await fetch(`${runtime.url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: admin, password: 'admin-password' }),
+    });
+    const { access_token } = (await login.json()) as { access_token: string };
+    // Answered by the get-metrics function in its own worker thread, from the main thread's registry.
+    const reply = await fetch(`${runtime.url}/api/admin/metrics`, {
+      headers: { authorization: `Bearer ${access_token}` },
+    });
+    expect(reply.status).toBe(200);
+    const snapshot = (await reply.json()) as {
+      metrics: { name: string; dimensions: Record<string, string>; sum: number }[];
+    };
+    const registerColdStarts = snapshot.metrics.find(
+      (m) => m.name === 'ColdStart' && m.dimensions.function_name === 'register-user',
+    );
+    expect(registerColdStarts?.sum).toBe(coldStarts);
   });
 
   it('stop() terminates every worker it started', async () => {

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { createApiServer } from '../../bin/local/api-gateway.ts';
+import { type ApiServerOptions, createApiServer } from '../../bin/local/api-gateway.ts';
 import { services } from './app.ts';
 
 export interface Reply<T = any> {
@@ -34,8 +34,8 @@ export interface TestApi {
 
 export const unique = (prefix = 'u') => `${prefix}_${randomBytes(5).toString('hex')}`;
 
-export async function startTestApi(): Promise<TestApi> {
-  const server = createApiServer();
+export async function startTestApi(options: ApiServerOptions = {}): Promise<TestApi> {
+  const server = createApiServer(options);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   let adminToken: string | undefined;

@@ -24,3 +24,15 @@ process.env.REDIS_COMMAND_TIMEOUT_MS = '10000';
 // The functions' timeout as their context reports it, long enough for the budgets above: a lock
 // waiter keeps a DynamoDB timeout in reserve before its invocation ends (below HOLD_STALE_AFTER_MS).
 process.env.LOCAL_TIMEOUT_MS = '50000';
+// The handlers' EMF lines (a few per request) would flood the test output; tests/integration/metrics
+// and breaker turn them back on to read them.
+process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+// Tests read a product right after buying it; tests/integration/read-cache.test.ts turns the cache on.
+process.env.PRODUCT_READ_CACHE_MS = '0';
+// Breakers out of the way: here every function runs in one process and shares one breaker per
+// service (in Lambda each function's containers have their own), so an audit's fan-out timing out on
+// a loaded machine, or a file that breaks DynamoDB on purpose, would open it for the next test.
+// tests/integration/breaker.test.ts sets its own. Set in every file: one test worker may run several
+// files one after another, and a file's settings must not leak.
+process.env.BREAKER_FAILURE_THRESHOLD = '1000000';
+process.env.BREAKER_OPEN_MS = '5000';

@@ -5,6 +5,7 @@ import {
   NotAuthenticatedError,
   UserExistsError,
 } from '../../shared/auth/errors.ts';
+import { CircuitOpenError } from '../../shared/breaker/index.ts';
 import { DependencyUnavailableError } from '../../shared/health.ts';
 import { toErrorResponse } from '../../shared/http/error-table.ts';
 import {
@@ -80,6 +81,7 @@ const cases: [string, Error, number, string][] = [
     503,
     'SERVICE_UNAVAILABLE',
   ],
+  ['CircuitOpenError', new CircuitOpenError('redis', 4_200), 503, 'SERVICE_UNAVAILABLE'],
 ];
 
 describe('the error table', () => {
@@ -214,6 +216,15 @@ describe('dependency outages', () => {
     expect(response.body).toEqual({ detail: expect.any(String), code: 'SERVICE_UNAVAILABLE' });
     expect(response.headers).toMatchObject({ 'retry-after': expect.any(String) });
     expect(JSON.stringify(response)).not.toContain(error.message);
+  });
+
+  it('answers an open breaker with the outage body and Retry-After for the time it stays open', () => {
+    expect(toErrorResponse(new CircuitOpenError('redis', 4_200))).toEqual({
+      status: 503,
+      body: { detail: 'A backing service is unavailable; try again', code: 'SERVICE_UNAVAILABLE' },
+      headers: { 'retry-after': '5' },
+    });
+    expect(toErrorResponse(new CircuitOpenError('dynamodb', 10)).headers).toEqual({ 'retry-after': '1' });
   });
 
   it('answers an AWS SDK client fault (a bug, not an outage) with 500', () => {

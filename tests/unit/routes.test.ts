@@ -42,6 +42,7 @@ describe('the route table', () => {
         'GET /api/purchases/me',
         'GET /api/health',
         'GET /api/admin/inventory/verify',
+        'GET /api/admin/metrics',
         'POST /api/products/{id}/hotdeal/start',
         'POST /api/products/{id}/hotdeal/end',
         'POST /api/orders',
@@ -53,16 +54,25 @@ describe('the route table', () => {
     );
   });
 
-  it('lets only admins create products, run hot deals and verify the inventory', () => {
+  it('lets only admins create products, run hot deals, verify the inventory and read the metrics', () => {
     const adminOnly = httpRoutes.filter((r) => r.access === 'admin').map((r) => `${r.method} ${r.path}`);
     expect(adminOnly.sort()).toEqual(
       [
         'GET /api/admin/inventory/verify',
+        'GET /api/admin/metrics',
         'POST /api/products',
         'POST /api/products/{id}/hotdeal/end',
         'POST /api/products/{id}/hotdeal/start',
       ].sort(),
     );
+  });
+
+  it('gives the metrics route the signing key alone: no table, no Redis', () => {
+    expect(httpRoutes.find((r) => r.function === 'get-metrics')?.uses).toEqual({
+      tables: {},
+      redis: false,
+      jwt: true,
+    });
   });
 
   it('makes only register, login and health public', () => {

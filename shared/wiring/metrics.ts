@@ -1,0 +1,148 @@
+/**
+ * The application metrics (CloudWatch EMF through Powertools Metrics), under the names the
+ * dashboard and the alarms read (lib/metric-names.ts).
+ *
+ * The use-cases know nothing of metrics: they log one structured line per outcome through their
+ * EventLog port, and `meteredLog` turns those lines into metrics on the way to the logger. So a
+ * number on the dashboard is always a count of log lines one can read, and the two cannot disagree.
+ *
+ * Metrics are buffered per invocation and flushed by the `logMetrics` middleware (shared/http);
+ * the ones that carry an extra dimension (`state`, `dependency`) are printed at once, one EMF line
+ * each. Every line carries the API's request id as metadata, as the log lines do.
+ */
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import {
+  BREAKER_DEPENDENCY_DIMENSION,
+  HOT_DEAL_STATE_DIMENSION,
+  hotDealOrderStates,
+  METRICS_NAMESPACE,
+  METRICS_SERVICE,
+  type SaleMetricName,
+  saleMetrics,
+} from '../../lib/metric-names.ts';
+import { logger } from '../logger.ts';
+import type { EventLog } from '../stock/ports.ts';
+
+/** Powertools warns on every flush without metrics; most invocations (a product read) have none. */
+const NOTHING_TO_PUBLISH = /^No application metrics to publish/;
+
+export const metrics = new Metrics({
+  namespace: METRICS_NAMESPACE,
+  serviceName: METRICS_SERVICE,
+  logger: {
+    debug: (...args: unknown[]) => logger.debug(String(args[0])),
+    info: (...args: unknown[]) => logger.info(String(args[0])),
+    warn: (...args: unknown[]) => {
+      if (!NOTHING_TO_PUBLISH.test(String(args[0]))) logger.warn(String(args[0]));
+    },
+    error: (...args: unknown[]) => logger.error(String(args[0])),
+  },
+});
+
+/** lib/metric-names.ts lists units as plain strings (no Powertools import in the CDK); these are they. */
+const units = { Count: MetricUnit.Count, Milliseconds: MetricUnit.Milliseconds } as const;
+
+let requestId: string | undefined;
+
+/** The request this invocation serves: joins the metrics to the access log and the log lines. */
+export function correlate(id: string | undefined): void {
+  requestId = id;
+  if (id) metrics.addMetadata('request_id', id);
+}
+
+function add(name: SaleMetricName, value: number): void {
+  if (!Number.isFinite(value)) return;
+  metrics.addMetric(name, units[saleMetrics[name]], value);
+}
+
+/** A metric with one extra, bounded dimension, printed at once as its own EMF line. */
+function addWith(name: SaleMetricName, dimension: string, value: string, count = 1): void {
+  const single = metrics.singleMetric();
+  single.addDimension(dimension, value);
+  if (requestId) single.addMetadata('request_id', requestId);
+  single.addMetric(name, units[saleMetrics[name]], count);
+}
+
+export function breakerOpened(dependency: string): void {
+  addWith('BreakerOpened', BREAKER_DEPENDENCY_DIMENSION, dependency);
+}
+
+export function breakerRejected(dependency: string): void {
+  addWith('BreakerRejected', BREAKER_DEPENDENCY_DIMENSION, dependency);
+}
+
+const purchaseOutcomes: Record<string, SaleMetricName> = {
+  purchased: 'Purchased',
+  'sold-out': 'SoldOut',
+  'lock-conflict': 'LockConflict',
+  error: 'PurchaseError',
+};
+
+/** Purchase fields (shared/stock/purchases.ts) and the latency metric each one feeds. */
+const purchaseTimings: Record<string, SaleMetricName> = {
+  duration_ms: 'PurchaseLatency',
+  lock_wait_ms: 'LockWait',
+  lock_acquire_ms: 'LockAcquire',
+  lock_attempts: 'LockAttempts',
+  reserve_ms: 'ReserveLatency',
+  durable_write_ms: 'DurableWriteLatency',
+};
+
+const num = (value: unknown): number | undefined => (typeof value === 'number' ? value : undefined);
+
+/** The metrics one log line stands for; the names of the lines are the use-cases' (their tests pin them). */
+export function recordEvent(message: string, fields: Record<string, unknown>): void {
+  switch (message) {
+    case 'purchase': {
+      const outcome = purchaseOutcomes[String(fields.outcome)];
+      if (outcome) add(outcome, 1);
+      for (const [field, name] of Object.entries(purchaseTimings)) {
+        const value = num(fields[field]);
+        if (value !== undefined) add(name, value);
+      }
+      return;
+    }
+    case 'reconcile finished': {
+      if (fields.skipped === true) return;
+      add('HoldsInFlight', num(fields.holds) ?? 0);
+      add('ReconcileRepairs', (num(fields.restored) ?? 0) + (num(fields.repaired) ?? 0));
+      add('ReconcileDrift', num(fields.drift) ?? 0);
+      add('ReconcileFailures', num(fields.failed) ?? 0);
+      add('OversellDetected', num(fields.oversold) ?? 0);
+      return;
+    }
+    case 'inventory verified':
+      add('OversellDetected', num(fields.oversold) ?? 0);
+      return;
+    case 'order placed':
+    case 'order confirmed':
+    case 'order settled': {
+      const state = String(fields.status);
+      if ((hotDealOrderStates as readonly string[]).includes(state)) {
+        addWith('HotDealOrders', HOT_DEAL_STATE_DIMENSION, state);
+      }
+      return;
+    }
+  }
+}
+
+/** The use-cases' log, with the metrics its lines stand for. */
+export function meteredLog(log: EventLog): EventLog {
+  return {
+    info(message, fields) {
+      log.info(message, fields);
+      recordEvent(message, fields);
+    },
+    warn(message, fields) {
+      log.warn(message, fields);
+      recordEvent(message, fields);
+    },
+    error(message, fields) {
+      log.error(message, fields);
+      recordEvent(message, fields);
+    },
+  };
+}
+
+/** The log every use-case gets: Powertools Logger, metered. */
+export const saleLog: EventLog = meteredLog(logger);
