@@ -186,6 +186,7 @@ export class FlashSaleStack extends Stack {
     output('ProductsTable', this.data.tables.products.tableName, 'PRODUCTS_TABLE');
     output('PurchasesTable', this.data.tables.purchases.tableName, 'PURCHASES_TABLE; LOAD_PURCHASES_TABLE');
     output('OrdersTable', this.data.tables.orders.tableName, 'ORDERS_TABLE');
+    output('AuditTable', this.data.tables.audit.tableName, 'AUDIT_TABLE: who changed which stock, when and why');
     output(
       'RedisEndpoint',
       this.redis.endpoint,

@@ -10,12 +10,14 @@ import {
   PutCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { DealState, ProductRecord } from '../model.ts';
+import type { AuditEntry, DealState, ProductRecord } from '../model.ts';
 import type { DealProductStore } from '../orders/ports.ts';
-import type { ProductStore } from '../stock/ports.ts';
+import type { AdjustOutcome, ProductChanges, ProductStore, RemoveOutcome } from '../stock/ports.ts';
+import { auditPut } from './audit.ts';
 import { nextInSequence } from './counters.ts';
 import { allPages } from './pagination.ts';
-import { isConditionFailure } from './transactions.ts';
+import type { TableRef } from './tables.ts';
+import { cancellationCodes, cancelledItems, transactWrite } from './transactions.ts';
 
 /** Id 0 is not a product: it is the row whose counter hands out product ids. */
 const SEQUENCE_ID = 0;
@@ -24,6 +26,8 @@ export class ProductRepository implements ProductStore, DealProductStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     readonly tableName: string,
+    /** The audit log: every change this repository makes writes its row in the same transaction. */
+    private readonly auditTable: TableRef = 'audit',
   ) {}
 
   /** The next product id from the sequence row. */
@@ -31,14 +35,119 @@ export class ProductRepository implements ProductStore, DealProductStore {
     return nextInSequence(this.doc, this.tableName, { id: SEQUENCE_ID });
   }
 
-  async create(product: ProductRecord): Promise<void> {
-    await this.doc.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: product,
-        ConditionExpression: 'attribute_not_exists(id)',
-      }),
-    );
+  /** The product and its audit row, together. */
+  async create(product: ProductRecord, audit?: AuditEntry): Promise<void> {
+    const put = { TableName: this.tableName, Item: product, ConditionExpression: 'attribute_not_exists(id)' };
+    if (!audit) {
+      await this.doc.send(new PutCommand(put));
+      return;
+    }
+    await transactWrite(this.doc, { TransactItems: [{ Put: put }, auditPut(this.auditTable, audit)] });
+  }
+
+  /** Name, description or price, with the audit row; false when the product does not exist. */
+  async update(id: number, changes: ProductChanges, audit: AuditEntry): Promise<boolean> {
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = { ':now': audit.at };
+    const sets = ['updated_at = :now'];
+    for (const [field, value] of Object.entries(changes)) {
+      if (value === undefined) continue;
+      names[`#${field}`] = field;
+      values[`:${field}`] = value;
+      sets.push(`#${field} = :${field}`);
+    }
+    try {
+      await transactWrite(this.doc, {
+        TransactItems: [
+          {
+            Update: {
+              TableName: this.tableName,
+              Key: { id },
+              UpdateExpression: `SET ${sets.join(', ')}`,
+              ConditionExpression: 'attribute_exists(id)',
+              ...(Object.keys(names).length > 0 && { ExpressionAttributeNames: names }),
+              ExpressionAttributeValues: values,
+            },
+          },
+          auditPut(this.auditTable, audit),
+        ],
+      });
+      return true;
+    } catch (error) {
+      if (cancellationCodes(error)?.[0] === 'ConditionalCheckFailed') return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Delete the product with its audit row, unless a hot deal is open on it. Its purchases stay: they
+   * are the history.
+   */
+  async remove(id: number, audit: AuditEntry): Promise<RemoveOutcome> {
+    if (id === SEQUENCE_ID) return 'not-found';
+    try {
+      await transactWrite(this.doc, {
+        TransactItems: [
+          {
+            Delete: {
+              TableName: this.tableName,
+              Key: { id },
+              ConditionExpression: 'attribute_exists(id) AND (attribute_not_exists(deal) OR deal.#s <> :open)',
+              ExpressionAttributeNames: { '#s': 'status' },
+              ExpressionAttributeValues: { ':open': 'open' },
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            },
+          },
+          auditPut(this.auditTable, audit),
+        ],
+      });
+      return 'deleted';
+    } catch (error) {
+      if (cancellationCodes(error)?.[0] !== 'ConditionalCheckFailed') throw error;
+      return cancelledItems(error)?.[0] ? 'deal-active' : 'not-found';
+    }
+  }
+
+  /**
+   * Add `delta` units (negative: remove) to the durable stock and to its running Σ of adjustments,
+   * with the audit row, in one transaction: initial_stock + adjusted = stock + sold stays true. Never
+   * below zero. The audit row's id is the transaction's token, so a resend after a lost answer is
+   * applied once at most.
+   */
+  async adjustStock(id: number, delta: number, audit: AuditEntry): Promise<AdjustOutcome> {
+    try {
+      await transactWrite(this.doc, {
+        ClientRequestToken: audit.id,
+        TransactItems: [
+          {
+            Update: {
+              TableName: this.tableName,
+              Key: { id },
+              UpdateExpression:
+                'SET stock = stock + :d, adjusted = if_not_exists(adjusted, :zero) + :d, updated_at = :now',
+              ConditionExpression: 'attribute_exists(id) AND stock >= :least',
+              ExpressionAttributeValues: {
+                ':d': delta,
+                ':zero': 0,
+                ':least': Math.max(0, -delta),
+                ':now': audit.at,
+              },
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            },
+          },
+          auditPut(this.auditTable, audit),
+        ],
+      });
+      return { status: 'adjusted' };
+    } catch (error) {
+      const codes = cancellationCodes(error);
+      if (codes?.[0] === 'ConditionalCheckFailed') {
+        const current = cancelledItems(error)?.[0];
+        if (!current || id === SEQUENCE_ID) return { status: 'not-found' };
+        return { status: 'insufficient', stock: Number(current.stock) };
+      }
+      throw error;
+    }
   }
 
   /**
@@ -65,8 +174,14 @@ export class ProductRepository implements ProductStore, DealProductStore {
     );
   }
 
-  async delete(id: number): Promise<void> {
-    await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: { id } }));
+  /** Take back a product whose creation could not finish (its live stock was never written). */
+  async delete(id: number, audit?: AuditEntry): Promise<void> {
+    const del = { TableName: this.tableName, Key: { id } };
+    if (!audit) {
+      await this.doc.send(new DeleteCommand(del));
+      return;
+    }
+    await transactWrite(this.doc, { TransactItems: [{ Delete: del }, auditPut(this.auditTable, audit)] });
   }
 
   async get(id: number, consistent = false): Promise<ProductRecord | null> {
@@ -94,36 +209,48 @@ export class ProductRepository implements ProductStore, DealProductStore {
     return products.sort((a, b) => a.id - b.id);
   }
 
-  /** Open a deal on the product unless one is open. False when one is. */
-  async openDeal(productId: number, deal: DealState): Promise<boolean> {
+  /** Open a deal on the product unless one is open, with its audit row. False when one is. */
+  async openDeal(productId: number, deal: DealState, audit: AuditEntry): Promise<boolean> {
     try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { id: productId },
-          UpdateExpression: 'SET deal = :deal, updated_at = :now',
-          ConditionExpression: 'attribute_exists(id) AND (attribute_not_exists(deal) OR deal.#s <> :open)',
-          ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: { ':deal': deal, ':open': 'open', ':now': deal.started_at },
-        }),
-      );
+      await transactWrite(this.doc, {
+        TransactItems: [
+          {
+            Update: {
+              TableName: this.tableName,
+              Key: { id: productId },
+              UpdateExpression: 'SET deal = :deal, updated_at = :now',
+              ConditionExpression:
+                'attribute_exists(id) AND (attribute_not_exists(deal) OR deal.#s <> :open)',
+              ExpressionAttributeNames: { '#s': 'status' },
+              ExpressionAttributeValues: { ':deal': deal, ':open': 'open', ':now': deal.started_at },
+            },
+          },
+          auditPut(this.auditTable, audit),
+        ],
+      });
       return true;
     } catch (error) {
-      if (isConditionFailure(error)) return false;
+      if (cancellationCodes(error)?.[0] === 'ConditionalCheckFailed') return false;
       throw error;
     }
   }
 
-  async closeDeal(productId: number, now: string): Promise<void> {
-    await this.doc.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { id: productId },
-        UpdateExpression: 'SET deal.#s = :closed, deal.ended_at = :now, updated_at = :now',
-        ConditionExpression: 'attribute_exists(deal)',
-        ExpressionAttributeNames: { '#s': 'status' },
-        ExpressionAttributeValues: { ':closed': 'closed', ':now': now },
-      }),
-    );
+  /** Close the product's deal, with its audit row. */
+  async closeDeal(productId: number, now: string, audit: AuditEntry): Promise<void> {
+    await transactWrite(this.doc, {
+      TransactItems: [
+        {
+          Update: {
+            TableName: this.tableName,
+            Key: { id: productId },
+            UpdateExpression: 'SET deal.#s = :closed, deal.ended_at = :now, updated_at = :now',
+            ConditionExpression: 'attribute_exists(deal)',
+            ExpressionAttributeNames: { '#s': 'status' },
+            ExpressionAttributeValues: { ':closed': 'closed', ':now': now },
+          },
+        },
+        auditPut(this.auditTable, audit),
+      ],
+    });
   }
 }

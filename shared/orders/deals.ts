@@ -3,6 +3,7 @@
  * expired, Redis = DynamoDB), and what the reconciler needs of them (DealReconcilePort): the
  * deal-aware restore (restore.ts), the settling of reservations, and the units they keep in flight.
  */
+import { ulid } from 'ulid';
 import type { DealProduct, DealState, ProductRecord } from '../model.ts';
 import { ProductNotFoundError } from '../stock/errors.ts';
 import type { EventLog, LiveStockStore } from '../stock/ports.ts';
@@ -65,7 +66,7 @@ export class DealService implements DealReconcilePort {
     return product;
   }
 
-  async start(productId: number, input: DealStart): Promise<DealView> {
+  async start(productId: number, input: DealStart, actor = 'system'): Promise<DealView> {
     const product = await this.product(productId);
     const at = this.now().toISOString();
     const deal: DealState = {
@@ -76,7 +77,16 @@ export class DealService implements DealReconcilePort {
       started_at: at,
       ended_at: null,
     };
-    if (!(await this.deps.products.openDeal(productId, deal))) throw new DealAlreadyActiveError(productId);
+    const audit = {
+      id: ulid(),
+      at,
+      actor,
+      action: 'deal.start' as const,
+      product_id: productId,
+      detail: { db_stock: product.stock, ends_at: deal.ends_at, max_per_user: deal.max_per_user },
+    };
+    if (!(await this.deps.products.openDeal(productId, deal, audit)))
+      throw new DealAlreadyActiveError(productId);
     const opened: DealProduct = { ...product, deal };
     // Load the durable stock into Redis: restore if missing, otherwise align it (compare-and-set,
     // skipped while ordinary purchases or reservations are in flight).
@@ -100,12 +110,21 @@ export class DealService implements DealReconcilePort {
     return { product_id: productId, deal, db_stock: product.stock, redis_stock: after?.available ?? null };
   }
 
-  async end(productId: number): Promise<DealEndSummary> {
+  async end(productId: number, actor = 'system'): Promise<DealEndSummary> {
     const product = await this.product(productId);
     const at = this.now().toISOString();
     // 1. No new order gets in (Redis first: it is the gate), and the durable record says so.
     await this.deps.deals.close(productId);
-    if (product.deal) await this.deps.products.closeDeal(productId, at);
+    if (product.deal) {
+      await this.deps.products.closeDeal(productId, at, {
+        id: ulid(),
+        at,
+        actor,
+        action: 'deal.end',
+        product_id: productId,
+        detail: { db_stock: product.stock },
+      });
+    }
     // 2. Every open order expires now; each winner returns its units.
     let released = 0;
     const orders = await dealOrders(this.deps.orders, product);

@@ -3,7 +3,7 @@
  * and products repositories in shared/db implement them) and of the live deal state (RedisDeals
  * implements it). The use-cases import these interfaces, never an adapter.
  */
-import type { DealProduct, DealState, OrderRecord, OrderStatus } from '../model.ts';
+import type { AuditEntry, DealProduct, DealState, OrderRecord, OrderStatus } from '../model.ts';
 
 export type ConfirmOutcome = 'confirmed' | 'order-changed' | 'insufficient';
 
@@ -22,9 +22,10 @@ export interface OrderStore {
 /** The products a deal runs on, with the deal's durable state. */
 export interface DealProductStore {
   get(id: number, consistent?: boolean): Promise<DealProduct | null>;
-  /** Open a deal unless one is open. False when one is. */
-  openDeal(productId: number, deal: DealState): Promise<boolean>;
-  closeDeal(productId: number, now: string): Promise<void>;
+  /** Open a deal unless one is open, with its audit row. False when one is. */
+  openDeal(productId: number, deal: DealState, audit: AuditEntry): Promise<boolean>;
+  /** Close the deal, with its audit row. */
+  closeDeal(productId: number, now: string, audit: AuditEntry): Promise<void>;
 }
 
 export type OrderReserveResult =

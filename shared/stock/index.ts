@@ -1,8 +1,10 @@
 export {
+  AdjustmentOutcomeUnknownError,
   IdempotencyKeyReusedError,
   InsufficientStockError,
   InvalidBundleError,
   PriceChangedError,
+  ProductInDealError,
   ProductNotFoundError,
   PurchaseInProgressError,
   PurchaseNotRecordedError,
@@ -10,8 +12,15 @@ export {
   StockUnavailableError,
   TooManyProductsError,
 } from './errors.ts';
+export {
+  adjustmentHoldId,
+  auditIdOfHold,
+  StockAdjustmentService,
+  type StockAdjustmentView,
+} from './adjustments.ts';
 export { PurchaseHistory } from './history.ts';
 export type {
+  AuditTrail,
   EventLog,
   Hold,
   LiveStock,
@@ -28,9 +37,12 @@ export {
   type DealReconcilePort,
   type InFlightUnits,
   type InventoryAudit,
+  type PassLog,
+  type PassRecord,
+  RECONCILER_ACTOR,
   type ProductAudit,
   Reconciler,
   type ReconcileSummary,
 } from './reconciler.ts';
-export { holdsKey, RedisStock, stockKey } from './redis-stock.ts';
+export { holdsKey, RedisPassLog, RedisStock, stockKey } from './redis-stock.ts';
 export { stockScripts } from './scripts.ts';

@@ -8,8 +8,25 @@
  * Its cost grows with products and stale holds, never with purchases.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ProductRecord } from '../model.ts';
-import type { EventLog, LiveStockStore, ProductStore, PurchaseStore } from './ports.ts';
+import { ulid } from 'ulid';
+import type { AuditAction, AuditEntry, ProductRecord } from '../model.ts';
+import { auditIdOfHold } from './adjustments.ts';
+import type { AuditTrail, EventLog, LiveStockStore, ProductStore, PurchaseStore } from './ports.ts';
+
+/** Who the audit log names for the reconciler's changes. */
+export const RECONCILER_ACTOR = 'reconciler';
+
+/** A finished pass, for the operator (the admin page shows the last one). */
+export interface PassRecord extends ReconcileSummary {
+  readonly at: string;
+  readonly duration_ms: number;
+}
+
+/** Where the last pass is kept (Redis: it is a status, not a record). */
+export interface PassLog {
+  record(pass: PassRecord): Promise<void>;
+  last(): Promise<PassRecord | null>;
+}
 
 export interface ReconcileSummary {
   products: number;
@@ -48,6 +65,8 @@ export interface InFlightUnits {
 export interface ProductAudit {
   readonly product_id: number;
   readonly initial_stock: number;
+  /** Σ of the stock adjustments: initial_stock + adjusted = db_stock + sold. */
+  readonly adjusted: number;
   readonly sold: number;
   readonly db_stock: number;
   readonly redis_stock: number | null;
@@ -78,8 +97,36 @@ export class Reconciler {
       readonly inFlight?: InFlightUnits;
       /** Keeps two passes from running at once (a slow pass and the next schedule). */
       readonly lease?: { acquire(): Promise<boolean>; release(): Promise<void> };
+      /**
+       * The audit log: a row per restore and repair, and the rows that tell whether a stock
+       * adjustment's hold landed. Without it an adjustment's stale hold is left alone.
+       */
+      readonly audit?: Partial<AuditTrail>;
+      /** Where each finished pass is recorded. */
+      readonly passes?: PassLog;
     },
   ) {}
+
+  /** Whether the durable change behind a hold happened: its purchase, or its adjustment's audit row. */
+  private async landed(holdId: string): Promise<boolean | null> {
+    const auditId = auditIdOfHold(holdId);
+    if (auditId === null) return (await this.deps.purchases.get(holdId)) !== null;
+    return this.deps.audit?.has ? this.deps.audit.has(auditId) : null;
+  }
+
+  /** One audit row for a change the reconciler made in Redis (no DynamoDB write to join). */
+  private async recordRepair(action: AuditAction, fields: Omit<AuditEntry, 'id' | 'at' | 'actor' | 'action'>) {
+    if (!this.deps.audit?.append) return;
+    const entry = { id: ulid(), at: new Date().toISOString(), actor: RECONCILER_ACTOR, action, ...fields };
+    await this.deps.audit.append(entry).catch((error: unknown) => {
+      this.deps.log.error('reconcile: audit row not written', { ...entry, error });
+    });
+  }
+
+  /** The last finished pass; null before the first. */
+  lastPass(): Promise<PassRecord | null> {
+    return this.deps.passes ? this.deps.passes.last() : Promise.resolve(null);
+  }
 
   /**
    * One pass over every product. One product's failure is logged and counted, never the end of the
@@ -98,6 +145,7 @@ export class Reconciler {
     };
     const lease = this.deps.lease ? await this.deps.lease.acquire() : true;
     if (!lease) return { ...summary, skipped: true };
+    const started = Date.now();
     try {
       for (const product of await this.deps.products.listAll(true)) {
         summary.products += 1;
@@ -119,6 +167,8 @@ export class Reconciler {
     } finally {
       await this.deps.lease?.release().catch(() => undefined);
     }
+    const pass = { ...summary, at: new Date().toISOString(), duration_ms: Date.now() - started };
+    await this.deps.passes?.record(pass).catch(() => undefined);
     return summary;
   }
 
@@ -135,17 +185,29 @@ export class Reconciler {
         product_id,
         available: product.stock,
       });
+      await this.recordRepair('stock.restore', {
+        product_id,
+        reason: 'Redis had no live stock for the product',
+        detail: { db_stock: product.stock },
+      });
     }
 
     for (const hold of await stock.holds(product_id)) {
       if (hold.ageMs < this.deps.holdStaleAfterMs) continue;
       const fields = { product_id, purchase_id: hold.holdId, quantity: hold.quantity, age_ms: hold.ageMs };
-      if (await purchases.get(hold.holdId)) {
+      const landed = await this.landed(hold.holdId);
+      if (landed === null) continue;
+      if (landed) {
         if (await stock.commit(product_id, hold.holdId)) {
           result.holdsCommitted += 1;
           log.warn('reconcile: stale hold committed (purchase is durable)', {
             repair: 'commit-hold',
             ...fields,
+          });
+          await this.recordRepair('hold.commit', {
+            product_id,
+            reason: 'stale hold whose durable write landed',
+            detail: { hold_id: hold.holdId, quantity: hold.quantity, age_ms: hold.ageMs },
           });
         }
       } else if ((await stock.release(product_id, hold.holdId)) !== 'no-hold') {
@@ -153,6 +215,12 @@ export class Reconciler {
         log.warn('reconcile: stale hold released (no durable purchase)', {
           repair: 'release-hold',
           ...fields,
+        });
+        await this.recordRepair('hold.release', {
+          product_id,
+          delta: hold.quantity,
+          reason: 'stale hold whose durable write never landed: units back on sale',
+          detail: { hold_id: hold.holdId, age_ms: hold.ageMs },
         });
       }
     }
@@ -178,12 +246,21 @@ export class Reconciler {
           redis_stock: observed.available,
           db_stock: durable.stock,
         });
+        await this.recordRepair('stock.repair', {
+          product_id,
+          delta: durable.stock - observed.available,
+          reason: 'Redis disagreed with DynamoDB with nothing in flight',
+          detail: { redis_stock: observed.available, db_stock: durable.stock },
+        });
       }
     }
     return result;
   }
 
-  /** The full audit: per product, initial = durable stock + Σ purchases, and live + held + reserved = durable. */
+  /**
+   * The full audit: per product, initial + Σ adjustments = durable stock + Σ purchases, and
+   * live + held + reserved = durable.
+   */
   async verify(): Promise<InventoryAudit> {
     const products = await this.deps.products.listAll(true);
     const audits = await Promise.all(products.map((product) => this.auditWhileSelling(product)));
@@ -215,19 +292,19 @@ export class Reconciler {
     // alone. On the second look, a hold whose purchase is already durable counts as sold, not held.
     const sold = await this.deps.purchases.unitsSold(product.id);
     const durableHolds = settleHolds
-      ? await Promise.all(
-          holds.map(async (h) => ((await this.deps.purchases.get(h.holdId)) ? h.quantity : 0)),
-        )
+      ? await Promise.all(holds.map(async (h) => ((await this.landed(h.holdId)) ? h.quantity : 0)))
       : [];
     const held = holds.reduce((sum, h) => sum + h.quantity, 0) - durableHolds.reduce((a, b) => a + b, 0);
     const redis = live?.available ?? null;
+    const adjusted = product.adjusted ?? 0;
     const ok =
-      product.initial_stock === product.stock + sold &&
+      product.initial_stock + adjusted === product.stock + sold &&
       redis !== null &&
       redis + held + reserved === product.stock;
     return {
       product_id: product.id,
       initial_stock: product.initial_stock,
+      adjusted,
       sold,
       db_stock: product.stock,
       redis_stock: redis,

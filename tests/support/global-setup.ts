@@ -22,6 +22,7 @@ export default async function setup(project: TestProject) {
     products: 'products',
     purchases: 'purchases',
     orders: 'orders',
+    audit: 'audit',
   });
   project.provide('redisUrl', redis.url);
   project.provide('dynamoEndpoint', dynamo.url);

@@ -38,6 +38,7 @@ function deployedEnv(uses: { tables: object; redis: boolean; jwt: boolean }) {
     PRODUCTS_TABLE: undefined,
     PURCHASES_TABLE: undefined,
     ORDERS_TABLE: undefined,
+    AUDIT_TABLE: undefined,
   };
   for (const table of Object.keys(uses.tables)) env[`${table.toUpperCase()}_TABLE`] = `prod-${table}`;
   if (uses.redis) {
