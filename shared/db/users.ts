@@ -6,8 +6,10 @@
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { UserStore } from '../auth/accounts.ts';
 import { UsernameTakenError } from '../auth/errors.ts';
-import type { Role, UserRecord } from '../model.ts';
+import type { AuditEntry, Role, UserRecord } from '../model.ts';
+import { auditPut } from './audit.ts';
 import { nextInSequence } from './counters.ts';
+import type { TableRef } from './tables.ts';
 import { cancellationCodes, transactWrite } from './transactions.ts';
 
 const userKey = (id: number) => `USER#${id}`;
@@ -17,6 +19,8 @@ export class UserRepository implements UserStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     readonly tableName: string,
+    /** The audit log, for role changes (its name is read only when a role changes). */
+    private readonly auditTable: TableRef = 'audit',
   ) {}
 
   nextId(): Promise<number> {
@@ -79,5 +83,44 @@ export class UserRepository implements UserStore {
         ExpressionAttributeValues: { ':h': passwordHash, ':r': role, ':now': now },
       }),
     );
+  }
+
+  /** The role as stored now (a strongly consistent read): what an admin route checks. */
+  async roleOf(id: number): Promise<Role | null> {
+    const { Item } = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: userKey(id) },
+        ConsistentRead: true,
+        ProjectionExpression: '#role',
+        ExpressionAttributeNames: { '#role': 'role' },
+      }),
+    );
+    return (Item?.role as Role | undefined) ?? null;
+  }
+
+  /** Change a user's role with its audit row, in one transaction. False when the user does not exist. */
+  async setRole(id: number, role: Role, audit: AuditEntry): Promise<boolean> {
+    try {
+      await transactWrite(this.doc, {
+        TransactItems: [
+          {
+            Update: {
+              TableName: this.tableName,
+              Key: { pk: userKey(id) },
+              UpdateExpression: 'SET #role = :r, updated_at = :now',
+              ConditionExpression: 'attribute_exists(pk)',
+              ExpressionAttributeNames: { '#role': 'role' },
+              ExpressionAttributeValues: { ':r': role, ':now': audit.at },
+            },
+          },
+          auditPut(this.auditTable, audit),
+        ],
+      });
+      return true;
+    } catch (error) {
+      if (cancellationCodes(error)?.[0] === 'ConditionalCheckFailed') return false;
+      throw error;
+    }
   }
 }

@@ -25,6 +25,7 @@ import {
   type httpRoutes,
   routeOf,
 } from '../routes.ts';
+import { adminCheck } from '../wiring/admin.ts';
 import { needsBeyond, type Provider } from '../wiring/provider.ts';
 import { tokenService } from '../wiring/tokens.ts';
 import { toErrorResponse } from './error-table.ts';
@@ -83,6 +84,18 @@ export function json(status: number, body: unknown, headers: Record<string, stri
   return { statusCode: status, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
 }
 
+const RAW = Symbol('a response the handler built itself');
+
+/** A handler's answer that is not JSON (a page, a script): passed through as it is. */
+export interface RawResponse {
+  readonly [RAW]: HttpResult;
+}
+
+export const rawResponse = (result: HttpResult): RawResponse => ({ [RAW]: result });
+
+const isRaw = (value: unknown): value is RawResponse =>
+  typeof value === 'object' && value !== null && RAW in value;
+
 function bodyBytes(event: HttpEvent): number {
   if (!event.body) return 0;
   return event.isBase64Encoded ? Buffer.from(event.body, 'base64').byteLength : Buffer.byteLength(event.body);
@@ -106,7 +119,12 @@ const authenticate = (
     const [scheme, token, ...rest] = header.trim().split(/\s+/);
     if (scheme?.toLowerCase() !== 'bearer' || !token || rest.length > 0) throw new NotAuthenticatedError();
     const caller = await (await tokenService.get()).verify(token);
-    if (route.access === 'admin' && caller.role !== 'admin') throw new ForbiddenError('admin');
+    if (route.access === 'admin') {
+      if (caller.role !== 'admin') throw new ForbiddenError('admin');
+      // The token says who was an admin when it was issued; the users table says who is one now,
+      // so a demoted admin is refused on the next request, not when the token expires.
+      await (await adminCheck.get()).requireAdmin(caller.userId);
+    }
     request.context.caller = caller;
     logger.appendKeys({ user_id: caller.userId });
   },
@@ -182,7 +200,8 @@ const errorMapping = (): MiddlewareObj<HttpEvent, HttpResult> => ({
  */
 function checkComposition(route: EndpointRoute, providers: readonly Provider<unknown>[]): void {
   requireResources(config(), route.uses, route.function);
-  const all = route.access === 'public' ? providers : [tokenService, ...providers];
+  const checks = { public: [], user: [tokenService], admin: [tokenService, adminCheck] }[route.access];
+  const all = [...checks, ...providers];
   for (const p of all) {
     const beyond = needsBeyond(p.needs, route.uses);
     if (beyond.length > 0) {
@@ -229,6 +248,8 @@ export function endpoint<N extends EndpointName, S extends Schemas, P extends Pr
         services: await build(providers),
         event,
       });
+      if (isRaw(result)) return result[RAW];
+      if (route.successStatus === 204) return { statusCode: 204, headers: { 'cache-control': 'no-store' } };
       return json(route.successStatus, result);
     });
 }

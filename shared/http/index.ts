@@ -1,4 +1,12 @@
-export { type EndpointInput, endpoint, type HttpEvent, type HttpResult, json } from './endpoint.ts';
+export {
+  type EndpointInput,
+  endpoint,
+  type HttpEvent,
+  type HttpResult,
+  json,
+  type RawResponse,
+  rawResponse,
+} from './endpoint.ts';
 export { type ErrorResponse, errorTable, toErrorResponse } from './error-table.ts';
 export {
   InvalidJsonError,
@@ -10,4 +18,12 @@ export {
 } from './errors.ts';
 export { matchRoute, type RouteMatch } from './route-match.ts';
 export * as schemas from './schemas.ts';
-export { orderView, productView, purchaseView, userView } from './views.ts';
+export {
+  actorOf,
+  adminPurchaseView,
+  auditView,
+  orderView,
+  productView,
+  purchaseView,
+  userView,
+} from './views.ts';

@@ -1,5 +1,5 @@
 /** Response shapes of the contract: what a client sees of the stored records. */
-import type { OrderRecord, PurchaseRecord, UserRecord } from '../model.ts';
+import type { AuditEntry, OrderRecord, PurchaseRecord, UserRecord } from '../model.ts';
 import type { ProductWithLiveStock } from '../stock/products.ts';
 
 export const userView = (u: UserRecord) => ({
@@ -49,4 +49,21 @@ export const orderView = (o: OrderRecord) => ({
   created_at: o.created_at,
   expires_at: o.expires_at,
   updated_at: o.updated_at,
+});
+
+/** What the audit log names as the author of a caller's change. */
+export const actorOf = (caller: { readonly userId: number }) => `user:${caller.userId}`;
+
+/** The admin's view of a purchase: the buyer's view plus who bought it. */
+export const adminPurchaseView = (p: PurchaseRecord) => ({ ...purchaseView(p), user_id: p.user_id });
+
+export const auditView = (e: AuditEntry) => ({
+  id: e.id,
+  at: e.at,
+  actor: e.actor,
+  action: e.action,
+  product_id: e.product_id ?? null,
+  ...(e.delta !== undefined && { delta: e.delta }),
+  ...(e.reason !== undefined && { reason: e.reason }),
+  ...(e.detail !== undefined && { detail: e.detail }),
 });

@@ -4,6 +4,8 @@ export {
   type AcquireOptions,
   type DistributedLock,
   type Lock,
+  type LockInspector,
+  type LockState,
   lockKey,
   lockOrder,
   lockPlacesKey,

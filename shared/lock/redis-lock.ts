@@ -37,6 +37,25 @@ export interface AcquireOptions {
   readonly beforeRetry?: () => Promise<void>;
 }
 
+/** A lock as an operator sees it. */
+export interface LockState {
+  readonly held: boolean;
+  /** Milliseconds until the lock expires by itself; 0 when free. */
+  readonly ttlMs: number;
+  /** Waiters in line that still keep their place. */
+  readonly waiting: number;
+}
+
+/** The operator's view of the locks: look at one, or free it by force (a stuck holder). */
+export interface LockInspector {
+  inspect(resource: string): Promise<LockState>;
+  /**
+   * Delete the lock whoever holds it. The holder's own release then reports `not-held`; the sale
+   * stays exact because the lock orders buyers but DynamoDB's condition decides. True when one was held.
+   */
+  forceRelease(resource: string): Promise<boolean>;
+}
+
 export interface DistributedLock {
   acquire(resource: string, options?: AcquireOptions): Promise<Lock>;
   release(lock: Lock): Promise<Extract<LockOutcome, 'released' | 'not-held'>>;
@@ -58,7 +77,7 @@ export const lockTicketsKey = (resource: string, ns = '') => `${ns}lockqn:{${res
  */
 const PLACE_TTL_MS = 1_000;
 
-export class RedisLock implements DistributedLock {
+export class RedisLock implements DistributedLock, LockInspector {
   private readonly defaults: Required<Omit<AcquireOptions, 'beforeRetry'>>;
 
   constructor(
@@ -116,6 +135,19 @@ export class RedisLock implements DistributedLock {
     return (await this.redis.lockRelease(lockKey(lock.resource, this.ns), lock.token)) === 1
       ? 'released'
       : 'not-held';
+  }
+
+  async inspect(resource: string): Promise<LockState> {
+    const [ttl, waiting] = await this.redis.lockInspect(
+      lockKey(resource, this.ns),
+      lockQueueKey(resource, this.ns),
+      lockPlacesKey(resource, this.ns),
+    );
+    return { held: ttl !== -2, ttlMs: Math.max(0, ttl), waiting };
+  }
+
+  async forceRelease(resource: string): Promise<boolean> {
+    return (await this.redis.del(lockKey(resource, this.ns))) === 1;
   }
 
   async extend(lock: Lock, ttlMs: number): Promise<Lock | 'not-held'> {
