@@ -35,6 +35,8 @@ export interface HttpRoute {
   readonly successStatus: 200 | 201 | 202 | 204;
   readonly summary: string;
   readonly uses: Resources;
+  /** Files the deployed function reads at run time, copied beside its bundle (into `dir`). */
+  readonly bundleAssets?: { readonly dir: string; readonly files: readonly string[] };
 }
 
 export interface ScheduledFunction {
@@ -153,7 +155,11 @@ export const httpRoutes = [
     successStatus: 200,
     summary: 'Full audit: initial stock, sold, durable and live stock per product',
     // audit: read, because a stock adjustment in flight counts as done once its audit row exists.
-    uses: { tables: { products: 'read', purchases: 'read', audit: 'read', ...adminRole }, redis: true, ...authed },
+    uses: {
+      tables: { products: 'read', purchases: 'read', audit: 'read', ...adminRole },
+      redis: true,
+      ...authed,
+    },
   },
   {
     method: 'POST',
@@ -333,6 +339,14 @@ export const httpRoutes = [
     successStatus: 200,
     summary: "Swagger UI's script and style sheet",
     uses: nothing,
+    // The two files shared/http/api-docs.ts serves, from the swagger-ui-dist package.
+    bundleAssets: {
+      dir: 'swagger-ui',
+      files: [
+        'node_modules/swagger-ui-dist/swagger-ui.css',
+        'node_modules/swagger-ui-dist/swagger-ui-bundle.js',
+      ],
+    },
   },
   {
     method: 'GET',

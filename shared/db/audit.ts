@@ -47,7 +47,12 @@ export class AuditRepository {
   /** Whether the row exists: a change whose transaction wrote this row has landed. */
   async has(id: string): Promise<boolean> {
     const { Item } = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: { id }, ConsistentRead: true, ProjectionExpression: 'id' }),
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { id },
+        ConsistentRead: true,
+        ProjectionExpression: 'id',
+      }),
     );
     return Item !== undefined;
   }

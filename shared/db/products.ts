@@ -92,7 +92,8 @@ export class ProductRepository implements ProductStore, DealProductStore {
             Delete: {
               TableName: this.tableName,
               Key: { id },
-              ConditionExpression: 'attribute_exists(id) AND (attribute_not_exists(deal) OR deal.#s <> :open)',
+              ConditionExpression:
+                'attribute_exists(id) AND (attribute_not_exists(deal) OR deal.#s <> :open)',
               ExpressionAttributeNames: { '#s': 'status' },
               ExpressionAttributeValues: { ':open': 'open' },
               ReturnValuesOnConditionCheckFailure: 'ALL_OLD',

@@ -25,5 +25,6 @@ export {
   orderView,
   productView,
   purchaseView,
+  reconcileView,
   userView,
 } from './views.ts';

@@ -172,19 +172,35 @@ export const lockParams = z.object({ product_id: idParams.shape.id });
 
 const optionalId = z.preprocess(
   blankAsMissing,
-  z.string().regex(/^[1-9]\d{0,14}$/, 'must be a positive integer below 10^15').transform(Number).optional(),
+  z
+    .string()
+    .regex(/^[1-9]\d{0,14}$/, 'must be a positive integer below 10^15')
+    .transform(Number)
+    .optional(),
 );
 const cursor = z.preprocess(
   blankAsMissing,
-  z.string().max(2048).regex(/^[A-Za-z0-9_-]+$/, 'must be a cursor from an earlier page').optional(),
+  z
+    .string()
+    .max(2048)
+    .regex(/^[A-Za-z0-9_-]+$/, 'must be a cursor from an earlier page')
+    .optional(),
 );
 const pageLimit = z.preprocess(blankAsMissing, z.coerce.number().int().min(1).max(100).default(50));
 
 /** `GET /api/admin/purchases?product_id=&user_id=&limit=&cursor=`. */
-export const adminPurchasesQuery = z.object({ product_id: optionalId, user_id: optionalId, limit: pageLimit, cursor });
+export const adminPurchasesQuery = z.object({
+  product_id: optionalId,
+  user_id: optionalId,
+  limit: pageLimit,
+  cursor,
+});
 
 /** `GET /api/admin/audit?product_id=&limit=&cursor=`. */
 export const auditQuery = z.object({ product_id: optionalId, limit: pageLimit, cursor });
 
 /** `PATCH /api/admin/users/{id}`. */
 export const roleBody = z.object({ role: z.enum(['user', 'admin']) });
+
+/** `/api/docs/{asset}`: a file name; which names exist is the docs' business (404 otherwise). */
+export const assetParams = z.object({ asset: z.string().max(100) });

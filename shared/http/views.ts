@@ -67,3 +67,31 @@ export const auditView = (e: AuditEntry) => ({
   ...(e.reason !== undefined && { reason: e.reason }),
   ...(e.detail !== undefined && { detail: e.detail }),
 });
+
+/** The last reconciliation pass, in the contract's snake_case; null before the first. */
+export const reconcileView = (
+  pass: {
+    at: string;
+    duration_ms: number;
+    products: number;
+    restored: number;
+    holdsCommitted: number;
+    holdsReleased: number;
+    reservationsSettled: number;
+    repaired: number;
+    failed: number;
+    skipped?: boolean;
+  } | null,
+) =>
+  pass && {
+    at: pass.at,
+    duration_ms: pass.duration_ms,
+    products: pass.products,
+    restored: pass.restored,
+    holds_committed: pass.holdsCommitted,
+    holds_released: pass.holdsReleased,
+    reservations_settled: pass.reservationsSettled,
+    repaired: pass.repaired,
+    failed: pass.failed,
+    skipped: pass.skipped ?? false,
+  };

@@ -13,7 +13,12 @@
 import { ulid } from 'ulid';
 import type { AuditEntry, ProductRecord } from '../model.ts';
 import { DurableOutcomeUnknownError } from '../outcome.ts';
-import { AdjustmentOutcomeUnknownError, InsufficientStockError, ProductNotFoundError, StockUnavailableError } from './errors.ts';
+import {
+  AdjustmentOutcomeUnknownError,
+  InsufficientStockError,
+  ProductNotFoundError,
+  StockUnavailableError,
+} from './errors.ts';
 import type { EventLog, LiveStockStore, ProductStore } from './ports.ts';
 
 const HOLD_PREFIX = 'adjust-';
@@ -34,7 +39,10 @@ export interface StockAdjustmentView {
 
 export interface AdjustmentDeps {
   readonly products: Pick<ProductStore, 'get' | 'adjustStock'>;
-  readonly stock: Pick<LiveStockStore, 'reserveAll' | 'release' | 'commit' | 'mark' | 'credit' | 'availableOf'>;
+  readonly stock: Pick<
+    LiveStockStore,
+    'reserveAll' | 'release' | 'commit' | 'mark' | 'credit' | 'availableOf'
+  >;
   /** Puts back a product the live store lost (deal-aware), as a purchase would. */
   readonly restore: (product: ProductRecord) => Promise<boolean>;
   readonly log: EventLog;
@@ -48,7 +56,12 @@ export class StockAdjustmentService {
     this.now = deps.now ?? (() => new Date());
   }
 
-  async adjust(productId: number, delta: number, reason: string, actor: string): Promise<StockAdjustmentView> {
+  async adjust(
+    productId: number,
+    delta: number,
+    reason: string,
+    actor: string,
+  ): Promise<StockAdjustmentView> {
     const { products, stock, log } = this.deps;
     const product = await products.get(productId, true);
     if (!product) throw new ProductNotFoundError(productId);
@@ -62,7 +75,8 @@ export class StockAdjustmentService {
       reason,
     };
     const holdId = adjustmentHoldId(entry.id);
-    const live = delta < 0 ? await this.take(product, -delta, holdId) : await this.markIncoming(product, holdId);
+    const live =
+      delta < 0 ? await this.take(product, -delta, holdId) : await this.markIncoming(product, holdId);
 
     let outcome: Awaited<ReturnType<ProductStore['adjustStock']>>;
     try {

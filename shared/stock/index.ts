@@ -1,4 +1,10 @@
 export {
+  adjustmentHoldId,
+  auditIdOfHold,
+  StockAdjustmentService,
+  type StockAdjustmentView,
+} from './adjustments.ts';
+export {
   AdjustmentOutcomeUnknownError,
   IdempotencyKeyReusedError,
   InsufficientStockError,
@@ -12,12 +18,6 @@ export {
   StockUnavailableError,
   TooManyProductsError,
 } from './errors.ts';
-export {
-  adjustmentHoldId,
-  auditIdOfHold,
-  StockAdjustmentService,
-  type StockAdjustmentView,
-} from './adjustments.ts';
 export { PurchaseHistory } from './history.ts';
 export type {
   AuditTrail,
@@ -39,8 +39,8 @@ export {
   type InventoryAudit,
   type PassLog,
   type PassRecord,
-  RECONCILER_ACTOR,
   type ProductAudit,
+  RECONCILER_ACTOR,
   Reconciler,
   type ReconcileSummary,
 } from './reconciler.ts';

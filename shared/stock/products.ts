@@ -4,7 +4,12 @@
  */
 import { ulid } from 'ulid';
 import type { AuditAction, AuditEntry, Component, ProductRecord, PurchaseStrategy } from '../model.ts';
-import { InvalidBundleError, ProductInDealError, ProductNotFoundError, StockUnavailableError } from './errors.ts';
+import {
+  InvalidBundleError,
+  ProductInDealError,
+  ProductNotFoundError,
+  StockUnavailableError,
+} from './errors.ts';
 import type { EventLog, LiveStockStore, ProductChanges, ProductStore } from './ports.ts';
 
 export interface NewProduct {

@@ -115,7 +115,10 @@ export class Reconciler {
   }
 
   /** One audit row for a change the reconciler made in Redis (no DynamoDB write to join). */
-  private async recordRepair(action: AuditAction, fields: Omit<AuditEntry, 'id' | 'at' | 'actor' | 'action'>) {
+  private async recordRepair(
+    action: AuditAction,
+    fields: Omit<AuditEntry, 'id' | 'at' | 'actor' | 'action'>,
+  ) {
     if (!this.deps.audit?.append) return;
     const entry = { id: ulid(), at: new Date().toISOString(), actor: RECONCILER_ACTOR, action, ...fields };
     await this.deps.audit.append(entry).catch((error: unknown) => {
@@ -173,7 +176,7 @@ export class Reconciler {
   }
 
   async reconcileProduct(product: ProductRecord): Promise<Omit<ReconcileSummary, 'products' | 'failed'>> {
-    const { stock, purchases, log } = this.deps;
+    const { stock, log } = this.deps;
     const result = { restored: 0, holdsCommitted: 0, holdsReleased: 0, reservationsSettled: 0, repaired: 0 };
     const product_id = product.id;
     const { deals } = this.deps;

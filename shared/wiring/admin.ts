@@ -6,7 +6,12 @@ import { provider } from './provider.ts';
 import { productLocks } from './redis.ts';
 
 /** The role check every admin route makes (shared/http endpoint): one consistent read of the caller. */
-export const adminCheck = provider('admin-check', {}, [userTable], async () => new RoleService(await userTable.get()));
+export const adminCheck = provider(
+  'admin-check',
+  {},
+  [userTable],
+  async () => new RoleService(await userTable.get()),
+);
 
 /** Role changes, each with its audit row. */
 export const roleService = provider(

@@ -26,8 +26,7 @@ export const productTable = provider(
   'products-table',
   { tables: ['products'] },
   [documentClient],
-  async () =>
-    new ProductRepository(await documentClient.get(), tableName('products')(), tableName('audit')),
+  async () => new ProductRepository(await documentClient.get(), tableName('products')(), tableName('audit')),
 );
 
 /** The audit log. */

@@ -109,7 +109,11 @@ describe('providers', () => {
       jwt: false,
     });
     expect(productService.needs).toEqual({ tables: ['products'], redis: true, jwt: false });
-    expect(inventoryAudit.needs).toEqual({ tables: ['products', 'purchases'], redis: true, jwt: false });
+    expect(inventoryAudit.needs).toEqual({
+      tables: ['audit', 'products', 'purchases'],
+      redis: true,
+      jwt: false,
+    });
     expect(orderHistory.needs).toEqual({ tables: ['orders'], redis: false, jwt: false });
     expect(purchaseHistory.needs).toEqual({ tables: ['purchases'], redis: false, jwt: false });
   });
