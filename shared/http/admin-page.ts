@@ -74,7 +74,7 @@ export const adminPage = `<!doctype html>
       </form>
     </section>
     <section>
-      <h2>Products</h2>
+      <h2>Products <span id="shown"></span></h2>
       <div class="cards" id="products"></div>
     </section>
     <section>
@@ -143,7 +143,6 @@ export const adminPage = `<!doctype html>
     el.className = 'card'; el.dataset.productId = product.id; el.dataset.testid = 'product';
     const points = history.get(product.id) || [];
     const spark = sparkline(points);
-    const deal = product.deal_open ? ' · hot deal' : '';
     el.innerHTML =
       '<h3><span></span><span class="' + (audit.ok ? 'ok' : 'bad') + '">' + (audit.ok ? 'ok' : 'check') + '</span></h3>' +
       '<div class="nums">' +
@@ -153,7 +152,7 @@ export const adminPage = `<!doctype html>
       '<div><b data-field="sold">' + audit.sold + '</b><span>sold</span></div></div>' +
       spark.svg +
       '<div class="row"><span data-field="rate">' + spark.last.toFixed(1) + ' sales/s</span>' +
-      '<span data-field="lock">lock: ' + (lock ? (lock.held ? 'held ' + lock.ttl_ms + ' ms' : 'free') + ', ' + lock.waiting + ' waiting' : '–') + '</span>' + deal + '</div>' +
+      '<span data-field="lock">lock: ' + (lock ? (lock.held ? 'held ' + lock.ttl_ms + ' ms' : 'free') + ', ' + lock.waiting + ' waiting' : '–') + '</span></div>' +
       '<form class="row adjust"><input name="delta" type="number" placeholder="±units" required aria-label="delta">' +
       '<input name="reason" placeholder="reason" required aria-label="reason"><button>Adjust</button></form>' +
       '<div class="row"><button class="quiet release">Release lock</button>' +
@@ -180,13 +179,25 @@ export const adminPage = `<!doctype html>
     return el;
   }
 
+  // The newest products: a sale's catalogue is small, and each one shown costs a poll a second.
+  const SHOWN = 12;
+  let busy = false;
+
   async function refresh() {
-    if (!token) return;
-    const [inventory, products, audit] = await Promise.all([
-      api('GET', '/admin/inventory/verify'),
-      api('GET', '/products?limit=1000'),
+    if (!token || busy) return;
+    busy = true;
+    try { await redraw(); } finally { busy = false; }
+  }
+
+  async function redraw() {
+    const all = await api('GET', '/products?limit=1000');
+    const products = all.slice(-SHOWN).reverse();
+    const ids = products.map((p) => p.id).join(',');
+    const [inventory, audit] = await Promise.all([
+      api('GET', '/admin/inventory/verify' + (ids ? '?product_id=' + ids : '')),
       api('GET', '/admin/audit?limit=20'),
     ]);
+    $('#shown').textContent = all.length > SHOWN ? '(newest ' + SHOWN + ' of ' + all.length + ')' : '';
     const locks = await Promise.all(products.map((p) => api('GET', '/admin/locks/' + p.id).catch(() => null)));
     const audits = new Map(inventory.products.map((a) => [a.product_id, a]));
     const now = Date.now();
@@ -208,7 +219,7 @@ export const adminPage = `<!doctype html>
     for (const el of list.querySelectorAll('.card')) {
       if (!audits.has(Number(el.dataset.productId))) el.remove();
     }
-    $('#consistent').textContent = inventory.consistent ? '· consistent' : '· NOT consistent';
+    $('#consistent').textContent = inventory.consistent ? '· shown products consistent' : '· NOT consistent';
     $('#consistent').className = inventory.consistent ? 'ok' : 'bad';
     const last = inventory.last_reconcile;
     $('#reconcile').textContent = last

@@ -65,7 +65,11 @@ export const operations = {
     },
   },
   'list-my-purchases': { response: responses.purchases, description: 'Newest first' },
-  'verify-inventory': { response: responses.inventory },
+  'verify-inventory': {
+    query: schemas.verifyQuery,
+    response: responses.inventory,
+    description: 'Every product, or those `product_id` names (comma-separated, extension).',
+  },
   'start-hotdeal': {
     params: schemas.idParams,
     body: schemas.hotDealStartBody,

@@ -204,3 +204,15 @@ export const roleBody = z.object({ role: z.enum(['user', 'admin']) });
 
 /** `/api/docs/{asset}`: a file name; which names exist is the docs' business (404 otherwise). */
 export const assetParams = z.object({ asset: z.string().max(100) });
+
+/** `GET /api/admin/inventory/verify?product_id=1,2,3` (extension): the audit of those products only. */
+export const verifyQuery = z.object({
+  product_id: z.preprocess(
+    blankAsMissing,
+    z
+      .string()
+      .regex(/^[1-9]\d{0,14}(,[1-9]\d{0,14}){0,49}$/, 'must be up to 50 comma-separated product ids')
+      .transform((ids) => [...new Set(ids.split(',').map(Number))])
+      .optional(),
+  ),
+});

@@ -262,10 +262,15 @@ export class Reconciler {
 
   /**
    * The full audit: per product, initial + Σ adjustments = durable stock + Σ purchases, and
-   * live + held + reserved = durable.
+   * live + held + reserved = durable. `productIds` narrows it to those products (the admin page's
+   * view); unknown ids are left out.
    */
-  async verify(): Promise<InventoryAudit> {
-    const products = await this.deps.products.listAll(true);
+  async verify(productIds?: readonly number[]): Promise<InventoryAudit> {
+    const products = productIds
+      ? (await Promise.all(productIds.map((id) => this.deps.products.get(id, true)))).filter(
+          (p): p is ProductRecord => p !== null,
+        )
+      : await this.deps.products.listAll(true);
     const audits = await Promise.all(products.map((product) => this.auditWhileSelling(product)));
     return { consistent: audits.every((a) => a.ok), products: audits };
   }

@@ -56,7 +56,12 @@ export async function startTestApi(): Promise<TestApi> {
       parsed = text ? JSON.parse(text) : null;
     } catch {}
     // Every answer a contract test receives must be what the OpenAPI document says.
-    checkAgainstDocument(method, path, { status: response.status, body: parsed, headers: response.headers, text });
+    checkAgainstDocument(method, path, {
+      status: response.status,
+      body: parsed,
+      headers: response.headers,
+      text,
+    });
     return { status: response.status, body: parsed as never, headers: response.headers };
   };
 

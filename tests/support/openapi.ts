@@ -6,8 +6,8 @@
  */
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
-import { matchRoute } from '../../shared/http/route-match.ts';
 import { openApiDocument } from '../../shared/http/openapi.ts';
+import { matchRoute } from '../../shared/http/route-match.ts';
 
 interface MediaType {
   schema?: object;
@@ -66,7 +66,9 @@ export function checkAgainstDocument(
     if (reply.text !== '') throw new Error(`OpenAPI: ${method} ${path} ${reply.status} must have no body`);
     return;
   }
-  const media = response.content[type] ?? (type !== 'application/json' ? response.content['application/octet-stream'] : undefined);
+  const media =
+    response.content[type] ??
+    (type !== 'application/json' ? response.content['application/octet-stream'] : undefined);
   if (!media) {
     throw new Error(
       `OpenAPI: ${method} ${path} ${reply.status} answered ${type || 'no content type'}; documented: ${Object.keys(response.content).join(', ')}`,
