@@ -80,10 +80,11 @@ export class ProductRepository implements ProductStore, DealProductStore {
   }
 
   /**
-   * Delete the product with its audit row, unless a hot deal is open on it. Its purchases stay: they
+   * Delete the product with its audit row, unless a hot deal is open on it, and only while its
+   * durable stock is still `stock` (what the audit row says was removed). Its purchases stay: they
    * are the history.
    */
-  async remove(id: number, audit: AuditEntry): Promise<RemoveOutcome> {
+  async remove(id: number, stock: number, audit: AuditEntry): Promise<RemoveOutcome> {
     if (id === SEQUENCE_ID) return 'not-found';
     try {
       await transactWrite(this.doc, {
@@ -93,9 +94,9 @@ export class ProductRepository implements ProductStore, DealProductStore {
               TableName: this.tableName,
               Key: { id },
               ConditionExpression:
-                'attribute_exists(id) AND (attribute_not_exists(deal) OR deal.#s <> :open)',
+                'attribute_exists(id) AND stock = :stock AND (attribute_not_exists(deal) OR deal.#s <> :open)',
               ExpressionAttributeNames: { '#s': 'status' },
-              ExpressionAttributeValues: { ':open': 'open' },
+              ExpressionAttributeValues: { ':open': 'open', ':stock': stock },
               ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
             },
           },
@@ -105,7 +106,9 @@ export class ProductRepository implements ProductStore, DealProductStore {
       return 'deleted';
     } catch (error) {
       if (cancellationCodes(error)?.[0] !== 'ConditionalCheckFailed') throw error;
-      return cancelledItems(error)?.[0] ? 'deal-active' : 'not-found';
+      const current = cancelledItems(error)?.[0];
+      if (!current) return 'not-found';
+      return (current.deal as { status?: string } | undefined)?.status === 'open' ? 'deal-active' : 'changed';
     }
   }
 

@@ -28,6 +28,7 @@ import {
   InsufficientStockError,
   InvalidBundleError,
   PriceChangedError,
+  ProductBusyError,
   ProductInDealError,
   ProductNotFoundError,
   PurchaseInProgressError,
@@ -101,6 +102,7 @@ export const errorTable: readonly Rule[] = [
   [ProductNotFoundError, plain(404, 'PRODUCT_NOT_FOUND')],
   [UserNotFoundError, plain(404, 'USER_NOT_FOUND')],
   [ProductInDealError, plain(409, 'DEAL_ACTIVE')],
+  [ProductBusyError, plain(409, 'PRODUCT_BUSY', { 'retry-after': '1' })],
   [
     AdjustmentOutcomeUnknownError,
     () => ({

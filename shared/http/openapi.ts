@@ -111,7 +111,7 @@ export const operations = {
   },
   'delete-product': {
     params: schemas.idParams,
-    errors: { ...notFound, 409: 'DEAL_ACTIVE: end the hot deal first' },
+    errors: { ...notFound, 409: 'DEAL_ACTIVE: end the hot deal first; PRODUCT_BUSY: sales kept changing it' },
     description: 'Afterwards the product is 404 for reads and purchases; its purchases stay in history.',
   },
   'adjust-stock': {

@@ -133,3 +133,11 @@ export class ProductInDealError extends Error {
     super(`Product ${productId} has an open hot deal; end the deal first`);
   }
 }
+
+/** A delete kept losing the race to sales changing the stock; try again. */
+export class ProductBusyError extends Error {
+  override readonly name = 'ProductBusyError';
+  constructor(readonly productId: number) {
+    super(`Product ${productId} kept selling while it was being deleted; try again`);
+  }
+}

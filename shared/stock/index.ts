@@ -10,6 +10,7 @@ export {
   InsufficientStockError,
   InvalidBundleError,
   PriceChangedError,
+  ProductBusyError,
   ProductInDealError,
   ProductNotFoundError,
   PurchaseInProgressError,

@@ -20,7 +20,8 @@ export interface ProductChanges {
   readonly price?: number | undefined;
 }
 
-export type RemoveOutcome = 'deleted' | 'not-found' | 'deal-active';
+/** `changed`: a sale changed the stock since it was read; read again and retry. */
+export type RemoveOutcome = 'deleted' | 'not-found' | 'deal-active' | 'changed';
 
 export type AdjustOutcome =
   | { readonly status: 'adjusted' }
@@ -40,8 +41,8 @@ export interface ProductStore {
   listAll(consistent?: boolean): Promise<ProductRecord[]>;
   /** False when the product does not exist. */
   update(id: number, changes: ProductChanges, audit: AuditEntry): Promise<boolean>;
-  /** Unless a hot deal is open on it; its purchases stay. */
-  remove(id: number, audit: AuditEntry): Promise<RemoveOutcome>;
+  /** Unless a hot deal is open on it, and only while its stock is `stock`; its purchases stay. */
+  remove(id: number, stock: number, audit: AuditEntry): Promise<RemoveOutcome>;
   /** stock += delta and adjusted += delta, never below zero. */
   adjustStock(id: number, delta: number, audit: AuditEntry): Promise<AdjustOutcome>;
 }

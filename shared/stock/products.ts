@@ -6,6 +6,7 @@ import { ulid } from 'ulid';
 import type { AuditAction, AuditEntry, Component, ProductRecord, PurchaseStrategy } from '../model.ts';
 import {
   InvalidBundleError,
+  ProductBusyError,
   ProductInDealError,
   ProductNotFoundError,
   StockUnavailableError,
@@ -33,6 +34,9 @@ export interface StockView {
   readonly redis_stock: number | null;
   readonly synced: boolean;
 }
+
+/** A delete re-reads the stock this often while a sale keeps changing it, then gives up (409). */
+const MAX_DELETE_ATTEMPTS = 50;
 
 export class ProductService {
   constructor(
@@ -114,16 +118,22 @@ export class ProductService {
    * Its purchases stay in the history.
    */
   async remove(id: number, actor: string): Promise<void> {
-    const product = await this.products.get(id, true);
-    if (!product) throw new ProductNotFoundError(id);
-    const entry = this.entry('product.delete', actor, {
-      product_id: id,
-      delta: -product.stock,
-      detail: { name: product.name, db_stock: product.stock },
-    });
-    const outcome = await this.products.remove(id, entry);
-    if (outcome === 'not-found') throw new ProductNotFoundError(id);
-    if (outcome === 'deal-active') throw new ProductInDealError(id);
+    // The audit row names the units the delete took off sale: read the stock, delete only if it is
+    // still that, and read again when a sale got in between.
+    for (let attempt = 1; ; attempt++) {
+      const product = await this.products.get(id, true);
+      if (!product) throw new ProductNotFoundError(id);
+      const entry = this.entry('product.delete', actor, {
+        product_id: id,
+        delta: -product.stock,
+        detail: { name: product.name, db_stock: product.stock },
+      });
+      const outcome = await this.products.remove(id, product.stock, entry);
+      if (outcome === 'not-found') throw new ProductNotFoundError(id);
+      if (outcome === 'deal-active') throw new ProductInDealError(id);
+      if (outcome === 'deleted') break;
+      if (attempt >= MAX_DELETE_ATTEMPTS) throw new ProductBusyError(id);
+    }
     try {
       await this.stock.drop(id);
     } catch (error) {

@@ -338,7 +338,7 @@ describe('an adjustment whose request dies is settled by the reconciler through 
     async (delta) => {
       const product = await api.product(10);
       const { doc, redis, stock, adjustments, reconciler } = build();
-      loseAnswers(doc, ['TransactWriteItems']);
+      loseAnswers(doc, ['TransactWriteItemsCommand']);
       await expect(adjustments.adjust(product.id, delta, 'lost answer', 'user:1')).rejects.toThrow(
         /may or may not/,
       );
@@ -360,7 +360,7 @@ describe('an adjustment whose request dies is settled by the reconciler through 
   it.each([-3, 4])('releases the hold of a %i adjustment that never landed', async (delta) => {
     const product = await api.product(10);
     const { doc, redis, stock, adjustments, reconciler } = build();
-    breakOperations(doc, ['TransactWriteItems']);
+    breakOperations(doc, ['TransactWriteItemsCommand']);
     await expect(adjustments.adjust(product.id, delta, 'outage', 'user:1')).rejects.toThrow();
     const held = await stock.holds(product.id);
     const row = (await (await services()).productTable.get(product.id, true))!;
