@@ -108,7 +108,11 @@ export const adminPage = `<!doctype html>
   const say = (text, bad) => { const s = $('#status'); s.textContent = text; s.className = bad ? 'bad' : ''; };
   const act = (fn) => async (event) => {
     event.preventDefault();
-    try { say(await fn(event)); await refresh(); } catch (error) { say(error.message, true); }
+    try {
+      say(await fn(event));
+      if (document.activeElement) document.activeElement.blur();
+      await refresh();
+    } catch (error) { say(error.message, true); }
   };
 
   function signOut(reason) {
@@ -202,7 +206,8 @@ export const adminPage = `<!doctype html>
     const audits = new Map(inventory.products.map((a) => [a.product_id, a]));
     const now = Date.now();
     const list = $('#products');
-    const focused = list.contains(document.activeElement) ? document.activeElement.closest('.card') : null;
+    const typing = document.activeElement && document.activeElement.matches('.card input');
+    const focused = typing ? document.activeElement.closest('.card') : null;
     products.forEach((product, i) => {
       const a = audits.get(product.id);
       if (!a) return;

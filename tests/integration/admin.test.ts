@@ -176,7 +176,7 @@ describe('DELETE /api/products/{id}', () => {
       });
       expect(listed.body.items).toHaveLength(sold);
       const [row] = (await auditOf(product.id)).filter((e) => e.action === 'product.delete');
-      expect(row?.delta).toBe(-(40 - sold));
+      expect(row?.delta).toBe(sold - 40);
       expect((await buy(buyer.token, product.id)).status).toBe(404);
       expect((await api.request('GET', `/api/products/${product.id}/stock`, { token: admin })).status).toBe(
         404,
