@@ -5,13 +5,14 @@ export const handler = endpoint(
   'create-purchase',
   { body: schemas.purchaseBody, headers: schemas.idempotencyHeaders },
   { purchases: purchaseService },
-  async ({ body, headers, caller, services }) =>
+  async ({ body, headers, caller, services, deadline }) =>
     purchaseView(
       await services.purchases.purchase({
         userId: caller.userId,
         single: body.single,
         items: body.items.map((i) => ({ productId: i.product_id, quantity: i.quantity })),
         idempotencyKey: headers['idempotency-key'],
+        deadline,
       }),
     ),
 );

@@ -1,5 +1,5 @@
 /**
- * `npm run load -- <scenario...|all> [--strategy lock|atomic|both] [--smoke] [--bcrypt-cost N] [--target URL] [--out DIR]`
+ * `npm run load -- <scenario...|all> [--strategy lock|atomic|both] [--smoke] [--bcrypt-cost N] [--profile] [--target URL] [--out DIR]`
  * `npm run load -- ceiling`
  *
  * Runs the artillery scenarios of load/scenarios.ts against a private local stack (or --target) and
@@ -16,10 +16,11 @@ import { isScenarioName, type ScenarioName, scenarioNames } from './scenarios.ts
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const usage = `usage: npm run load -- <${scenarioNames.join('|')}|all>... [--strategy lock|atomic|both] [--smoke]
-                     [--bcrypt-cost N] [--target URL] [--out DIR]
+                     [--bcrypt-cost N] [--profile] [--target URL] [--out DIR]
        npm run load -- ceiling [--out DIR]
---bcrypt-cost: bcrypt cost of the local runtime the -signup variants register and log in against
-               (default ${DEPLOYED_BCRYPT_COST}, the deployed cost; the plain variants' runtime uses 4).`;
+--bcrypt-cost: bcrypt cost of the local runtime the -signup variants run against
+               (default ${DEPLOYED_BCRYPT_COST}, the deployed cost; the plain variants' runtime uses 4).
+--profile:     CPU-profile the local runtimes (every worker thread) and write profile.md.`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -29,6 +30,7 @@ const { values, positionals } = parseArgs({
     target: { type: 'string' },
     out: { type: 'string' },
     'bcrypt-cost': { type: 'string' },
+    profile: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -63,6 +65,7 @@ if (positionals[0] === 'ceiling') {
     runs: everyRun([...new Set(names)] as ScenarioName[], strategies),
     scale: values.smoke ? 'smoke' : 'full',
     signupBcryptCost: cost,
+    profile: values.profile,
     target: values.target,
     outDir: values.out,
     command,

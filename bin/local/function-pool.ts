@@ -22,9 +22,9 @@
  * (or the first cold start) into a temporary folder: plain JavaScript, so the thread needs no
  * TypeScript loader.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { type ResourceLimits, Worker } from 'node:worker_threads';
 import type { FunctionName } from '../../shared/routes.ts';
 import { bundleFunctions } from './bundle.ts';
@@ -175,7 +175,16 @@ export class FunctionPool implements Invoker {
     }
     await Promise.all([...this.exits]);
     await this.bundles?.catch(() => undefined);
-    if (this.bundleDir) rmSync(this.bundleDir, { recursive: true, force: true });
+    if (this.bundleDir) {
+      // A profiled runtime keeps its bundles' source maps beside the profiles: the profiles point
+      // into the bundles, and the maps lead back to the sources and packages the time was spent in.
+      const profileDir = process.execArgv.find((a) => a.startsWith('--cpu-prof-dir='))?.split('=')[1];
+      if (profileDir)
+        cpSync(join(this.bundleDir, 'out'), join(profileDir, 'bundles', basename(this.bundleDir)), {
+          recursive: true,
+        });
+      rmSync(this.bundleDir, { recursive: true, force: true });
+    }
   }
 
   private slot(name: FunctionName): Slot {
@@ -280,8 +289,9 @@ export class FunctionPool implements Invoker {
     const startedAt = performance.now();
     const resourceLimits: ResourceLimits = { maxOldGenerationSizeMb: FUNCTION_MEMORY_MB };
     const worker = new Worker(file, {
-      // The stack sets NODE_OPTIONS=--enable-source-maps for every function; so does this.
-      execArgv: ['--enable-source-maps'],
+      // The stack sets NODE_OPTIONS=--enable-source-maps for every function; so does this. A runtime
+      // started with --cpu-prof (the load runner's --profile) profiles its functions' threads too.
+      execArgv: ['--enable-source-maps', ...process.execArgv.filter((a) => a.startsWith('--cpu-prof'))],
       resourceLimits,
       // The SDK's Node-version notice: this process has printed it; once per worker is noise.
       env: { ...(this.options.env ?? process.env), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },

@@ -29,6 +29,7 @@
  * worker holds its own module graph, Redis connection and DynamoDB client, 30–40 MB here.
  */
 import { z } from 'zod';
+import { configSchema } from '../../shared/config.ts';
 import { type FunctionName, fallbackRoute, httpRoutes, scheduledFunctions } from '../../shared/routes.ts';
 
 export type Isolation = 'workers' | 'in-process';
@@ -111,6 +112,15 @@ export function runtimeSettings(env: NodeJS.ProcessEnv = process.env): RuntimeSe
         timeoutMs ?? (isScheduled ? SCHEDULED_TIMEOUT_MS : HTTP_TIMEOUT_MS),
       ),
     });
+  }
+  // A hold or purchase claim older than HOLD_STALE_AFTER_MS is settled by the reconciler as abandoned,
+  // so no invocation may still be running then: the rule lib/endpoint-function.ts applies to the stack.
+  const holdStaleAfterMs = configSchema.shape.HOLD_STALE_AFTER_MS.parse(env.HOLD_STALE_AFTER_MS);
+  for (const [name, limits] of functions) {
+    if (limits.timeoutMs >= holdStaleAfterMs)
+      throw new Error(
+        `${name}: timeout ${limits.timeoutMs} ms must stay below HOLD_STALE_AFTER_MS (${holdStaleAfterMs} ms)`,
+      );
   }
   return {
     isolation,

@@ -42,9 +42,11 @@ export function api(url: string): Api {
 
 export async function startRuntime(
   env: Record<string, string>,
+  /** Node options before the entry point, e.g. `--cpu-prof` (every thread writes a profile at exit). */
+  nodeArgs: readonly string[] = [],
 ): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/start.ts'], {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'bin/start.ts'], {
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

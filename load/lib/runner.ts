@@ -6,11 +6,11 @@
  * runtime (the real handlers behind the API Gateway adapter) as a child process, never a
  * developer's data. That runtime runs with BCRYPT_COST=4 because it only speeds up creating the
  * buyers of the plain variants, which send tokens made beforehand and never log in. The sign-up
- * variants measure registering and logging in, so their register and login requests go to a second
- * runtime over the same Redis and DynamoDB Local with the deployed cost (10, or `signupBcryptCost`),
- * started when first needed. A process of its own, as register-user and login-user are Lambda
- * functions of their own: in one Node process, bcrypt's 80 ms slices would stall every purchase
- * waiting on the same event loop, which no deployed function ever shares with a login.
+ * variants measure registering and logging in as real clients do, so all their traffic goes to a
+ * second runtime over the same Redis and DynamoDB Local that runs with `npm start`'s defaults: the
+ * deployed bcrypt cost (10, or `signupBcryptCost`) and every function in its own workers, so a
+ * sign-up's hashing never shares an event loop with a purchase, as in Lambda. Started when first
+ * needed.
  * Neither runtime reconciles on its own (RECONCILE_INTERVAL_MS=0): the verdict judges the data
  * before the one reconcile it runs itself.
  */
@@ -30,6 +30,7 @@ import { type ArtilleryRun, bundleProcessor, runArtillery } from './artillery.ts
 import { type CpuSampler, cpuSampler } from './cpu.ts';
 import { type Answer, type Attempt, readEvents, type SignedUp } from './events.ts';
 import { type Api, api, startRuntime, users } from './local.ts';
+import { profileMarkdown, summarizeProfiles } from './profile.ts';
 import {
   type EndpointLatency,
   latencySvg,
@@ -69,6 +70,11 @@ export interface LoadOptions {
   readonly scale: Scale;
   /** bcrypt cost of the local runtime the sign-up variants run against (default 10, the deployed one). */
   readonly signupBcryptCost?: number | undefined;
+  /**
+   * Profile the local runtimes' CPU (`--cpu-prof`, every worker thread included) and write where the
+   * time went to profile.md beside the summary.
+   */
+  readonly profile?: boolean | undefined;
   /** An API that already runs (local `npm start` or a deployed stage); a private local stack if absent. */
   readonly target?: string | undefined;
   /** Where the results go; load/results/<time>-<scale> if absent. */
@@ -114,6 +120,8 @@ const LOCAL_ADMIN = { ADMIN_USERNAME: 'load_admin', ADMIN_PASSWORD: 'load-admin-
 const WARM_UP_PURCHASES = Number(process.env.LOAD_WARM_UP_PURCHASES ?? 4_000);
 const BUYER_PASSWORD = process.env.LOAD_BUYER_PASSWORD ?? 'load-buyer-password';
 const SIGNUP_PASSWORD = process.env.LOAD_SIGNUP_PASSWORD ?? 'load-signup-password';
+/** Enough parallel purchases to start every purchase worker of the sign-up runtime. */
+const SIGNUP_WARM_UP_PURCHASES = 200;
 /** How long holds still in flight after a run may take to settle by themselves before the verdict. */
 const HOLD_SETTLE_MS = Number(process.env.LOAD_HOLD_SETTLE_SECONDS ?? 15) * 1000;
 /** The bcrypt cost the service deploys with (shared/config.ts's default). */
@@ -141,8 +149,10 @@ const noRepairs = (): Repairs => ({
  * the sign-up variants' runtime (`signupBcryptCost`, default 10) is started on first use.
  */
 export async function startLocalTarget(
-  options: { signupBcryptCost?: number | undefined } = {},
+  options: { signupBcryptCost?: number | undefined; profileDir?: string | undefined } = {},
 ): Promise<Target> {
+  const profiled = (name: string) =>
+    options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(options.profileDir, name)}`] : [];
   const [redis, dynamo] = await Promise.all([startRedisServer(), startDynamoDbLocal()]);
   const runtimes: Awaited<ReturnType<typeof startRuntime>>[] = [];
   const stopAll = async () => {
@@ -167,7 +177,7 @@ export async function startLocalTarget(
     ...LOCAL_ADMIN,
   });
   try {
-    const runtime = await startRuntime(runtimeEnv(4));
+    const runtime = await startRuntime(runtimeEnv(4), profiled('runtime'));
     runtimes.push(runtime);
     const client = api(runtime.url);
     const adminToken = await login(client, LOCAL_ADMIN.ADMIN_USERNAME, LOCAL_ADMIN.ADMIN_PASSWORD);
@@ -189,10 +199,15 @@ export async function startLocalTarget(
       endpoint: { url: runtime.url, bcryptCost: 4, pid: runtime.child.pid },
       signupEndpoint: () => {
         signup ??= (async () => {
-          const second = await startRuntime(runtimeEnv(signupCost));
+          const second = await startRuntime(runtimeEnv(signupCost), profiled('sign-up-runtime'));
           runtimes.push(second);
-          // Its handlers' first calls pay module loading; the run should not.
-          await users(api(second.url), 1, `load_warm_${Date.now().toString(36)}`, SIGNUP_PASSWORD);
+          // Its workers' first calls pay module loading; the run should not, as a sale's provisioned
+          // concurrency spares its buyers Lambda's cold starts. Every function the run calls gets warm
+          // workers, the purchase function all of them (the warm-up buys with 32 in parallel).
+          const client = api(second.url);
+          const [token] = await users(client, 1, `load_warm_${Date.now().toString(36)}`, SIGNUP_PASSWORD);
+          if (!token) throw new Error('the sign-up runtime gave the warm-up user no token');
+          await warmUp({ client, adminToken }, { token, userId: userIdOf(token) }, SIGNUP_WARM_UP_PURCHASES);
           return { url: second.url, bcryptCost: signupCost, pid: second.child.pid };
         })();
         return signup;
@@ -424,8 +439,10 @@ async function runOne(
   const params = scenario.params[options.scale];
   const dir = join(options.dir, `${scenario.name}-${options.strategy}`);
   mkdirSync(dir, { recursive: true });
-  const endpoint = target.endpoint;
+  // The sign-up variants send everything (register, login and the shopping) to a runtime with the
+  // service's own defaults, as `npm start` runs it: bcrypt cost 10, every function in its own workers.
   const auth = scenario.signup ? await target.signupEndpoint() : undefined;
+  const endpoint = auth ?? target.endpoint;
   if (auth) cpu.watch('sign-up runtime', auth.pid);
   const productIds = await createProducts(
     target,
@@ -483,7 +500,6 @@ async function runOne(
     strategy: options.strategy,
     scale: options.scale,
     target: endpoint.url,
-    ...(auth && auth.url !== endpoint.url && { authTarget: auth.url }),
     bcryptCost: (auth ?? endpoint).bcryptCost,
     signup: scenario.signup,
     dir,
@@ -532,7 +548,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadSession> {
 
   const target = options.target
     ? await remoteTarget(options.target)
-    : await startLocalTarget({ signupBcryptCost: options.signupBcryptCost });
+    : await startLocalTarget({
+        signupBcryptCost: options.signupBcryptCost,
+        profileDir: options.profile ? join(dir, 'profiles') : undefined,
+      });
   const cpu = cpuSampler();
   for (const [name, pid] of Object.entries({ ...target.pids, runner: process.pid })) cpu.watch(name, pid);
   const results: RunResult[] = [];
@@ -577,6 +596,15 @@ export async function runLoad(options: LoadOptions): Promise<LoadSession> {
   } finally {
     cpu.stop();
     await target.stop();
+  }
+  if (options.profile && !options.target) {
+    // The runtimes have exited, so every thread has written its profile.
+    const summaries = [
+      summarizeProfiles(join(dir, 'profiles', 'runtime'), 'runtime (plain variants, bcrypt cost 4)'),
+      summarizeProfiles(join(dir, 'profiles', 'sign-up-runtime'), "sign-up runtime (npm start's defaults)"),
+    ].filter((s) => s !== null);
+    writeFileSync(join(dir, 'profile.md'), profileMarkdown(summaries));
+    log(`load: CPU profile in ${join(dir, 'profile.md')}`);
   }
 
   const summary = [

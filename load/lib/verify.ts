@@ -16,7 +16,8 @@
  *     - Redis stock = DynamoDB stock, with no hold left;
  *     - every 200 the client saw is a durable purchase of that user, product and quantity, and no
  *       durable purchase exists that the client was not told about;
- *     - first come, first served (where the scenario judges it, see `fairness`).
+ *     - first come, first served (where the scenario judges it, see `fairness`);
+ *     - no 409 LOCK_CONFLICT answered while the product still had units to sell.
  * A scenario that declares an injected fault gets 1 and 2 reported instead of judged.
  * Reported: the share of the first arrivals the stock could serve that were served, and the
  * answers by status.
@@ -503,6 +504,22 @@ export async function verify(input: {
       name: 'no purchase the client was not told about',
       ok: untold.length === 0 && durable.complete,
       detail: `${at}: ${listed.length} durable, ${untold.length} never acknowledged${sample(untold)}${durable.note ? `; ${durable.note}` : ''}`,
+    });
+
+    // 409 LOCK_CONFLICT is for a lock that could not be had; while units remained, the line should
+    // have served that buyer (docs/design.md): a conflict answered before the product's last sale was
+    // answered, or on a product that never sold out, is one too many.
+    const lastSaleAnswered = Math.max(
+      0,
+      ...mine.filter((a) => a.status === 200).map((a) => a.sentAt + (a.ms ?? 0)),
+    );
+    const conflictsWhileStock = mine.filter(
+      (a) => a.status === 409 && (row.db_stock > 0 || a.sentAt + (a.ms ?? 0) < lastSaleAnswered),
+    ).length;
+    checks.push({
+      name: 'no 409 while stock remained',
+      ok: conflictsWhileStock === 0 || input.fault !== undefined,
+      detail: `${at}: ${mine.filter((a) => a.status === 409).length} answered 409, ${conflictsWhileStock} of them while units remained${input.fault ? ' (reported: the scenario injects a fault)' : ''}`,
     });
 
     const fair = fairness(mine);

@@ -70,6 +70,11 @@ export interface EndpointInput<S extends Schemas, Caller = Principal | null, Ser
   /** The services the handler asked for, built on first use and kept for the process. */
   readonly services: Services;
   readonly event: HttpEvent;
+  /**
+   * When this invocation ends (epoch ms): the Lambda timeout, read from the context. Work that waits
+   * (a lock line) stops in time to finish what it started. Undefined outside a Lambda context.
+   */
+  readonly deadline: number | undefined;
 }
 
 /** Middy's way to hand middleware results to the handler: they are set on the context. */
@@ -95,6 +100,11 @@ export const rawResponse = (result: HttpResult): RawResponse => ({ [RAW]: result
 
 const isRaw = (value: unknown): value is RawResponse =>
   typeof value === 'object' && value !== null && RAW in value;
+
+function deadlineOf(context: Partial<Context>): number | undefined {
+  const remaining = context.getRemainingTimeInMillis?.();
+  return remaining === undefined || !Number.isFinite(remaining) ? undefined : Date.now() + remaining;
+}
 
 function bodyBytes(event: HttpEvent): number {
   if (!event.body) return 0;
@@ -247,6 +257,7 @@ export function endpoint<N extends EndpointName, S extends Schemas, P extends Pr
         caller: context.caller as CallerOf<N>,
         services: await build(providers),
         event,
+        deadline: deadlineOf(context),
       });
       if (isRaw(result)) return result[RAW];
       if (route.successStatus === 204) return { statusCode: 204, headers: { 'cache-control': 'no-store' } };

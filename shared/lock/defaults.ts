@@ -6,9 +6,9 @@ export const LOCK_DEFAULTS = {
   /** Lock lifetime: longer than one purchase's critical section (reserve + durable write). */
   ttlMs: 5_000,
   /** Total time a buyer waits for a busy lock before 409 LOCK_CONFLICT. */
-  waitBudgetMs: 5_000,
+  waitBudgetMs: 8_000,
   /** An upper bound on attempts inside the budget. */
-  maxAttempts: 1_000,
+  maxAttempts: 5_000,
   /** The first backoff; it doubles up to maxRetryDelayMs, with jitter. */
   retryDelayMs: 2,
   maxRetryDelayMs: 50,

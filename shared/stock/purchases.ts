@@ -12,7 +12,7 @@
  */
 import { ulid } from 'ulid';
 import type { AcquireOptions, DistributedLock, Lock } from '../lock/index.ts';
-import { LockNotAcquiredError, withLocks } from '../lock/index.ts';
+import { LOCK_DEFAULTS, LockNotAcquiredError, withLocks } from '../lock/index.ts';
 import type { ProductRecord, PurchaseRecord, StockLine } from '../model.ts';
 import {
   IdempotencyKeyReusedError,
@@ -28,6 +28,9 @@ import { purchaseIdFor, requestFingerprint } from './purchase-ids.ts';
 import { componentIdsOf, planSale, type SalePlan, shortagesOf } from './sale-plan.ts';
 import { recordAndSettle, replay } from './settlement.ts';
 
+/** A durable write's request timeout (3 s) and a margin: what a holder needs after the grant. */
+const DEFAULT_FINISH_RESERVE_MS = 4_000;
+
 /** One product and how many of it the buyer asks for. */
 export type RequestedItem = StockLine;
 
@@ -39,6 +42,12 @@ export interface PurchaseRequest {
   readonly single?: boolean;
   /** Makes the purchase id a function of (user, key): a retry finds the first outcome. */
   readonly idempotencyKey?: string | undefined;
+  /**
+   * When the caller's invocation ends (epoch ms). A lock waiter stays in line as long as it can still
+   * finish the purchase after getting the lock, so a slow holder delays the line instead of turning
+   * it into 409s; the configured wait budget stays the upper bound.
+   */
+  readonly deadline?: number | undefined;
 }
 
 export interface PurchaseDeps {
@@ -54,6 +63,11 @@ export interface PurchaseDeps {
   readonly restore?: (product: ProductRecord) => Promise<boolean>;
   /** Wait budget, TTL and backoff of the product locks (the `lock` strategy). */
   readonly lockOptions?: Omit<AcquireOptions, 'beforeRetry'>;
+  /**
+   * What a lock holder needs after the grant to finish (the durable write with its timeout): a
+   * waiter with a deadline leaves the line this long before it.
+   */
+  readonly finishReserveMs?: number;
   /**
    * How long an Idempotency-Key's purchase stays claimed by its first request: longer than any
    * request lives (the Lambda timeout), so a retry meets the first request's outcome, never a race.
@@ -129,6 +143,7 @@ export class PurchaseService {
       }
       const locked = await withLocks(this.deps.locks, plan.lockedProducts.map(String), sell, {
         ...this.deps.lockOptions,
+        waitBudgetMs: this.lockWaitBudget(request.deadline),
         // Waiters stop as soon as any line's stock is gone instead of queueing for a lock to learn it.
         // A product the live store lost is not sold out: the reserve restores it, so only products it
         // still has are judged here.
@@ -164,6 +179,19 @@ export class PurchaseService {
         duration_ms: Math.round(performance.now() - started),
       });
     }
+  }
+
+  /**
+   * How long this request may wait in a lock line. Without a deadline: the configured budget. With
+   * one: until the invocation could no longer finish the purchase, because a line behind a slow
+   * holder (a GC pause, a slow DynamoDB answer, a starved CPU) still moves once the holder is done
+   * or its lock expires, and a 409 there would refuse a buyer who would have been served.
+   */
+  private lockWaitBudget(deadline: number | undefined): number {
+    const configured = this.deps.lockOptions?.waitBudgetMs ?? LOCK_DEFAULTS.waitBudgetMs;
+    if (deadline === undefined) return configured;
+    const untilDeadline = deadline - Date.now() - (this.deps.finishReserveMs ?? DEFAULT_FINISH_RESERVE_MS);
+    return Math.max(0, Math.min(configured, untilDeadline));
   }
 
   /** The live stock of the requested products and of their bundles' components. */

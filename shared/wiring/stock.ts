@@ -78,6 +78,8 @@ export const purchaseService = provider(
       restore: (product) => restore.restore(product),
       claimTtlMs: cfg.HOLD_STALE_AFTER_MS,
       inFlightKeys: (productId) => deals.inFlightKeys(productId),
+      // One durable write's timeout and a second for the rest (commit, release, the answer).
+      finishReserveMs: cfg.DYNAMODB_REQUEST_TIMEOUT_MS + 1_000,
       lockOptions: {
         ttlMs: cfg.LOCK_TTL_MS,
         waitBudgetMs: cfg.LOCK_WAIT_BUDGET_MS,

@@ -295,6 +295,16 @@ describe('the runtime settings', () => {
     expect(() => runtimeSettings({ LOCAL_MAX_WORKERS: '0' })).toThrow(/positive integer/);
     expect(() => runtimeSettings({ LOCAL_RUNTIME: 'threads' })).toThrow(/LOCAL_RUNTIME/);
   });
+
+  it('refuse a timeout the reconciler would not wait for (at or past HOLD_STALE_AFTER_MS)', () => {
+    expect(() => runtimeSettings({ LOCAL_TIMEOUT_MS_CREATE_PURCHASE: '60000' })).toThrow(
+      /create-purchase: timeout 60000 ms must stay below HOLD_STALE_AFTER_MS \(60000 ms\)/,
+    );
+    expect(() => runtimeSettings({ HOLD_STALE_AFTER_MS: '5000' })).toThrow(/below HOLD_STALE_AFTER_MS/);
+    expect(
+      runtimeSettings({ HOLD_STALE_AFTER_MS: '120000', LOCAL_TIMEOUT_MS: '90000' }).functions.size,
+    ).toBeGreaterThan(0);
+  });
 });
 
 describe('npm start', () => {

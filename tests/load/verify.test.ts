@@ -233,3 +233,28 @@ describe('first come, first served', () => {
     expect(reported.verdict.passed).toBe(true);
   });
 });
+
+describe('no 409 while stock remained', () => {
+  const conflict = (sentAt: number) => ({ ...attempt({ sentAt, status: 409 }), code: 'LOCK_CONFLICT' });
+
+  it('fails a lock conflict answered before the last unit was sold', async () => {
+    const attempts = [attempt({ sentAt: 0, status: 200 }), conflict(5), attempt({ sentAt: 30, status: 200 })];
+    const { check, verdict } = await judge({ looks: [[row()]], attempts });
+    expect(check('no 409 while stock remained').map((c) => c.ok)).toEqual([false]);
+    expect(verdict.passed).toBe(false);
+  });
+
+  it('fails any lock conflict on a product that never sold out', async () => {
+    const attempts = [attempt({ sentAt: 0, status: 200 }), conflict(50)];
+    const looks = [[row({ sold: 1, db_stock: 1, redis_stock: 1 })]];
+    const { check } = await judge({ looks, attempts });
+    expect(check('no 409 while stock remained').map((c) => c.ok)).toEqual([false]);
+  });
+
+  it('accepts a lock conflict answered after the stock was gone', async () => {
+    const attempts = [...soldOut(), conflict(40)];
+    const { check, verdict } = await judge({ looks: [[row()]], attempts });
+    expect(check('no 409 while stock remained').map((c) => c.ok)).toEqual([true]);
+    expect(verdict.passed).toBe(true);
+  });
+});
