@@ -42,7 +42,10 @@ export class ProductRepository implements ProductStore, DealProductStore {
       await this.doc.send(new PutCommand(put));
       return;
     }
-    await transactWrite(this.doc, { TransactItems: [{ Put: put }, auditPut(this.auditTable, audit)] });
+    await transactWrite(this.doc, {
+      ClientRequestToken: audit.id,
+      TransactItems: [{ Put: put }, auditPut(this.auditTable, audit)],
+    });
   }
 
   /** Name, description or price, with the audit row; false when the product does not exist. */
@@ -58,6 +61,7 @@ export class ProductRepository implements ProductStore, DealProductStore {
     }
     try {
       await transactWrite(this.doc, {
+        ClientRequestToken: audit.id,
         TransactItems: [
           {
             Update: {
@@ -88,6 +92,7 @@ export class ProductRepository implements ProductStore, DealProductStore {
     if (id === SEQUENCE_ID) return 'not-found';
     try {
       await transactWrite(this.doc, {
+        ClientRequestToken: audit.id,
         TransactItems: [
           {
             Delete: {
@@ -185,7 +190,10 @@ export class ProductRepository implements ProductStore, DealProductStore {
       await this.doc.send(new DeleteCommand(del));
       return;
     }
-    await transactWrite(this.doc, { TransactItems: [{ Delete: del }, auditPut(this.auditTable, audit)] });
+    await transactWrite(this.doc, {
+      ClientRequestToken: audit.id,
+      TransactItems: [{ Delete: del }, auditPut(this.auditTable, audit)],
+    });
   }
 
   async get(id: number, consistent = false): Promise<ProductRecord | null> {
@@ -217,6 +225,7 @@ export class ProductRepository implements ProductStore, DealProductStore {
   async openDeal(productId: number, deal: DealState, audit: AuditEntry): Promise<boolean> {
     try {
       await transactWrite(this.doc, {
+        ClientRequestToken: audit.id,
         TransactItems: [
           {
             Update: {
@@ -242,6 +251,7 @@ export class ProductRepository implements ProductStore, DealProductStore {
   /** Close the product's deal, with its audit row. */
   async closeDeal(productId: number, now: string, audit: AuditEntry): Promise<void> {
     await transactWrite(this.doc, {
+      ClientRequestToken: audit.id,
       TransactItems: [
         {
           Update: {

@@ -103,6 +103,7 @@ export class UserRepository implements UserStore {
   async setRole(id: number, role: Role, audit: AuditEntry): Promise<boolean> {
     try {
       await transactWrite(this.doc, {
+        ClientRequestToken: audit.id,
         TransactItems: [
           {
             Update: {
