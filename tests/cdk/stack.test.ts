@@ -351,6 +351,7 @@ describe('the flash-sale stack, synthesized from cdk.json defaults without bundl
           'AwsSolutions-IAM5[Resource::*]',
           `AwsSolutions-IAM5[Resource::<${tableIds.purchases}.Arn>/index/*]`,
           `AwsSolutions-IAM5[Resource::<${tableIds.orders}.Arn>/index/*]`,
+          `AwsSolutions-IAM5[Resource::<${tableIds.audit}.Arn>/index/*]`,
           'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
           'AwsSolutions-SQS3',
         ]),
