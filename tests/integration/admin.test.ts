@@ -19,6 +19,7 @@ import { productLocks } from '../../shared/wiring/redis.ts';
 import { countStatuses, type Reply, startTestApi, type TestApi } from '../support/api.ts';
 import { services } from '../support/app.ts';
 import { breakOperations, dynamo, loseAnswers, quietLog } from '../support/services.ts';
+import { until } from '../support/wait.ts';
 
 let api: TestApi;
 let admin: string;
@@ -452,12 +453,12 @@ describe('locks', () => {
     expect(shown.body.ttl_ms).toBeGreaterThan(20_000);
     // A buyer now waits in line behind the stuck holder.
     const waiting = buy(buyer.token, product.id);
-    let line = 0;
-    for (let i = 0; i < 200 && line === 0; i++) {
-      line = (await api.request('GET', `/api/admin/locks/${product.id}`, { token: admin })).body.waiting;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    expect(line).toBe(1);
+    await until(
+      'the buyer waits in line',
+      async () => (await locks.inspect(String(product.id))).waiting === 1,
+    );
+    const line = await api.request('GET', `/api/admin/locks/${product.id}`, { token: admin });
+    expect(line.body).toMatchObject({ held: true, waiting: 1 });
     expect((await api.request('DELETE', `/api/admin/locks/${product.id}`, { token: admin })).status).toBe(
       204,
     );
