@@ -26,21 +26,24 @@ module.exports = {
         'Use-cases (auth, lock, stock, orders) depend on ports; DynamoDB repositories, HTTP and the ' +
         'composition root depend on them, never the other way round.',
       severity: 'error',
-      from: { path: '^shared/(auth|lock|stock|orders|limits)/' },
+      from: { path: '^shared/(auth|lock|stock|orders|limits|admin)/' },
       to: { path: '^shared/(db|http|wiring)/|^shared/(config|routes|logger|redis)\\.ts$' },
     },
     {
       name: 'use-cases-import-no-sdk',
       comment: 'Only the adapters talk to DynamoDB; Redis adapters (redis-*.ts) use ioredis types only.',
       severity: 'error',
-      from: { path: '^shared/(auth|lock|stock|orders|limits)/' },
+      from: { path: '^shared/(auth|lock|stock|orders|limits|admin)/' },
       to: { path: '@aws-sdk|@middy|node_modules/ioredis' },
     },
     {
       name: 'use-cases-use-redis-only-in-adapters',
       comment: 'ioredis appears only in the Redis adapters and their scripts.',
       severity: 'error',
-      from: { path: '^shared/(auth|lock|stock|orders|limits)/', pathNot: '/(redis-[a-z-]+|scripts)\\.ts$' },
+      from: {
+        path: '^shared/(auth|lock|stock|orders|limits|admin)/',
+        pathNot: '/(redis-[a-z-]+|scripts)\\.ts$',
+      },
       to: { path: 'node_modules/ioredis' },
     },
     {
@@ -56,7 +59,9 @@ module.exports = {
         'composition root (shared/wiring) and never touches a client, a table or a repository.',
       severity: 'error',
       from: { path: '^functions/' },
-      to: { path: '^shared/(db|stock|orders|lock|auth)/|@aws-sdk|node_modules/ioredis|^shared/redis\\.ts$' },
+      to: {
+        path: '^shared/(db|stock|orders|lock|auth|admin)/|@aws-sdk|node_modules/ioredis|^shared/redis\\.ts$',
+      },
     },
     {
       name: 'nothing-imports-a-handler',

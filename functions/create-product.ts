@@ -1,9 +1,9 @@
-import { endpoint, productView, schemas } from '#shared/http';
-import { productService } from '#shared/wiring/stock';
+import { actorOf, endpoint, productView, schemas } from '#shared/http';
+import { productAdmin } from '#shared/wiring/stock';
 
 export const handler = endpoint(
   'create-product',
   { body: schemas.createProductBody },
-  { products: productService },
-  async ({ body, services }) => productView(await services.products.create(body)),
+  { products: productAdmin },
+  async ({ body, caller, services }) => productView(await services.products.create(body, actorOf(caller))),
 );

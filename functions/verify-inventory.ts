@@ -1,6 +1,12 @@
-import { endpoint } from '#shared/http';
+import { endpoint, reconcileView, schemas } from '#shared/http';
 import { inventoryAudit } from '#shared/wiring/stock';
 
-export const handler = endpoint('verify-inventory', {}, { audit: inventoryAudit }, ({ services }) =>
-  services.audit.verify(),
+export const handler = endpoint(
+  'verify-inventory',
+  { query: schemas.verifyQuery },
+  { audit: inventoryAudit },
+  async ({ query, services }) => ({
+    ...(await services.audit.verify(query.product_id)),
+    last_reconcile: reconcileView(await services.audit.lastPass()),
+  }),
 );

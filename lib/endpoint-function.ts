@@ -56,6 +56,8 @@ export interface EndpointFunctionProps {
    * @default 0: no alias, callers invoke the function
    */
   readonly provisionedConcurrency?: number;
+  /** Files (paths under projectRoot) copied into `dir` beside the bundle, for the function to read. */
+  readonly bundleAssets?: { readonly dir: string; readonly files: readonly string[] };
 }
 
 /**
@@ -64,6 +66,18 @@ export interface EndpointFunctionProps {
  * only while every function's timeout is shorter, so a longer timeout is refused here.
  */
 const holdStaleAfterMs = configSchema.shape.HOLD_STALE_AFTER_MS.parse(undefined);
+
+/** Bundling hooks that copy the function's run-time files beside its bundle (local commands only). */
+function copyAssets(assets: NonNullable<EndpointFunctionProps['bundleAssets']>): nodejs.ICommandHooks {
+  return {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (inputDir, outputDir) => [
+      `mkdir -p "${outputDir}/${assets.dir}"`,
+      ...assets.files.map((file) => `cp "${inputDir}/${file}" "${outputDir}/${assets.dir}/"`),
+    ],
+  };
+}
 
 export class EndpointFunction extends Construct {
   readonly function: nodejs.NodejsFunction;
@@ -153,6 +167,7 @@ export class EndpointFunction extends Construct {
         // The runtime ships AWS SDK v3; everything else is bundled.
         externalModules: ['@aws-sdk/*'],
         logLevel: nodejs.LogLevel.WARNING,
+        ...(props.bundleAssets && { commandHooks: copyAssets(props.bundleAssets) }),
       },
       environment: {
         NODE_OPTIONS: '--enable-source-maps',

@@ -15,6 +15,7 @@ import type { Construct } from 'constructs';
 import {
   type FunctionName,
   fallbackRoute,
+  type HttpRoute,
   httpRoutes,
   type Resources,
   scheduledFunctions,
@@ -96,7 +97,12 @@ export class FlashSaleStack extends Stack {
       name: FunctionName,
       uses: Resources,
       description: string,
-      options: { timeout?: Duration; retryAttempts?: number; onFailure?: destinations.SqsDestination } = {},
+      options: {
+        timeout?: Duration;
+        retryAttempts?: number;
+        onFailure?: destinations.SqsDestination;
+        bundleAssets?: HttpRoute['bundleAssets'];
+      } = {},
     ): EndpointFunction => {
       const fn = new EndpointFunction(this, constructId(name), {
         entry: `${projectRoot}/functions/${name}.ts`,
@@ -123,6 +129,7 @@ export class FlashSaleStack extends Stack {
         route.function,
         route.uses,
         `${route.method} ${route.path}: ${route.summary}`,
+        'bundleAssets' in route ? { bundleAssets: route.bundleAssets } : {},
       );
       this.api.addRoute(route.method, route.path, fn.invokeTarget);
       const throttle = settings.routeThrottles[route.function];
@@ -187,6 +194,11 @@ export class FlashSaleStack extends Stack {
     output('ProductsTable', this.data.tables.products.tableName, 'PRODUCTS_TABLE');
     output('PurchasesTable', this.data.tables.purchases.tableName, 'PURCHASES_TABLE; LOAD_PURCHASES_TABLE');
     output('OrdersTable', this.data.tables.orders.tableName, 'ORDERS_TABLE');
+    output(
+      'AuditTable',
+      this.data.tables.audit.tableName,
+      'AUDIT_TABLE: who changed which stock, when and why',
+    );
     output(
       'RedisEndpoint',
       this.redis.endpoint,

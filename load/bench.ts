@@ -371,6 +371,7 @@ async function coldStartBench(machine: string) {
       PRODUCTS_TABLE: 'products',
       PURCHASES_TABLE: 'purchases',
       ORDERS_TABLE: 'orders',
+      AUDIT_TABLE: 'audit',
       STORE_ID: 'bench',
     };
     await createTables(createDynamoClient(env), {
@@ -378,6 +379,7 @@ async function coldStartBench(machine: string) {
       products: 'products',
       purchases: 'purchases',
       orders: 'orders',
+      audit: 'audit',
     });
     const outDir = 'load/results/cold-start';
     const baseline = await nodeBaseline(outDir, COLD_RUNS);

@@ -54,6 +54,7 @@ export const configSchema = z.object({
   PRODUCTS_TABLE: z.string().min(1).optional(),
   PURCHASES_TABLE: z.string().min(1).optional(),
   ORDERS_TABLE: z.string().min(1).optional(),
+  AUDIT_TABLE: z.string().min(1).optional(),
 
   /** Per-call timeouts, well below the functions' 10 s: an outage answers 503, never a hang. */
   DYNAMODB_CONNECT_TIMEOUT_MS: int(1_000),
@@ -187,10 +188,11 @@ const LOCAL_BINDINGS = {
   PRODUCTS_TABLE: 'products',
   PURCHASES_TABLE: 'purchases',
   ORDERS_TABLE: 'orders',
+  AUDIT_TABLE: 'audit',
   REDIS_URL: 'redis://127.0.0.1:6379',
 } as const;
 
-export type TableName = 'users' | 'products' | 'purchases' | 'orders';
+export type TableName = 'users' | 'products' | 'purchases' | 'orders' | 'audit';
 
 /** The environment variable each table's name travels in (the CDK stack sets them from `uses`). */
 export const TABLE_ENV = {
@@ -198,6 +200,7 @@ export const TABLE_ENV = {
   products: 'PRODUCTS_TABLE',
   purchases: 'PURCHASES_TABLE',
   orders: 'ORDERS_TABLE',
+  audit: 'AUDIT_TABLE',
 } as const satisfies Record<TableName, keyof Config>;
 
 export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {

@@ -38,6 +38,8 @@ export interface ProductRecord {
   /** Durable stock: initial_stock minus every durable purchase, kept by the purchase transaction. */
   readonly stock: number;
   readonly initial_stock: number;
+  /** Σ of every stock adjustment since creation: initial_stock + adjusted = stock + units sold. */
+  readonly adjusted?: number;
   readonly strategy: PurchaseStrategy;
   /** A bundle's parts (an "A+B+C set"): buying one takes these too, all or nothing. */
   readonly components?: readonly Component[];
@@ -143,4 +145,36 @@ export interface Shortage {
   readonly productId: number;
   readonly requested: number;
   readonly available: number;
+}
+
+/** What an audit entry records. */
+export type AuditAction =
+  | 'product.create'
+  | 'product.create-undone'
+  | 'product.update'
+  | 'product.delete'
+  | 'stock.adjust'
+  | 'stock.restore'
+  | 'stock.repair'
+  | 'hold.commit'
+  | 'hold.release'
+  | 'deal.start'
+  | 'deal.end'
+  | 'lock.force-release'
+  | 'user.role';
+
+/**
+ * One row of the audit log: who (`actor`: `user:<id>` for a person, `reconciler` for the scheduled
+ * pass), when, what, how much (`delta`, units) and why. Append-only.
+ */
+export interface AuditEntry {
+  /** A ULID: unique, and ordered by time. */
+  readonly id: string;
+  readonly at: string;
+  readonly actor: string;
+  readonly action: AuditAction;
+  readonly product_id?: number;
+  readonly delta?: number;
+  readonly reason?: string;
+  readonly detail?: Readonly<Record<string, unknown>>;
 }

@@ -32,9 +32,11 @@ export interface HttpRoute {
   /** File stem under functions/ and the logical name of the deployed function. */
   readonly function: string;
   readonly access: Access;
-  readonly successStatus: 200 | 201 | 202;
+  readonly successStatus: 200 | 201 | 202 | 204;
   readonly summary: string;
   readonly uses: Resources;
+  /** Files the deployed function reads at run time, copied beside its bundle (into `dir`). */
+  readonly bundleAssets?: { readonly dir: string; readonly files: readonly string[] };
 }
 
 export interface ScheduledFunction {
@@ -46,6 +48,9 @@ export interface ScheduledFunction {
 
 /** Authenticated routes verify tokens with the public keys only. */
 const authed = { jwt: 'verify' } as const;
+/** Every admin route reads the caller's current role from the users table (shared/http endpoint). */
+const adminRole = { users: 'read' } as const;
+const nothing = { tables: {}, redis: false, jwt: false } as const;
 
 export const httpRoutes = [
   {
@@ -93,7 +98,7 @@ export const httpRoutes = [
     access: 'admin',
     successStatus: 201,
     summary: 'Create a product with its live stock',
-    uses: { tables: { users: 'read', products: 'readWrite' }, redis: true, ...authed },
+    uses: { tables: { products: 'readWrite', audit: 'readWrite', ...adminRole }, redis: true, ...authed },
   },
   {
     method: 'GET',
@@ -152,7 +157,12 @@ export const httpRoutes = [
     access: 'admin',
     successStatus: 200,
     summary: 'Full audit: initial stock, sold, durable and live stock per product',
-    uses: { tables: { users: 'read', products: 'read', purchases: 'read' }, redis: true, ...authed },
+    // audit: read, because a stock adjustment in flight counts as done once its audit row exists.
+    uses: {
+      tables: { products: 'read', purchases: 'read', audit: 'read', ...adminRole },
+      redis: true,
+      ...authed,
+    },
   },
   {
     method: 'POST',
@@ -161,7 +171,11 @@ export const httpRoutes = [
     access: 'admin',
     successStatus: 200,
     summary: 'Load the durable stock into Redis and open the hot deal',
-    uses: { tables: { users: 'read', products: 'readWrite', orders: 'read' }, redis: true, ...authed },
+    uses: {
+      tables: { products: 'readWrite', orders: 'read', audit: 'readWrite', ...adminRole },
+      redis: true,
+      ...authed,
+    },
   },
   {
     method: 'POST',
@@ -170,7 +184,11 @@ export const httpRoutes = [
     access: 'admin',
     successStatus: 200,
     summary: 'Close the hot deal, expire its open orders and make Redis agree with DynamoDB',
-    uses: { tables: { users: 'read', products: 'readWrite', orders: 'readWrite' }, redis: true, ...authed },
+    uses: {
+      tables: { products: 'readWrite', orders: 'readWrite', audit: 'readWrite', ...adminRole },
+      redis: true,
+      ...authed,
+    },
   },
   {
     method: 'POST',
@@ -228,7 +246,128 @@ export const httpRoutes = [
     access: 'admin',
     successStatus: 200,
     summary: "The local runtime's metrics as JSON (in AWS they are in CloudWatch)",
-    uses: { tables: {}, redis: false, ...authed },
+    uses: { tables: { ...adminRole }, redis: false, ...authed },
+  },
+  {
+    method: 'PATCH',
+    path: '/api/products/{id}',
+    function: 'update-product',
+    access: 'admin',
+    successStatus: 200,
+    summary: "Change a product's name, description or price",
+    uses: { tables: { products: 'readWrite', audit: 'readWrite', ...adminRole }, redis: true, ...authed },
+  },
+  {
+    method: 'DELETE',
+    path: '/api/products/{id}',
+    function: 'delete-product',
+    access: 'admin',
+    successStatus: 204,
+    summary: 'Delete a product (not during a hot deal); its purchases stay in history',
+    uses: { tables: { products: 'readWrite', audit: 'readWrite', ...adminRole }, redis: true, ...authed },
+  },
+  {
+    method: 'POST',
+    path: '/api/admin/products/{id}/stock-adjustments',
+    function: 'adjust-stock',
+    access: 'admin',
+    successStatus: 200,
+    summary: 'Add or remove units of a product, safely while a sale runs',
+    // orders: read, because restoring a lost product during a hot deal rebuilds its reservations.
+    uses: {
+      tables: { products: 'readWrite', audit: 'readWrite', orders: 'read', ...adminRole },
+      redis: true,
+      ...authed,
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/admin/purchases',
+    function: 'list-purchases',
+    access: 'admin',
+    successStatus: 200,
+    summary: 'Purchases by product or buyer, a page at a time',
+    uses: { tables: { purchases: 'read', ...adminRole }, redis: false, ...authed },
+  },
+  {
+    method: 'GET',
+    path: '/api/admin/locks/{product_id}',
+    function: 'get-lock',
+    access: 'admin',
+    successStatus: 200,
+    summary: "A product's lock: held, time to live, waiters",
+    uses: { tables: { products: 'read', ...adminRole }, redis: true, ...authed },
+  },
+  {
+    method: 'DELETE',
+    path: '/api/admin/locks/{product_id}',
+    function: 'release-lock',
+    access: 'admin',
+    successStatus: 204,
+    summary: "Force-release a product's lock (a stuck holder)",
+    uses: { tables: { products: 'read', audit: 'readWrite', ...adminRole }, redis: true, ...authed },
+  },
+  {
+    method: 'GET',
+    path: '/api/admin/audit',
+    function: 'list-audit',
+    access: 'admin',
+    successStatus: 200,
+    summary: 'The audit log, newest first, a page at a time',
+    uses: { tables: { audit: 'read', ...adminRole }, redis: false, ...authed },
+  },
+  {
+    method: 'PATCH',
+    path: '/api/admin/users/{id}',
+    function: 'update-user-role',
+    access: 'admin',
+    successStatus: 200,
+    summary: "Change a user's role; a demoted admin is refused from the next request on",
+    uses: { tables: { users: 'readWrite', audit: 'readWrite' }, redis: false, ...authed },
+  },
+  {
+    method: 'GET',
+    path: '/api/openapi.json',
+    function: 'get-openapi',
+    access: 'public',
+    successStatus: 200,
+    summary: 'The OpenAPI 3.1 document of this API',
+    uses: nothing,
+  },
+  {
+    method: 'GET',
+    path: '/api/docs',
+    function: 'get-api-docs',
+    access: 'public',
+    successStatus: 200,
+    summary: 'Swagger UI for the OpenAPI document',
+    uses: nothing,
+  },
+  {
+    method: 'GET',
+    path: '/api/docs/{asset}',
+    function: 'get-api-docs-asset',
+    access: 'public',
+    successStatus: 200,
+    summary: "Swagger UI's script and style sheet",
+    uses: nothing,
+    // The two files shared/http/api-docs.ts serves, from the swagger-ui-dist package.
+    bundleAssets: {
+      dir: 'swagger-ui',
+      files: [
+        'node_modules/swagger-ui-dist/swagger-ui.css',
+        'node_modules/swagger-ui-dist/swagger-ui-bundle.js',
+      ],
+    },
+  },
+  {
+    method: 'GET',
+    path: '/admin',
+    function: 'get-admin-page',
+    access: 'public',
+    successStatus: 200,
+    summary: 'The admin dashboard page (it signs in through the API)',
+    uses: nothing,
   },
 ] as const satisfies readonly HttpRoute[];
 
@@ -237,7 +376,11 @@ export const scheduledFunctions = [
     function: 'reconcile-inventory',
     everyMinutes: 1,
     summary: 'Restore lost Redis stock, resolve stale holds and hot-deal reservations, repair drift',
-    uses: { tables: { products: 'read', purchases: 'read', orders: 'readWrite' }, redis: true, jwt: false },
+    uses: {
+      tables: { products: 'read', purchases: 'read', orders: 'readWrite', audit: 'readWrite' },
+      redis: true,
+      jwt: false,
+    },
   },
 ] as const satisfies readonly ScheduledFunction[];
 

@@ -43,6 +43,7 @@ export async function prepareStore(cfg: Config, log: (line: string) => void): Pr
     products: required(cfg, 'PRODUCTS_TABLE'),
     purchases: required(cfg, 'PURCHASES_TABLE'),
     orders: required(cfg, 'ORDERS_TABLE'),
+    audit: required(cfg, 'AUDIT_TABLE'),
   });
   if (created.length > 0) log(`created tables: ${created.join(', ')}`);
   const storeId =

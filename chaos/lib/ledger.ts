@@ -388,6 +388,7 @@ function missingRow(id: number): ProductAudit {
   return {
     product_id: id,
     initial_stock: 0,
+    adjusted: 0,
     sold: 0,
     db_stock: 0,
     redis_stock: null,

@@ -20,7 +20,7 @@ export interface UserStore {
   /** Sets the hash and role and raises the token version, so tokens issued before stop working as admin. */
   updateCredentials(id: number, passwordHash: string, role: Role, now: string): Promise<number>;
   /** Sets the role and raises the token version; null when there is no such user. */
-  setRole(id: number, role: Role, now: string): Promise<number | null>;
+  changeRoleUnaudited(id: number, role: Role, now: string): Promise<number | null>;
 }
 
 /** What a sign-up may set: named fields only, never a role. */
@@ -145,7 +145,7 @@ export class AccountService {
 
   /** Promote or demote a user; their tokens stop working on admin routes at once. Null: no such user. */
   async changeRole(userId: number, role: Role): Promise<UserRecord | null> {
-    const version = await this.deps.users.setRole(userId, role, this.now().toISOString());
+    const version = await this.deps.users.changeRoleUnaudited(userId, role, this.now().toISOString());
     return version === null ? null : this.deps.users.getById(userId);
   }
 

@@ -12,12 +12,14 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { DealProduct, DealState, ProductRecord } from '../model.ts';
+import type { AuditEntry, DealProduct, DealState, ProductRecord } from '../model.ts';
 import type { DealProductStore, OpenDealOutcome } from '../orders/ports.ts';
-import type { ProductStore } from '../stock/ports.ts';
+import type { AdjustOutcome, ProductChanges, ProductStore, RemoveOutcome } from '../stock/ports.ts';
+import { auditPut } from './audit.ts';
 import { nextInSequence } from './counters.ts';
 import { allPages } from './pagination.ts';
-import { isConditionFailure } from './transactions.ts';
+import type { TableRef } from './tables.ts';
+import { cancellationCodes, cancelledItems, isConditionFailure, transactWrite } from './transactions.ts';
 
 /** Id 0 is not a product: it is the row whose counter hands out product ids. */
 const SEQUENCE_ID = 0;
@@ -26,6 +28,8 @@ export class ProductRepository implements ProductStore, DealProductStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     readonly tableName: string,
+    /** The audit log: every change this repository makes writes its row in the same transaction. */
+    private readonly auditTable: TableRef = 'audit',
   ) {}
 
   /** The next product id from the sequence row. */
@@ -33,14 +37,128 @@ export class ProductRepository implements ProductStore, DealProductStore {
     return nextInSequence(this.doc, this.tableName, { id: SEQUENCE_ID });
   }
 
-  async create(product: ProductRecord): Promise<void> {
-    await this.doc.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: product,
-        ConditionExpression: 'attribute_not_exists(id)',
-      }),
-    );
+  /** The product and its audit row, together. */
+  async create(product: ProductRecord, audit?: AuditEntry): Promise<void> {
+    const put = { TableName: this.tableName, Item: product, ConditionExpression: 'attribute_not_exists(id)' };
+    if (!audit) {
+      await this.doc.send(new PutCommand(put));
+      return;
+    }
+    await transactWrite(this.doc, {
+      ClientRequestToken: audit.id,
+      TransactItems: [{ Put: put }, auditPut(this.auditTable, audit)],
+    });
+  }
+
+  /** Name, description or price, with the audit row; false when the product does not exist. */
+  async update(id: number, changes: ProductChanges, audit: AuditEntry): Promise<boolean> {
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = { ':now': audit.at };
+    const sets = ['updated_at = :now'];
+    for (const [field, value] of Object.entries(changes)) {
+      if (value === undefined) continue;
+      names[`#${field}`] = field;
+      values[`:${field}`] = value;
+      sets.push(`#${field} = :${field}`);
+    }
+    try {
+      await transactWrite(this.doc, {
+        ClientRequestToken: audit.id,
+        TransactItems: [
+          {
+            Update: {
+              TableName: this.tableName,
+              Key: { id },
+              UpdateExpression: `SET ${sets.join(', ')}`,
+              ConditionExpression: 'attribute_exists(id)',
+              ...(Object.keys(names).length > 0 && { ExpressionAttributeNames: names }),
+              ExpressionAttributeValues: values,
+            },
+          },
+          auditPut(this.auditTable, audit),
+        ],
+      });
+      return true;
+    } catch (error) {
+      if (cancellationCodes(error)?.[0] === 'ConditionalCheckFailed') return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Delete the product with its audit row, unless a hot deal is open on it, and only while its
+   * durable stock is still `stock` (what the audit row says was removed). Its purchases stay: they
+   * are the history.
+   */
+  async remove(id: number, stock: number, audit: AuditEntry): Promise<RemoveOutcome> {
+    if (id === SEQUENCE_ID) return 'not-found';
+    try {
+      await transactWrite(this.doc, {
+        ClientRequestToken: audit.id,
+        TransactItems: [
+          {
+            Delete: {
+              TableName: this.tableName,
+              Key: { id },
+              ConditionExpression:
+                'attribute_exists(id) AND stock = :stock AND (attribute_not_exists(deal) OR deal.#s <> :open)',
+              ExpressionAttributeNames: { '#s': 'status' },
+              ExpressionAttributeValues: { ':open': 'open', ':stock': stock },
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            },
+          },
+          auditPut(this.auditTable, audit),
+        ],
+      });
+      return 'deleted';
+    } catch (error) {
+      if (cancellationCodes(error)?.[0] !== 'ConditionalCheckFailed') throw error;
+      const current = cancelledItems(error)?.[0];
+      if (!current) return 'not-found';
+      return (current.deal as { status?: string } | undefined)?.status === 'open' ? 'deal-active' : 'changed';
+    }
+  }
+
+  /**
+   * Add `delta` units (negative: remove) to the durable stock and to its running Σ of adjustments,
+   * with the audit row, in one transaction: initial_stock + adjusted = stock + sold stays true. Never
+   * below zero. The audit row's id is the transaction's token, so a resend after a lost answer is
+   * applied once at most.
+   */
+  async adjustStock(id: number, delta: number, audit: AuditEntry): Promise<AdjustOutcome> {
+    try {
+      await transactWrite(this.doc, {
+        ClientRequestToken: audit.id,
+        TransactItems: [
+          {
+            Update: {
+              TableName: this.tableName,
+              Key: { id },
+              UpdateExpression:
+                'SET stock = stock + :d, adjusted = if_not_exists(adjusted, :zero) + :d, updated_at = :now',
+              ConditionExpression: 'attribute_exists(id) AND stock >= :least',
+              ExpressionAttributeValues: {
+                ':d': delta,
+                ':zero': 0,
+                ':least': Math.max(0, -delta),
+                ':now': audit.at,
+              },
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            },
+          },
+          auditPut(this.auditTable, audit),
+        ],
+      });
+      return { status: 'adjusted' };
+    } catch (error) {
+      const codes = cancellationCodes(error);
+      if (codes?.[0] === 'ConditionalCheckFailed') {
+        const current = cancelledItems(error)?.[0];
+        if (!current || id === SEQUENCE_ID) return { status: 'not-found' };
+        return { status: 'insufficient', stock: Number(current.stock) };
+      }
+      throw error;
+    }
   }
 
   /**
@@ -67,8 +185,17 @@ export class ProductRepository implements ProductStore, DealProductStore {
     );
   }
 
-  async delete(id: number): Promise<void> {
-    await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: { id } }));
+  /** Take back a product whose creation could not finish (its live stock was never written). */
+  async delete(id: number, audit?: AuditEntry): Promise<void> {
+    const del = { TableName: this.tableName, Key: { id } };
+    if (!audit) {
+      await this.doc.send(new DeleteCommand(del));
+      return;
+    }
+    await transactWrite(this.doc, {
+      ClientRequestToken: audit.id,
+      TransactItems: [{ Delete: del }, auditPut(this.auditTable, audit)],
+    });
   }
 
   async get(id: number, consistent = false): Promise<ProductRecord | null> {
@@ -102,29 +229,48 @@ export class ProductRepository implements ProductStore, DealProductStore {
    * DynamoDB refuses ordinary purchases of the product (their condition) and gates its orders by
    * deal_free, which starts as the whole durable stock.
    */
-  async openDeal(productId: number, deal: DealState, previousGeneration: number): Promise<OpenDealOutcome> {
+  async openDeal(
+    productId: number,
+    deal: DealState,
+    previousGeneration: number,
+    audit?: AuditEntry,
+  ): Promise<OpenDealOutcome> {
+    const update = {
+      TableName: this.tableName,
+      Key: { id: productId },
+      UpdateExpression:
+        'SET deal = :deal, deal_free = stock - if_not_exists(deal_reserved, :zero), ' +
+        'deal_reserved = if_not_exists(deal_reserved, :zero), updated_at = :now',
+      ConditionExpression:
+        'attribute_exists(id) AND (attribute_not_exists(deal) OR deal.#s <> :open) AND ' +
+        '(attribute_not_exists(deal_reserved) OR deal_reserved <= :zero) AND ' +
+        (previousGeneration > 0 ? 'deal.generation = :previous' : 'attribute_not_exists(deal.generation)'),
+      ExpressionAttributeNames: { '#s': 'status' },
+      ExpressionAttributeValues: {
+        ':deal': deal,
+        ':open': 'open',
+        ':zero': 0,
+        ':now': deal.started_at,
+        ...(previousGeneration > 0 && { ':previous': previousGeneration }),
+      },
+    };
+    if (audit) {
+      // With its audit row, in one transaction; the outcome is then read back (consistently).
+      try {
+        await transactWrite(this.doc, {
+          ClientRequestToken: audit.id,
+          TransactItems: [{ Update: update }, auditPut(this.auditTable, audit)],
+        });
+        return { status: 'opened', product: (await this.get(productId, true)) as DealProduct };
+      } catch (error) {
+        if (cancellationCodes(error)?.[0] !== 'ConditionalCheckFailed') throw error;
+        return { status: 'refused', product: (await this.get(productId, true)) as DealProduct | null };
+      }
+    }
     try {
       const { Attributes } = await this.doc.send(
         new UpdateCommand({
-          TableName: this.tableName,
-          Key: { id: productId },
-          UpdateExpression:
-            'SET deal = :deal, deal_free = stock - if_not_exists(deal_reserved, :zero), ' +
-            'deal_reserved = if_not_exists(deal_reserved, :zero), updated_at = :now',
-          ConditionExpression:
-            'attribute_exists(id) AND (attribute_not_exists(deal) OR deal.#s <> :open) AND ' +
-            '(attribute_not_exists(deal_reserved) OR deal_reserved <= :zero) AND ' +
-            (previousGeneration > 0
-              ? 'deal.generation = :previous'
-              : 'attribute_not_exists(deal.generation)'),
-          ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: {
-            ':deal': deal,
-            ':open': 'open',
-            ':zero': 0,
-            ':now': deal.started_at,
-            ...(previousGeneration > 0 && { ':previous': previousGeneration }),
-          },
+          ...update,
           ReturnValues: 'ALL_NEW',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
@@ -137,26 +283,34 @@ export class ProductRepository implements ProductStore, DealProductStore {
     }
   }
 
-  /** Close deal `generation`: no order of it lands any more. A no-op when it is closed already. */
-  async closeDeal(productId: number, now: string, generation: number): Promise<void> {
+  /**
+   * Close deal `generation`: no order of it lands any more. A no-op when it is closed already; the
+   * audit row, when given, is written only by the call that closes it.
+   */
+  async closeDeal(productId: number, now: string, generation: number, audit?: AuditEntry): Promise<void> {
+    const update = {
+      TableName: this.tableName,
+      Key: { id: productId },
+      UpdateExpression: 'SET deal.#s = :closed, deal.ended_at = :now, updated_at = :now',
+      ConditionExpression: `deal.#s = :open AND ${generation > 0 ? 'deal.generation = :g' : 'attribute_not_exists(deal.generation)'}`,
+      ExpressionAttributeNames: { '#s': 'status' },
+      ExpressionAttributeValues: {
+        ':closed': 'closed',
+        ':open': 'open',
+        ':now': now,
+        ...(generation > 0 && { ':g': generation }),
+      },
+    };
     try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { id: productId },
-          UpdateExpression: 'SET deal.#s = :closed, deal.ended_at = :now, updated_at = :now',
-          ConditionExpression: `deal.#s = :open AND ${generation > 0 ? 'deal.generation = :g' : 'attribute_not_exists(deal.generation)'}`,
-          ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: {
-            ':closed': 'closed',
-            ':open': 'open',
-            ':now': now,
-            ...(generation > 0 && { ':g': generation }),
-          },
-        }),
-      );
+      if (audit)
+        await transactWrite(this.doc, {
+          ClientRequestToken: audit.id,
+          TransactItems: [{ Update: update }, auditPut(this.auditTable, audit)],
+        });
+      else await this.doc.send(new UpdateCommand(update));
     } catch (error) {
-      if (!isConditionFailure(error)) throw error;
+      if (audit ? cancellationCodes(error)?.[0] !== 'ConditionalCheckFailed' : !isConditionFailure(error))
+        throw error;
     }
   }
 }

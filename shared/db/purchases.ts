@@ -1,9 +1,16 @@
 /** Purchases in DynamoDB. A purchase and its stock decrement are one transaction. */
 import { randomUUID } from 'node:crypto';
-import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { Page, PurchaseFilter, PurchaseListing } from '../admin/ports.ts';
 import { MAX_LINES_PER_PURCHASE, type PurchaseRecord } from '../model.ts';
 import type { PurchaseStore, RecordOutcome } from '../stock/ports.ts';
-import { allPages } from './pagination.ts';
+import { allPages, onePage } from './pagination.ts';
 import { PURCHASES_BY_PRODUCT_INDEX, PURCHASES_BY_USER_INDEX, type TableRef, tableNameOf } from './tables.ts';
 import { cancellationCodes, cancelledItems, transactWrite } from './transactions.ts';
 
@@ -13,7 +20,7 @@ const NO_DEAL =
 const onDeal = (item: Record<string, unknown> | undefined) =>
   (item?.deal as { status?: string } | undefined)?.status === 'open' || Number(item?.deal_reserved ?? 0) > 0;
 
-export class PurchaseRepository implements PurchaseStore {
+export class PurchaseRepository implements PurchaseStore, PurchaseListing {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     readonly tableName: string,
@@ -187,5 +194,75 @@ export class PurchaseRepository implements PurchaseStore {
       for (const item of items) sold += Number(item.stock_quantity);
     }
     return sold;
+  }
+
+  /**
+   * The admin's listing, one page at a time:
+   * - by buyer (with or without a product): the buyer's purchases, newest first, from `byUser`;
+   *   a product filter then keeps the purchases that took that product;
+   * - by product: the rows that took its stock (`byProduct`, by purchase id), and their purchases;
+   * - neither: every purchase, in the table's order.
+   */
+  async listPage(filter: PurchaseFilter): Promise<Page<PurchaseRecord>> {
+    const { limit, cursor, productId, userId } = filter;
+    if (userId !== undefined) {
+      const page = await onePage(
+        this.doc,
+        {
+          TableName: this.tableName,
+          IndexName: PURCHASES_BY_USER_INDEX,
+          KeyConditionExpression: 'user_id = :u',
+          ExpressionAttributeValues: { ':u': userId },
+          ScanIndexForward: false,
+        },
+        { limit, cursor, shape: { id: 'S', user_id: 'N', purchased_at: 'S' } },
+      );
+      const items = (page.items as unknown as PurchaseRecord[]).filter(
+        (p) => productId === undefined || p.lines.some((line) => line.product_id === productId),
+      );
+      return { items, nextCursor: page.nextCursor };
+    }
+    if (productId !== undefined) {
+      const page = await onePage(
+        this.doc,
+        {
+          TableName: this.tableName,
+          IndexName: PURCHASES_BY_PRODUCT_INDEX,
+          KeyConditionExpression: 'stock_product_id = :p',
+          ExpressionAttributeValues: { ':p': productId },
+          ScanIndexForward: false,
+        },
+        { limit, cursor, shape: { id: 'S', stock_product_id: 'N' } },
+      );
+      // A cart's line row is `<purchase id>#<product id>`; a one-product purchase is its own row.
+      const ids = page.items.map((row) => String(row.id).split('#')[0] as string);
+      return { items: await this.getMany(ids), nextCursor: page.nextCursor };
+    }
+    const page = await onePage(
+      this.doc,
+      {
+        TableName: this.tableName,
+        // Purchases, not the line rows of carts (those have no buyer).
+        FilterExpression: 'attribute_exists(user_id)',
+      },
+      { limit, cursor, shape: { id: 'S' } },
+    );
+    return { items: page.items as unknown as PurchaseRecord[], nextCursor: page.nextCursor };
+  }
+
+  /** Purchases by id, in the order asked (at most 100: one BatchGet). */
+  private async getMany(ids: readonly string[]): Promise<PurchaseRecord[]> {
+    if (ids.length === 0) return [];
+    const found = new Map<string, PurchaseRecord>();
+    let keys: Record<string, unknown>[] | undefined = [...new Set(ids)].map((id) => ({ id }));
+    while (keys && keys.length > 0) {
+      const reply: BatchGetCommandOutput = await this.doc.send(
+        new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
+      );
+      for (const item of reply.Responses?.[this.tableName] ?? [])
+        found.set(String(item.id), item as PurchaseRecord);
+      keys = reply.UnprocessedKeys?.[this.tableName]?.Keys;
+    }
+    return ids.flatMap((id) => found.get(id) ?? []);
   }
 }

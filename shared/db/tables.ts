@@ -29,6 +29,8 @@ export const PURCHASES_BY_USER_INDEX = 'byUser';
 export const PURCHASES_BY_PRODUCT_INDEX = 'byProduct';
 export const ORDERS_BY_USER_INDEX = 'byUser';
 export const ORDERS_BY_PRODUCT_INDEX = 'byProduct';
+export const AUDIT_BY_PRODUCT_INDEX = 'byProduct';
+export const AUDIT_FEED_INDEX = 'byTime';
 
 export const tableDefinitions: Record<TableName, TableDefinition> = {
   /**
@@ -87,6 +89,28 @@ export const tableDefinitions: Record<TableName, TableDefinition> = {
       {
         indexName: ORDERS_BY_PRODUCT_INDEX,
         partitionKey: { name: 'product_id', type: 'N' },
+        sortKey: { name: 'id', type: 'S' },
+      },
+    ],
+  },
+  /**
+   * The audit log, append-only: one row per change an admin or the reconciler makes (creation,
+   * adjustments, restores and repairs, deal start and end, forced lock releases, product and role
+   * changes), never one per sale. `id` is a ULID, so both indexes list newest first by id: `byProduct`
+   * one product's history, `byTime` everything (one partition, `feed`: the log is written a few times
+   * a minute, not per sale, so one partition carries it).
+   */
+  audit: {
+    partitionKey: { name: 'id', type: 'S' },
+    globalSecondaryIndexes: [
+      {
+        indexName: AUDIT_BY_PRODUCT_INDEX,
+        partitionKey: { name: 'product_id', type: 'N' },
+        sortKey: { name: 'id', type: 'S' },
+      },
+      {
+        indexName: AUDIT_FEED_INDEX,
+        partitionKey: { name: 'feed', type: 'S' },
         sortKey: { name: 'id', type: 'S' },
       },
     ],

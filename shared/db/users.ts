@@ -12,8 +12,10 @@ import { randomInt } from 'node:crypto';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { UserStore } from '../auth/accounts.ts';
 import { UsernameTakenError } from '../auth/errors.ts';
-import type { Role, UserRecord } from '../model.ts';
+import type { AuditEntry, Role, UserRecord } from '../model.ts';
+import { auditPut } from './audit.ts';
 import { nextInSequence } from './counters.ts';
+import type { TableRef } from './tables.ts';
 import { cancellationCodes, transactWrite } from './transactions.ts';
 
 const userKey = (id: number) => `USER#${id}`;
@@ -25,6 +27,8 @@ export class UserRepository implements UserStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     readonly tableName: string,
+    /** The audit log, for role changes (its name is read only when a role changes). */
+    private readonly auditTable: TableRef = 'audit',
   ) {}
 
   async nextId(): Promise<number> {
@@ -85,8 +89,11 @@ export class UserRepository implements UserStore {
     return this.update(id, 'password_hash = :h, #role = :r', { ':h': passwordHash, ':r': role }, now);
   }
 
-  /** Change a user's role and raise the token version; null when there is no such user. */
-  async setRole(id: number, role: Role, now: string): Promise<number | null> {
+  /**
+   * Change a user's role and raise the token version, without an audit row (the admin API's role
+   * change is `setRole`, audited); null when there is no such user.
+   */
+  async changeRoleUnaudited(id: number, role: Role, now: string): Promise<number | null> {
     try {
       return await this.update(id, '#role = :r', { ':r': role }, now);
     } catch (error) {
@@ -113,5 +120,46 @@ export class UserRepository implements UserStore {
       }),
     );
     return Number(Attributes?.token_version);
+  }
+
+  /** The role as stored now (a strongly consistent read): what an admin route checks. */
+  async roleOf(id: number): Promise<Role | null> {
+    const { Item } = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: userKey(id) },
+        ConsistentRead: true,
+        ProjectionExpression: '#role',
+        ExpressionAttributeNames: { '#role': 'role' },
+      }),
+    );
+    return (Item?.role as Role | undefined) ?? null;
+  }
+
+  /** Change a user's role with its audit row, in one transaction. False when the user does not exist. */
+  async setRole(id: number, role: Role, audit: AuditEntry): Promise<boolean> {
+    try {
+      await transactWrite(this.doc, {
+        ClientRequestToken: audit.id,
+        TransactItems: [
+          {
+            Update: {
+              TableName: this.tableName,
+              Key: { pk: userKey(id) },
+              // A new token version: tokens issued before the change stop working on admin routes.
+              UpdateExpression: 'SET #role = :r, updated_at = :now ADD token_version :one',
+              ConditionExpression: 'attribute_exists(pk)',
+              ExpressionAttributeNames: { '#role': 'role' },
+              ExpressionAttributeValues: { ':r': role, ':now': audit.at, ':one': 1 },
+            },
+          },
+          auditPut(this.auditTable, audit),
+        ],
+      });
+      return true;
+    } catch (error) {
+      if (cancellationCodes(error)?.[0] === 'ConditionalCheckFailed') return false;
+      throw error;
+    }
   }
 }

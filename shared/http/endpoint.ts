@@ -106,6 +106,18 @@ export function json(status: number, body: unknown, headers: Record<string, stri
   return { statusCode: status, headers: { ...jsonHeaders(), ...headers }, body: JSON.stringify(body) };
 }
 
+const RAW = Symbol('a response the handler built itself');
+
+/** A handler's answer that is not JSON (a page, a script): passed through as it is. */
+export interface RawResponse {
+  readonly [RAW]: HttpResult;
+}
+
+export const rawResponse = (result: HttpResult): RawResponse => ({ [RAW]: result });
+
+const isRaw = (value: unknown): value is RawResponse =>
+  typeof value === 'object' && value !== null && RAW in value;
+
 function deadlineOf(context: Partial<Context>): number | undefined {
   const remaining = context.getRemainingTimeInMillis?.();
   return remaining === undefined || !Number.isFinite(remaining) ? undefined : Date.now() + remaining;
@@ -298,6 +310,8 @@ export function endpoint<N extends EndpointName, S extends Schemas, P extends Pr
         deadline: deadlineOf(context),
       });
       if (result instanceof RawAnswer) return result.result;
+      if (isRaw(result)) return result[RAW];
+      if (route.successStatus === 204) return { statusCode: 204, headers: { 'cache-control': 'no-store' } };
       return json(route.successStatus, result);
     });
 }

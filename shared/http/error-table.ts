@@ -2,6 +2,7 @@
  * The one table that maps every error to the contract's status and `{detail, code}` body. A 5xx
  * body never carries internals; the log line carries the cause.
  */
+import { UserNotFoundError } from '../admin/errors.ts';
 import {
   ForbiddenError,
   InvalidCredentialsError,
@@ -9,6 +10,7 @@ import {
   UserExistsError,
 } from '../auth/errors.ts';
 import { CircuitOpenError } from '../breaker/index.ts';
+import { InvalidCursorError } from '../db/pagination.ts';
 import { DependencyUnavailableError } from '../health.ts';
 import { TooManyRequestsError } from '../limits/errors.ts';
 import { LockLostError, LockNotAcquiredError, LockQuorumUnavailableError } from '../lock/errors.ts';
@@ -23,11 +25,14 @@ import {
   PurchaseLimitError,
 } from '../orders/errors.ts';
 import {
+  AdjustmentOutcomeUnknownError,
   DealActiveError,
   IdempotencyKeyReusedError,
   InsufficientStockError,
   InvalidBundleError,
   PriceChangedError,
+  ProductBusyError,
+  ProductInDealError,
   ProductNotFoundError,
   PurchaseInProgressError,
   PurchaseNotRecordedError,
@@ -71,6 +76,17 @@ export const errorTable: readonly Rule[] = [
       body: { detail: e.message, code: 'VALIDATION_ERROR', errors: e.issues },
     }),
   ],
+  [
+    InvalidCursorError,
+    (e: InvalidCursorError) => ({
+      status: 422,
+      body: {
+        detail: `Invalid request: query.cursor: ${e.message}`,
+        code: 'VALIDATION_ERROR',
+        errors: [{ field: 'query.cursor', message: e.message }],
+      },
+    }),
+  ],
   [InvalidJsonError, plain(422, 'INVALID_JSON')],
   [UnsupportedMediaTypeError, plain(415, 'UNSUPPORTED_MEDIA_TYPE')],
   [PayloadTooLargeError, plain(413, 'PAYLOAD_TOO_LARGE')],
@@ -101,6 +117,21 @@ export const errorTable: readonly Rule[] = [
   ],
   [UserExistsError, plain(409, 'USER_EXISTS')],
   [ProductNotFoundError, plain(404, 'PRODUCT_NOT_FOUND')],
+  [UserNotFoundError, plain(404, 'USER_NOT_FOUND')],
+  [ProductInDealError, plain(409, 'DEAL_ACTIVE')],
+  [ProductBusyError, plain(409, 'PRODUCT_BUSY', { 'retry-after': '1' })],
+  [
+    AdjustmentOutcomeUnknownError,
+    () => ({
+      status: 503,
+      body: {
+        detail:
+          'The stock adjustment may or may not have been recorded; check the audit log before sending it again.',
+        code: 'ADJUSTMENT_OUTCOME_UNKNOWN',
+      },
+      headers: { 'retry-after': '2' },
+    }),
+  ],
   [
     InsufficientStockError,
     (e: InsufficientStockError) => ({

@@ -6,6 +6,8 @@ export {
   json,
   preflight,
   RawAnswer,
+  type RawResponse,
+  rawResponse,
 } from './endpoint.ts';
 export { type ErrorResponse, errorTable, toErrorResponse } from './error-table.ts';
 export {
@@ -20,4 +22,13 @@ export { corsHeaders, HTML_CSP, htmlHeaders, JSON_CSP, jsonHeaders } from './hea
 export { matchRoute, type RouteMatch } from './route-match.ts';
 export { scheduled } from './scheduled.ts';
 export * as schemas from './schemas.ts';
-export { orderView, productView, purchaseView, userView } from './views.ts';
+export {
+  actorOf,
+  adminPurchaseView,
+  auditView,
+  orderView,
+  productView,
+  purchaseView,
+  reconcileView,
+  userView,
+} from './views.ts';

@@ -149,3 +149,75 @@ export const hotDealStartBody = z.object({
     .max(24 * 60 * 60)
     .optional(),
 });
+
+/** `PATCH /api/products/{id}`: any of name, description, price; at least one. */
+export const updateProductBody = z
+  .object({
+    name: createProductBody.shape.name.optional(),
+    description: createProductBody.shape.description,
+    price: createProductBody.shape.price.optional(),
+  })
+  .strict()
+  .refine(
+    (body) => body.name !== undefined || body.description !== undefined || body.price !== undefined,
+    'send at least one of name, description, price',
+  );
+
+/** `POST /api/admin/products/{id}/stock-adjustments`: units to add (positive) or remove (negative). */
+export const stockAdjustmentBody = z.object({
+  delta: wholeNumber
+    .min(-100_000_000)
+    .max(100_000_000)
+    .refine((d) => d !== 0, 'must not be zero'),
+  reason: z.string().trim().min(1, 'must say why').max(500),
+});
+
+/** `/api/admin/locks/{product_id}`. */
+export const lockParams = z.object({ product_id: idParams.shape.id });
+
+const optionalId = z.preprocess(
+  blankAsMissing,
+  z
+    .string()
+    .regex(/^[1-9]\d{0,14}$/, 'must be a positive integer below 10^15')
+    .transform(Number)
+    .optional(),
+);
+const cursor = z.preprocess(
+  blankAsMissing,
+  z
+    .string()
+    .max(2048)
+    .regex(/^[A-Za-z0-9_-]+$/, 'must be a cursor from an earlier page')
+    .optional(),
+);
+const pageLimit = z.preprocess(blankAsMissing, z.coerce.number().int().min(1).max(100).default(50));
+
+/** `GET /api/admin/purchases?product_id=&user_id=&limit=&cursor=`. */
+export const adminPurchasesQuery = z.object({
+  product_id: optionalId,
+  user_id: optionalId,
+  limit: pageLimit,
+  cursor,
+});
+
+/** `GET /api/admin/audit?product_id=&limit=&cursor=`. */
+export const auditQuery = z.object({ product_id: optionalId, limit: pageLimit, cursor });
+
+/** `PATCH /api/admin/users/{id}`. */
+export const roleBody = z.object({ role: z.enum(['user', 'admin']) });
+
+/** `/api/docs/{asset}`: a file name; which names exist is the docs' business (404 otherwise). */
+export const assetParams = z.object({ asset: z.string().max(100) });
+
+/** `GET /api/admin/inventory/verify?product_id=1,2,3` (extension): the audit of those products only. */
+export const verifyQuery = z.object({
+  product_id: z.preprocess(
+    blankAsMissing,
+    z
+      .string()
+      .regex(/^[1-9]\d{0,14}(,[1-9]\d{0,14}){0,49}$/, 'must be up to 50 comma-separated product ids')
+      .transform((ids) => [...new Set(ids.split(',').map(Number))])
+      .optional(),
+  ),
+});

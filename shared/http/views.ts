@@ -1,5 +1,5 @@
 /** Response shapes of the contract: what a client sees of the stored records. */
-import type { OrderRecord, PurchaseRecord, UserRecord } from '../model.ts';
+import type { AuditEntry, OrderRecord, PurchaseRecord, UserRecord } from '../model.ts';
 import type { ProductWithLiveStock } from '../stock/products.ts';
 
 export const userView = (u: UserRecord) => ({
@@ -50,3 +50,48 @@ export const orderView = (o: OrderRecord) => ({
   expires_at: o.expires_at,
   updated_at: o.updated_at,
 });
+
+/** What the audit log names as the author of a caller's change. */
+export const actorOf = (caller: { readonly userId: number }) => `user:${caller.userId}`;
+
+/** The admin's view of a purchase: the buyer's view plus who bought it. */
+export const adminPurchaseView = (p: PurchaseRecord) => ({ ...purchaseView(p), user_id: p.user_id });
+
+export const auditView = (e: AuditEntry) => ({
+  id: e.id,
+  at: e.at,
+  actor: e.actor,
+  action: e.action,
+  product_id: e.product_id ?? null,
+  ...(e.delta !== undefined && { delta: e.delta }),
+  ...(e.reason !== undefined && { reason: e.reason }),
+  ...(e.detail !== undefined && { detail: e.detail }),
+});
+
+/** The last reconciliation pass, in the contract's snake_case; null before the first. */
+export const reconcileView = (
+  pass: {
+    at: string;
+    duration_ms: number;
+    products: number;
+    restored: number;
+    holdsCommitted: number;
+    holdsReleased: number;
+    reservationsSettled: number;
+    repaired: number;
+    failed: number;
+    skipped?: boolean;
+  } | null,
+) =>
+  pass && {
+    at: pass.at,
+    duration_ms: pass.duration_ms,
+    products: pass.products,
+    restored: pass.restored,
+    holds_committed: pass.holdsCommitted,
+    holds_released: pass.holdsReleased,
+    reservations_settled: pass.reservationsSettled,
+    repaired: pass.repaired,
+    failed: pass.failed,
+    skipped: pass.skipped ?? false,
+  };

@@ -2,6 +2,8 @@ export { LOCK_DEFAULTS } from './defaults.ts';
 export { LockLostError, LockNotAcquiredError, LockQuorumUnavailableError } from './errors.ts';
 export type { AcquireOptions, DistributedLock, Lock, LockNode, LockOutcome } from './ports.ts';
 export {
+  type LockInspector,
+  type LockState,
   lockFenceKey,
   lockKey,
   lockOrder,

@@ -62,4 +62,8 @@ export interface LockNode {
   extend(resource: string, token: string, ttlMs: number): Promise<boolean>;
   /** Raise the fence counter to at least `fence`, whoever holds the lock. */
   advanceFence(resource: string, fence: number): Promise<void>;
+  /** Milliseconds the lock has left on this node; -1 when it is not held here (the operator's view). */
+  ttlOf(resource: string): Promise<number>;
+  /** Delete the lock on this node whoever holds it; true when it was held here. */
+  forceRelease(resource: string): Promise<boolean>;
 }

@@ -14,6 +14,25 @@ import type { AcquireOptions, DistributedLock, Lock, LockNode } from './ports.ts
 
 export type { AcquireOptions, DistributedLock, Lock, LockOutcome } from './ports.ts';
 
+/** A lock as an operator sees it. */
+export interface LockState {
+  readonly held: boolean;
+  /** Milliseconds until the lock expires by itself; 0 when free. */
+  readonly ttlMs: number;
+  /** Waiters in line that still keep their place. */
+  readonly waiting: number;
+}
+
+/** The operator's view of the locks: look at one, or free it by force (a stuck holder). */
+export interface LockInspector {
+  inspect(resource: string): Promise<LockState>;
+  /**
+   * Delete the lock whoever holds it. The holder's own release then reports `not-held`; the sale
+   * stays exact because the lock orders buyers but DynamoDB's condition decides. True when one was held.
+   */
+  forceRelease(resource: string): Promise<boolean>;
+}
+
 /**
  * `lock:{42}`: the hash tag puts a product's lock in the same cluster slot as its stock. `ns` is the
  * store's key namespace (shared/redis.ts `keyNamespace`).
@@ -31,7 +50,7 @@ export const lockFenceKey = (resource: string, ns = '') => `${ns}lockfence:{${re
  */
 const PLACE_TTL_MS = 1_000;
 
-export class RedisLock implements DistributedLock {
+export class RedisLock implements DistributedLock, LockInspector {
   private readonly defaults: Required<Omit<AcquireOptions, 'beforeRetry'>>;
 
   constructor(
@@ -99,6 +118,19 @@ export class RedisLock implements DistributedLock {
       : 'not-held';
   }
 
+  async inspect(resource: string): Promise<LockState> {
+    const [ttl, waiting] = await this.redis.lockInspect(
+      lockKey(resource, this.ns),
+      lockQueueKey(resource, this.ns),
+      lockPlacesKey(resource, this.ns),
+    );
+    return { held: ttl !== -2, ttlMs: Math.max(0, ttl), waiting };
+  }
+
+  async forceRelease(resource: string): Promise<boolean> {
+    return (await this.redis.del(lockKey(resource, this.ns))) === 1;
+  }
+
   async extend(lock: Lock, ttlMs: number): Promise<Lock | 'not-held'> {
     const sent = Date.now();
     const extended = await this.redis.lockExtend(lockKey(lock.resource, this.ns), lock.token, ttlMs);
@@ -151,6 +183,17 @@ export class RedisLockNode implements LockNode {
 
   async advanceFence(resource: string, fence: number): Promise<void> {
     await this.redis.lockFenceAdvance(lockFenceKey(resource, this.ns), fence);
+  }
+
+  /** Milliseconds the lock has left on this node; -1 when it is not held here. */
+  async ttlOf(resource: string): Promise<number> {
+    const ttl = await this.redis.pttl(lockKey(resource, this.ns));
+    return ttl === -2 ? -1 : Math.max(0, ttl);
+  }
+
+  /** Delete the lock on this node whoever holds it; true when it was held here. */
+  async forceRelease(resource: string): Promise<boolean> {
+    return (await this.redis.del(lockKey(resource, this.ns))) === 1;
   }
 }
 

@@ -29,6 +29,7 @@ import { backoff } from '../retry.ts';
 import { LOCK_DEFAULTS } from './defaults.ts';
 import { LockNotAcquiredError, LockQuorumUnavailableError } from './errors.ts';
 import type { AcquireOptions, DistributedLock, Lock, LockNode } from './ports.ts';
+import type { LockInspector, LockState } from './redis-lock.ts';
 
 export const REDLOCK_DEFAULTS = {
   /** The clock drift allowed per ms of TTL (node-redlock and the Redlock description use 1%). */
@@ -67,7 +68,7 @@ export function validityOf(ttlMs: number, elapsedMs: number, driftFactor: number
 
 export const quorumOf = (nodes: number) => Math.floor(nodes / 2) + 1;
 
-export class Redlock implements DistributedLock {
+export class Redlock implements DistributedLock, LockInspector {
   readonly quorum: number;
   private readonly defaults: Required<Omit<AcquireOptions, 'beforeRetry'>>;
   private readonly driftFactor: number;
@@ -176,6 +177,23 @@ export class Redlock implements DistributedLock {
   }
 
   /** On every node that answers: a node that misses it reads a lower counter, never a higher fence. */
+  /**
+   * The operator's view: held when a majority of nodes hold it (a Redlock grant needs no less), for
+   * as long as the majority's shortest TTL; no line to count (a Redlock keeps none).
+   */
+  async inspect(resource: string): Promise<LockState> {
+    const ttls = await Promise.all(this.nodes.map((n) => n.ttlOf(resource).catch(() => -1)));
+    const held = ttls.filter((t) => t >= 0).sort((a, b) => b - a);
+    const majority = held.length >= this.quorum;
+    return { held: majority, ttlMs: majority ? (held[this.quorum - 1] ?? 0) : 0, waiting: 0 };
+  }
+
+  /** Delete the lock on every node that answers; true when a majority held it. */
+  async forceRelease(resource: string): Promise<boolean> {
+    const freed = await Promise.all(this.nodes.map((n) => n.forceRelease(resource).catch(() => false)));
+    return freed.filter(Boolean).length >= this.quorum;
+  }
+
   async advanceFence(resource: string, fence: number): Promise<void> {
     await this.onEveryNode((node) => node.advanceFence(resource, fence));
   }

@@ -65,6 +65,22 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0`,
   },
+  /**
+   * What an operator sees of a lock: {remaining TTL in ms (-2 free, -1 no TTL), waiters still keeping
+   * their place}. Walks the line: O(waiters), for the admin page, never on a purchase's path.
+   */
+  lockInspect: {
+    numberOfKeys: 3,
+    lua: `
+${NOW_MS}
+local ttl = redis.call('PTTL', KEYS[1])
+local waiting = 0
+for _, token in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  local until_ms = redis.call('HGET', KEYS[3], token)
+  if until_ms and tonumber(until_ms) > now then waiting = waiting + 1 end
+end
+return {ttl, waiting}`,
+  },
   lockExtend: {
     numberOfKeys: 1,
     lua: `
@@ -132,6 +148,7 @@ declare module 'ioredis' {
     lockLeave(queueKey: string, placesKey: string, token: string): Result<number, Context>;
     /** 1 = released, 0 = the key holds another token (or none). */
     lockRelease(key: string, token: string): Result<number, Context>;
+    lockInspect(lockKey: string, queueKey: string, placesKey: string): Result<[number, number], Context>;
     /** 1 = extended, 0 = the key holds another token (or none). */
     lockExtend(key: string, token: string, ttlMs: number): Result<number, Context>;
     /** The fence counter incremented by this grant, or -1 when busy. */

@@ -5,6 +5,7 @@
  * reservations within a per-pass budget, and the units Redis should show.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ulid } from 'ulid';
 import type { DealProduct, DealState, OrderRecord, ProductRecord } from '../model.ts';
 import { ProductNotFoundError } from '../stock/errors.ts';
 import type { EventLog, LiveStockStore } from '../stock/ports.ts';
@@ -79,7 +80,7 @@ export class DealService implements DealReconcilePort {
    *    stale stock, because none lands after step 1.
    * A start that died between the steps is finished by the next start (step 2 alone, once).
    */
-  async start(productId: number, input: DealStart): Promise<DealView> {
+  async start(productId: number, input: DealStart, actor = 'system'): Promise<DealView> {
     let product = await this.product(productId);
     const resuming = product.deal?.status === 'open';
     if (!resuming) {
@@ -93,7 +94,14 @@ export class DealService implements DealReconcilePort {
         ended_at: null,
         generation: previous + 1,
       };
-      const opened = await this.deps.products.openDeal(productId, deal, previous);
+      const opened = await this.deps.products.openDeal(productId, deal, previous, {
+        id: ulid(),
+        at: deal.started_at,
+        actor,
+        action: 'deal.start',
+        product_id: productId,
+        detail: { db_stock: product.stock, ends_at: deal.ends_at, max_per_user: deal.max_per_user },
+      });
       if (opened.status === 'refused') {
         if (!opened.product) throw new ProductNotFoundError(productId);
         if (opened.product.deal?.status !== 'open') {
@@ -134,12 +142,21 @@ export class DealService implements DealReconcilePort {
    * 3. Nothing reserved any more: Redis = DynamoDB and the product is an ordinary one again.
    * Safe to run again: a rerun finishes what a crashed one left.
    */
-  async end(productId: number): Promise<DealEndSummary> {
+  async end(productId: number, actor = 'system'): Promise<DealEndSummary> {
     const product = await this.product(productId);
     const generation = product.deal?.generation ?? 0;
     await this.deps.deals.close(productId);
-    if (product.deal)
-      await this.deps.products.closeDeal(productId, iso(await this.deps.deals.time()), generation);
+    if (product.deal) {
+      const at = iso(await this.deps.deals.time());
+      await this.deps.products.closeDeal(productId, at, generation, {
+        id: ulid(),
+        at,
+        actor,
+        action: 'deal.end',
+        product_id: productId,
+        detail: { db_stock: product.stock },
+      });
+    }
     const { released, durable } = await this.expireAll(product);
     const confirmed = (await dealOrders(this.deps.orders, durable))
       .filter((o) => o.status === 'CONFIRMED')

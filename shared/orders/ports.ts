@@ -3,7 +3,7 @@
  * and products repositories in shared/db implement them) and of the live deal state (RedisDeals
  * implements it). The use-cases import these interfaces, never an adapter.
  */
-import type { DealProduct, DealState, OrderRecord, OrderStatus } from '../model.ts';
+import type { AuditEntry, DealProduct, DealState, OrderRecord, OrderStatus } from '../model.ts';
 
 export type ConfirmOutcome = 'confirmed' | 'order-changed' | 'insufficient';
 
@@ -57,9 +57,15 @@ export interface DealProductStore {
    * Open `deal` (its generation one above `previousGeneration`) unless one is open or units of the
    * last one are still reserved: deal_free = stock from now on, and ordinary purchases are refused.
    */
-  openDeal(productId: number, deal: DealState, previousGeneration: number): Promise<OpenDealOutcome>;
+  openDeal(
+    productId: number,
+    deal: DealState,
+    previousGeneration: number,
+    /** Written in the same transaction (shared/db/audit.ts). */
+    audit?: AuditEntry,
+  ): Promise<OpenDealOutcome>;
   /** Close deal `generation` (no order of it lands any more); a no-op when it is closed already. */
-  closeDeal(productId: number, now: string, generation: number): Promise<void>;
+  closeDeal(productId: number, now: string, generation: number, audit?: AuditEntry): Promise<void>;
 }
 
 export type OrderReserveResult =

@@ -127,3 +127,30 @@ export class PriceChangedError extends Error {
     super(`The price of product ${prices.map((p) => p.productId).join(', ')} changed; try again`);
   }
 }
+
+/** DynamoDB did not say whether a stock adjustment landed; the reconciler settles it by its audit row. */
+export class AdjustmentOutcomeUnknownError extends Error {
+  override readonly name = 'AdjustmentOutcomeUnknownError';
+  constructor(
+    readonly productId: number,
+    options?: ErrorOptions,
+  ) {
+    super(`The stock adjustment of product ${productId} may or may not have been recorded`, options);
+  }
+}
+
+/** A product with an open hot deal cannot be deleted: its orders still need it. */
+export class ProductInDealError extends Error {
+  override readonly name = 'ProductInDealError';
+  constructor(readonly productId: number) {
+    super(`Product ${productId} has an open hot deal; end the deal first`);
+  }
+}
+
+/** A delete kept losing the race to sales changing the stock; try again. */
+export class ProductBusyError extends Error {
+  override readonly name = 'ProductBusyError';
+  constructor(readonly productId: number) {
+    super(`Product ${productId} kept selling while it was being deleted; try again`);
+  }
+}

@@ -1,9 +1,18 @@
 export {
+  adjustmentHoldId,
+  auditIdOfHold,
+  StockAdjustmentService,
+  type StockAdjustmentView,
+} from './adjustments.ts';
+export {
+  AdjustmentOutcomeUnknownError,
   DealActiveError,
   IdempotencyKeyReusedError,
   InsufficientStockError,
   InvalidBundleError,
   PriceChangedError,
+  ProductBusyError,
+  ProductInDealError,
   ProductNotFoundError,
   PurchaseInProgressError,
   PurchaseNotRecordedError,
@@ -13,6 +22,7 @@ export {
 } from './errors.ts';
 export { PurchaseHistory } from './history.ts';
 export type {
+  AuditTrail,
   EventLog,
   Hold,
   LiveStock,
@@ -29,9 +39,12 @@ export {
   type DealReconcilePort,
   type InFlightUnits,
   type InventoryAudit,
+  type PassLog,
+  type PassRecord,
   type ProductAudit,
+  RECONCILER_ACTOR,
   Reconciler,
   type ReconcileSummary,
 } from './reconciler.ts';
-export { holdsKey, RedisStock, stockKey } from './redis-stock.ts';
+export { holdsKey, RedisPassLog, RedisStock, stockKey } from './redis-stock.ts';
 export { stockScripts } from './scripts.ts';

@@ -4,6 +4,7 @@
  * the log. The use-cases import these interfaces, never an adapter.
  */
 import type {
+  AuditEntry,
   Component,
   ProductRecord,
   PurchaseRecord,
@@ -12,12 +13,45 @@ import type {
   StockLine,
 } from '../model.ts';
 
+/** What an admin may change of a product besides its stock. */
+export interface ProductChanges {
+  readonly name?: string | undefined;
+  readonly description?: string | null | undefined;
+  readonly price?: number | undefined;
+}
+
+/** `changed`: a sale changed the stock since it was read; read again and retry. */
+export type RemoveOutcome = 'deleted' | 'not-found' | 'deal-active' | 'changed';
+
+export type AdjustOutcome =
+  | { readonly status: 'adjusted' }
+  | { readonly status: 'not-found' }
+  /** Removing more than the durable stock holds (`stock`: what it holds). */
+  | { readonly status: 'insufficient'; readonly stock: number };
+
+/**
+ * Products in the durable store. Every change but a sale takes an audit row (AuditEntry), written in
+ * the same transaction as the change.
+ */
 export interface ProductStore {
   nextId(): Promise<number>;
-  create(product: ProductRecord): Promise<void>;
-  delete(id: number): Promise<void>;
+  create(product: ProductRecord, audit?: AuditEntry): Promise<void>;
+  delete(id: number, audit?: AuditEntry): Promise<void>;
   get(id: number, consistent?: boolean): Promise<ProductRecord | null>;
   listAll(consistent?: boolean): Promise<ProductRecord[]>;
+  /** False when the product does not exist. */
+  update(id: number, changes: ProductChanges, audit: AuditEntry): Promise<boolean>;
+  /** Unless a hot deal is open on it, and only while its stock is `stock`; its purchases stay. */
+  remove(id: number, stock: number, audit: AuditEntry): Promise<RemoveOutcome>;
+  /** stock += delta and adjusted += delta, never below zero. */
+  adjustStock(id: number, delta: number, audit: AuditEntry): Promise<AdjustOutcome>;
+}
+
+/** The audit log's rows for changes that are not a DynamoDB write, and whether a change landed. */
+export interface AuditTrail {
+  append(entry: AuditEntry): Promise<void>;
+  /** Whether the row with this id exists (the change whose transaction wrote it is durable). */
+  has(id: string): Promise<boolean>;
 }
 
 /**
@@ -109,6 +143,7 @@ export type ReserveResult =
   | { readonly status: 'deal-active' };
 
 export type ReleaseResult = 'released' | 'no-hold' | 'stock-missing';
+export type CreditResult = 'credited' | 'no-mark' | 'stock-missing';
 export type RepairResult = 'repaired' | 'in-flight' | 'changed' | 'missing';
 
 /** Units taken by a purchase in flight, not yet settled against DynamoDB. */
@@ -152,6 +187,15 @@ export interface LiveStockStore {
   /** Set a product's live price to the durable one, if the store has the product. */
   setPrice(productId: number, price: number): Promise<void>;
   release(productId: number, holdId: string): Promise<ReleaseResult>;
+  /**
+   * Mark the product as having units on their way in (a 0-unit hold under `holdId`), so no repair
+   * runs before `credit`. False when the store has no live stock for it.
+   */
+  mark(productId: number, holdId: string): Promise<boolean>;
+  /** Put `delta` units on sale and drop the mark, at most once. */
+  credit(productId: number, holdId: string, delta: number): Promise<CreditResult>;
+  /** Forget a deleted product: its live count and its holds. */
+  drop(productId: number): Promise<void>;
   holds(productId: number): Promise<Hold[]>;
   /**
    * Set available to `target` if it still reads `observed` and nothing is in flight: no hold, and

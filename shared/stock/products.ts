@@ -1,7 +1,17 @@
-/** Product use-cases: a product and its live Redis stock exist together or not at all. */
-import type { Component, ProductRecord, PurchaseStrategy } from '../model.ts';
-import { InvalidBundleError, ProductNotFoundError, StockUnavailableError } from './errors.ts';
-import type { LiveStockStore, ProductStore } from './ports.ts';
+/**
+ * Product use-cases: a product and its live Redis stock exist together or not at all. Every change
+ * writes its audit row in the same DynamoDB transaction.
+ */
+import { ulid } from 'ulid';
+import type { AuditAction, AuditEntry, Component, ProductRecord, PurchaseStrategy } from '../model.ts';
+import {
+  InvalidBundleError,
+  ProductBusyError,
+  ProductInDealError,
+  ProductNotFoundError,
+  StockUnavailableError,
+} from './errors.ts';
+import type { EventLog, LiveStockStore, ProductChanges, ProductStore } from './ports.ts';
 
 export interface NewProduct {
   readonly name: string;
@@ -57,6 +67,9 @@ class CatalogueCache {
   }
 }
 
+/** A delete re-reads the stock this often while a sale keeps changing it, then gives up (409). */
+const MAX_DELETE_ATTEMPTS = 50;
+
 export class ProductService {
   private readonly catalogue: CatalogueCache;
 
@@ -67,15 +80,20 @@ export class ProductService {
     private readonly now: () => Date = () => new Date(),
     /** How long a listing's Scan is reused (0: a Scan per listing). */
     catalogueTtlMs = 0,
+    private readonly log?: EventLog,
   ) {
     this.catalogue = new CatalogueCache(() => this.products.listAll(), catalogueTtlMs);
+  }
+
+  private entry(action: AuditAction, actor: string, fields: Partial<AuditEntry> = {}): AuditEntry {
+    return { id: ulid(), at: this.now().toISOString(), actor, action, ...fields };
   }
 
   /**
    * DynamoDB first, then Redis; if Redis fails the product is deleted again, so a client never sees
    * a product it cannot buy. A crash in between leaves a product whose stock the reconciler restores.
    */
-  async create(input: NewProduct): Promise<ProductWithLiveStock> {
+  async create(input: NewProduct, actor = 'system'): Promise<ProductWithLiveStock> {
     if (input.components) await this.checkComponents(input.components);
     const at = this.now().toISOString();
     const product: ProductRecord = {
@@ -90,15 +108,77 @@ export class ProductService {
       created_at: at,
       updated_at: at,
     };
-    await this.products.create(product);
+    await this.products.create(
+      product,
+      this.entry('product.create', actor, {
+        product_id: product.id,
+        delta: product.stock,
+        detail: { name: product.name, price: product.price, strategy: product.strategy },
+      }),
+    );
     this.catalogue.drop();
     try {
       await this.stock.put(product);
     } catch (error) {
-      await this.products.delete(product.id);
+      await this.products.delete(
+        product.id,
+        this.entry('product.create-undone', actor, {
+          product_id: product.id,
+          delta: -product.stock,
+          reason: 'live stock could not be written',
+        }),
+      );
       throw new StockUnavailableError(product.id, { cause: error });
     }
     return { ...product, redis_stock: product.stock };
+  }
+
+  /**
+   * Name, description or price. A new price goes to Redis after DynamoDB: a sale priced from the old
+   * live price in between is refused by the durable price condition and priced again.
+   */
+  async update(id: number, changes: ProductChanges, actor: string): Promise<ProductWithLiveStock> {
+    const before = await this.products.get(id, true);
+    if (!before) throw new ProductNotFoundError(id);
+    const changed = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
+    const was = Object.fromEntries(Object.keys(changed).map((k) => [k, before[k as keyof ProductChanges]]));
+    const entry = this.entry('product.update', actor, { product_id: id, detail: { from: was, to: changed } });
+    if (!(await this.products.update(id, changes, entry))) throw new ProductNotFoundError(id);
+    if (changes.price !== undefined) await this.stock.setPrice(id, changes.price);
+    const product = await this.products.get(id, true);
+    if (!product) throw new ProductNotFoundError(id);
+    const live = await this.stock.availableOf([id]);
+    return { ...product, redis_stock: live.get(id) ?? null };
+  }
+
+  /**
+   * Delete a product (not while a hot deal is open on it). DynamoDB first: from then on no purchase
+   * can land (its transaction requires the product), then Redis forgets it, so later buyers get 404.
+   * Its purchases stay in the history.
+   */
+  async remove(id: number, actor: string): Promise<void> {
+    // The audit row names the units the delete took off sale: read the stock, delete only if it is
+    // still that, and read again when a sale got in between.
+    for (let attempt = 1; ; attempt++) {
+      const product = await this.products.get(id, true);
+      if (!product) throw new ProductNotFoundError(id);
+      const entry = this.entry('product.delete', actor, {
+        product_id: id,
+        delta: -product.stock,
+        detail: { name: product.name, db_stock: product.stock },
+      });
+      const outcome = await this.products.remove(id, product.stock, entry);
+      if (outcome === 'not-found') throw new ProductNotFoundError(id);
+      if (outcome === 'deal-active') throw new ProductInDealError(id);
+      if (outcome === 'deleted') break;
+      if (attempt >= MAX_DELETE_ATTEMPTS) throw new ProductBusyError(id);
+    }
+    try {
+      await this.stock.drop(id);
+    } catch (error) {
+      // Harmless: a purchase that reaches the leftover live stock is refused by DynamoDB.
+      this.log?.warn('product deleted; its live stock could not be dropped', { product_id: id, error });
+    }
   }
 
   /** One level of bundling: a set of products, never a set of sets (its cost would be unbounded). */

@@ -10,8 +10,25 @@
  * Products are reconciled a few at a time; a lease keeps two passes from overlapping.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ProductRecord } from '../model.ts';
-import type { EventLog, LiveStockStore, ProductStore, PurchaseStore } from './ports.ts';
+import { ulid } from 'ulid';
+import type { AuditAction, AuditEntry, ProductRecord } from '../model.ts';
+import { auditIdOfHold } from './adjustments.ts';
+import type { AuditTrail, EventLog, LiveStockStore, ProductStore, PurchaseStore } from './ports.ts';
+
+/** Who the audit log names for the reconciler's changes. */
+export const RECONCILER_ACTOR = 'reconciler';
+
+/** A finished pass, for the operator (the admin page shows the last one). */
+export interface PassRecord extends ReconcileSummary {
+  readonly at: string;
+  readonly duration_ms: number;
+}
+
+/** Where the last pass is kept (Redis: it is a status, not a record). */
+export interface PassLog {
+  record(pass: PassRecord): Promise<void>;
+  last(): Promise<PassRecord | null>;
+}
 
 export interface ReconcileSummary {
   products: number;
@@ -64,6 +81,8 @@ export interface InFlightUnits {
 export interface ProductAudit {
   readonly product_id: number;
   readonly initial_stock: number;
+  /** Σ of the stock adjustments: initial_stock + adjusted = db_stock + sold. */
+  readonly adjusted: number;
   readonly sold: number;
   readonly db_stock: number;
   readonly redis_stock: number | null;
@@ -102,8 +121,39 @@ export class Reconciler {
       readonly fences?: { advanceFence(resource: string, fence: number): Promise<void> };
       /** Products reconciled at once (RECONCILE_CONCURRENCY). */
       readonly concurrency?: number;
+      /**
+       * The audit log: a row per restore and repair, and the rows that tell whether a stock
+       * adjustment's hold landed. Without it an adjustment's stale hold is left alone.
+       */
+      readonly audit?: Partial<AuditTrail>;
+      /** Where each finished pass is recorded. */
+      readonly passes?: PassLog;
     },
   ) {}
+
+  /** Whether the durable change behind a hold happened: its purchase, or its adjustment's audit row. */
+  private async landed(holdId: string): Promise<boolean | null> {
+    const auditId = auditIdOfHold(holdId);
+    if (auditId === null) return (await this.deps.purchases.get(holdId)) !== null;
+    return this.deps.audit?.has ? this.deps.audit.has(auditId) : null;
+  }
+
+  /** One audit row for a change the reconciler made in Redis (no DynamoDB write to join). */
+  private async recordRepair(
+    action: AuditAction,
+    fields: Omit<AuditEntry, 'id' | 'at' | 'actor' | 'action'>,
+  ) {
+    if (!this.deps.audit?.append) return;
+    const entry = { id: ulid(), at: new Date().toISOString(), actor: RECONCILER_ACTOR, action, ...fields };
+    await this.deps.audit.append(entry).catch((error: unknown) => {
+      this.deps.log.error('reconcile: audit row not written', { ...entry, error });
+    });
+  }
+
+  /** The last finished pass; null before the first. */
+  lastPass(): Promise<PassRecord | null> {
+    return this.deps.passes ? this.deps.passes.last() : Promise.resolve(null);
+  }
 
   /**
    * One pass over every product. One product's failure is logged and counted, never the end of the
@@ -125,6 +175,7 @@ export class Reconciler {
     };
     const lease = this.deps.lease ? await this.deps.lease.acquire() : true;
     if (!lease) return { ...summary, skipped: true };
+    const started = Date.now();
     try {
       const products = await this.deps.products.listAll(true);
       let next = 0;
@@ -155,6 +206,8 @@ export class Reconciler {
     } finally {
       await this.deps.lease?.release().catch(() => undefined);
     }
+    const pass = { ...summary, at: new Date().toISOString(), duration_ms: Date.now() - started };
+    await this.deps.passes?.record(pass).catch(() => undefined);
     return summary;
   }
 
@@ -182,6 +235,11 @@ export class Reconciler {
         product_id,
         available: product.stock,
       });
+      await this.recordRepair('stock.restore', {
+        product_id,
+        reason: 'Redis had no live stock for the product',
+        detail: { db_stock: product.stock },
+      });
     }
 
     const holds = await stock.holds(product_id);
@@ -189,12 +247,19 @@ export class Reconciler {
     for (const hold of holds) {
       if (hold.ageMs < this.deps.holdStaleAfterMs) continue;
       const fields = { product_id, purchase_id: hold.holdId, quantity: hold.quantity, age_ms: hold.ageMs };
-      if (await purchases.get(hold.holdId)) {
+      const landed = await this.landed(hold.holdId);
+      if (landed === null) continue;
+      if (landed) {
         if (await stock.commit(product_id, hold.holdId)) {
           result.holdsCommitted += 1;
           log.warn('reconcile: stale hold committed (purchase is durable)', {
             repair: 'commit-hold',
             ...fields,
+          });
+          await this.recordRepair('hold.commit', {
+            product_id,
+            reason: 'stale hold whose durable write landed',
+            detail: { hold_id: hold.holdId, quantity: hold.quantity, age_ms: hold.ageMs },
           });
         }
       } else if ((await stock.release(product_id, hold.holdId)) !== 'no-hold') {
@@ -202,6 +267,12 @@ export class Reconciler {
         log.warn('reconcile: stale hold released (no durable purchase)', {
           repair: 'release-hold',
           ...fields,
+        });
+        await this.recordRepair('hold.release', {
+          product_id,
+          delta: hold.quantity,
+          reason: 'stale hold whose durable write never landed: units back on sale',
+          detail: { hold_id: hold.holdId, age_ms: hold.ageMs },
         });
       }
     }
@@ -235,14 +306,28 @@ export class Reconciler {
           db_stock: durable.stock,
           target,
         });
+        await this.recordRepair('stock.repair', {
+          product_id,
+          delta: durable.stock - observed.available,
+          reason: 'Redis disagreed with DynamoDB with nothing in flight',
+          detail: { redis_stock: observed.available, db_stock: durable.stock },
+        });
       }
     }
     return result;
   }
 
-  /** The full audit: per product, initial = durable stock + Σ purchases, and live + held + reserved = durable. */
-  async verify(): Promise<InventoryAudit> {
-    const products = await this.deps.products.listAll(true);
+  /**
+   * The full audit: per product, initial + Σ adjustments = durable stock + Σ purchases, and
+   * live + held + reserved = durable. `productIds` narrows it to those products (the admin page's
+   * view); unknown ids are left out.
+   */
+  async verify(productIds?: readonly number[]): Promise<InventoryAudit> {
+    const products = productIds
+      ? (await Promise.all(productIds.map((id) => this.deps.products.get(id, true)))).filter(
+          (p): p is ProductRecord => p !== null,
+        )
+      : await this.deps.products.listAll(true);
     const audits = await Promise.all(products.map((product) => this.auditWhileSelling(product)));
     const consistent = audits.every((a) => a.ok);
     this.deps.log.info('inventory verified', {
@@ -279,19 +364,19 @@ export class Reconciler {
     // alone. On the second look, a hold whose purchase is already durable counts as sold, not held.
     const sold = await this.deps.purchases.unitsSold(product.id);
     const durableHolds = settleHolds
-      ? await Promise.all(
-          holds.map(async (h) => ((await this.deps.purchases.get(h.holdId)) ? h.quantity : 0)),
-        )
+      ? await Promise.all(holds.map(async (h) => ((await this.landed(h.holdId)) ? h.quantity : 0)))
       : [];
     const held = holds.reduce((sum, h) => sum + h.quantity, 0) - durableHolds.reduce((a, b) => a + b, 0);
     const redis = live?.available ?? null;
+    const adjusted = product.adjusted ?? 0;
     const ok =
-      product.initial_stock === product.stock + sold &&
+      product.initial_stock + adjusted === product.stock + sold &&
       redis !== null &&
       redis + held + reserved === product.stock;
     return {
       product_id: product.id,
       initial_stock: product.initial_stock,
+      adjusted,
       sold,
       db_stock: product.stock,
       redis_stock: redis,

@@ -5,6 +5,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { Component, Shortage, StockLine } from '../model.ts';
 import type {
+  CreditResult,
   Hold,
   LiveStock,
   LiveStockStore,
@@ -14,6 +15,7 @@ import type {
   ReserveResult,
   StockSeed,
 } from './ports.ts';
+import type { PassLog, PassRecord } from './reconciler.ts';
 
 /**
  * `stock:{42}` and `holds:{42}` share the hash tag, so one script may touch both on Redis Cluster.
@@ -31,6 +33,7 @@ const RESERVE_CODES = {
   [-3]: 'deal-active',
 } as const;
 const RELEASE_CODES = { 1: 'released', 0: 'no-hold', 2: 'stock-missing' } as const;
+const CREDIT_CODES = { 1: 'credited', 0: 'no-mark', 2: 'stock-missing' } as const;
 const REPAIR_CODES = { 1: 'repaired', 0: 'in-flight', [-1]: 'changed', [-2]: 'missing' } as const;
 
 function decode<T>(table: Record<number, T>, code: number, script: string): T {
@@ -271,6 +274,22 @@ export class RedisStock implements LiveStockStore {
     );
   }
 
+  async mark(productId: number, holdId: string): Promise<boolean> {
+    return (await this.redis.stockMark(this.stockKeyOf(productId), this.holdsKeyOf(productId), holdId)) === 1;
+  }
+
+  async credit(productId: number, holdId: string, delta: number): Promise<CreditResult> {
+    return decode(
+      CREDIT_CODES,
+      await this.redis.stockCredit(this.stockKeyOf(productId), this.holdsKeyOf(productId), holdId, delta),
+      'stockCredit',
+    );
+  }
+
+  async drop(productId: number): Promise<void> {
+    await this.redis.stockDrop(this.stockKeyOf(productId), this.holdsKeyOf(productId));
+  }
+
   async holds(productId: number): Promise<Hold[]> {
     const [now, flat] = await this.redis.stockHolds(this.holdsKeyOf(productId));
     const holds: Hold[] = [];
@@ -297,5 +316,26 @@ export class RedisStock implements LiveStockStore {
     const keys = [this.stockKeyOf(productId), this.holdsKeyOf(productId), ...inFlightKeys];
     const code = await this.redis.stockRepair(keys.length, ...keys, String(observed), target);
     return decode(REPAIR_CODES, code, 'stockRepair');
+  }
+}
+
+/** The last reconciliation pass, kept in Redis as JSON: an operator's status, rebuilt by the next pass. */
+export class RedisPassLog implements PassLog {
+  constructor(
+    private readonly redis: Redis | Cluster,
+    private readonly ns = '',
+  ) {}
+
+  private get key() {
+    return `${this.ns}reconcile:last`;
+  }
+
+  async record(pass: PassRecord): Promise<void> {
+    await this.redis.set(this.key, JSON.stringify(pass));
+  }
+
+  async last(): Promise<PassRecord | null> {
+    const value = await this.redis.get(this.key);
+    return value ? (JSON.parse(value) as PassRecord) : null;
   }
 }

@@ -144,6 +144,38 @@ if available ~= ARGV[1] then return -1 end
 redis.call('HSET', KEYS[1], 'available', ARGV[2])
 return 1`,
   },
+  /**
+   * An adjustment that adds units marks the product before its durable write: a hold of 0 units
+   * under the adjustment's id, so the reconciler's repair (which waits for every hold) cannot set the
+   * live count to the durable one while the credit below is still to come. 1 marked, -1 no live stock.
+   */
+  stockMark: {
+    numberOfKeys: 2,
+    lua: `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+${NOW_MS}
+redis.call('HSET', KEYS[2], ARGV[1], '0:' .. now)
+return 1`,
+  },
+  /**
+   * The added units go on sale once, with the mark: 1 credited; 0 the mark is gone (the reconciler
+   * settled it, and its repair sets the live count from the durable one); 2 no live stock (a restore
+   * loads the durable count, which has them).
+   */
+  stockCredit: {
+    numberOfKeys: 2,
+    lua: `
+if redis.call('HDEL', KEYS[2], ARGV[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 2 end
+redis.call('HINCRBY', KEYS[1], 'available', ARGV[2])
+return 1`,
+  },
+  /** A deleted product leaves the live store: its count and its holds (their purchases cannot land). */
+  stockDrop: {
+    numberOfKeys: 2,
+    lua: `
+return redis.call('DEL', KEYS[1], KEYS[2])`,
+  },
   /** All holds of a product with Redis's current time, in one consistent read. */
   stockHolds: {
     numberOfKeys: 1,
@@ -185,5 +217,8 @@ declare module 'ioredis' {
     /** numberOfKeys is given per call: stock:{id}, holds:{id} and any other in-flight hashes. */
     stockRepair(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Result<number, Context>;
     stockHolds(holdsKey: string): Result<[number, string[]], Context>;
+    stockMark(stockKey: string, holdsKey: string, holdId: string): Result<number, Context>;
+    stockCredit(stockKey: string, holdsKey: string, holdId: string, delta: number): Result<number, Context>;
+    stockDrop(stockKey: string, holdsKey: string): Result<number, Context>;
   }
 }

@@ -2,6 +2,7 @@
  * The DynamoDB side: one document client per process and a provider per repository, each behind
  * the DynamoDB circuit breaker.
  */
+import { AuditRepository } from '../db/audit.ts';
 import { createDocumentClient } from '../db/client.ts';
 import { OrderRepository } from '../db/orders.ts';
 import { ProductRepository } from '../db/products.ts';
@@ -13,12 +14,28 @@ import { settings, tableName } from './settings.ts';
 
 export const documentClient = provider('dynamodb', {}, [], () => createDocumentClient(settings()));
 
+/** Users; a role change also appends to the audit table (its name is read then). */
 export const userTable = provider('users-table', { tables: ['users'] }, [documentClient], async () =>
-  behindBreaker('dynamodb', new UserRepository(await documentClient.get(), tableName('users')())),
+  behindBreaker(
+    'dynamodb',
+    new UserRepository(await documentClient.get(), tableName('users')(), tableName('audit')),
+  ),
 );
 
+/**
+ * Products; every change but a sale also appends to the audit table (its name is read then), so a
+ * route that changes products declares the audit table too (through `auditTable`).
+ */
 export const productTable = provider('products-table', { tables: ['products'] }, [documentClient], async () =>
-  behindBreaker('dynamodb', new ProductRepository(await documentClient.get(), tableName('products')())),
+  behindBreaker(
+    'dynamodb',
+    new ProductRepository(await documentClient.get(), tableName('products')(), tableName('audit')),
+  ),
+);
+
+/** The audit log. */
+export const auditTable = provider('audit-table', { tables: ['audit'] }, [documentClient], async () =>
+  behindBreaker('dynamodb', new AuditRepository(await documentClient.get(), tableName('audit')())),
 );
 
 /** Purchases; recording one also decrements the products table (its name is read then). */

@@ -2,7 +2,7 @@
 import { DealService } from '../orders/deals.ts';
 import { OrderService } from '../orders/orders.ts';
 import { DealRestore } from '../orders/restore.ts';
-import { orderTable, productTable } from './dynamodb.ts';
+import { auditTable, orderTable, productTable } from './dynamodb.ts';
 import { saleLog } from './metrics.ts';
 import { provider } from './provider.ts';
 import { liveDeals, liveStock, redisClient } from './redis.ts';
@@ -42,10 +42,11 @@ export const orderSettlement = provider(
     new OrderService({ deals: await liveDeals.get(), orders: await orderTable.get(), log: saleLog }),
 );
 
+/** Starting and ending a deal write their audit rows with the deal's state. */
 export const dealService = provider(
   'deals',
   {},
-  [liveDeals, productTable, orderTable, orderService, dealRestore],
+  [liveDeals, productTable, orderTable, orderService, dealRestore, auditTable],
   async () =>
     new DealService({
       deals: await liveDeals.get(),

@@ -1,19 +1,23 @@
 /** The stock capability's providers: products, purchases, the reconciler and the audit. */
 import { type Lock, LockNotAcquiredError } from '../lock/index.ts';
+import { logger } from '../logger.ts';
+import { StockAdjustmentService } from '../stock/adjustments.ts';
 import { ProductService, type ProductWithLiveStock, type StockView } from '../stock/products.ts';
 import { PurchaseService } from '../stock/purchases.ts';
 import { Reconciler } from '../stock/reconciler.ts';
-import { productTable, purchaseTable } from './dynamodb.ts';
+import { RedisPassLog } from '../stock/redis-stock.ts';
+import { auditTable, productTable, purchaseTable } from './dynamodb.ts';
 import { dealRestore, dealService } from './hotdeal.ts';
 import { purchaseGuard } from './limits.ts';
 import { saleLog } from './metrics.ts';
 import { provider } from './provider.ts';
 import { ReadCache } from './read-cache.ts';
-import { liveDeals, liveStock, productLocks } from './redis.ts';
-import { settings } from './settings.ts';
+import { liveDeals, liveStock, productLocks, redisClient } from './redis.ts';
+import { namespace, settings } from './settings.ts';
 
 export type ProductReads = Pick<ProductService, 'list' | 'get' | 'stockOf'>;
 
+/** Reading products with their live stock. */
 export const productService = provider(
   'products',
   {},
@@ -42,6 +46,46 @@ export const productReads = provider('product-reads', {}, [productService], asyn
     stockOf: (id) => stocks.get(String(id), () => products.stockOf(id)),
   } satisfies ProductReads;
 });
+
+/** Creating, changing and deleting products: each change writes its audit row. */
+export const productAdmin = provider(
+  'product-admin',
+  {},
+  [productTable, liveStock, auditTable],
+  async () =>
+    new ProductService(
+      await productTable.get(),
+      await liveStock.get(),
+      settings().PURCHASE_STRATEGY,
+      () => new Date(),
+      settings().PRODUCT_LIST_CACHE_MS,
+      logger,
+    ),
+);
+
+/** Stock adjustments: a product the live store lost is restored first, deal-aware, as a purchase does. */
+export const stockAdjustments = provider(
+  'stock-adjustments',
+  {},
+  [productTable, liveStock, dealRestore, auditTable],
+  async () => {
+    const restore = await dealRestore.get();
+    return new StockAdjustmentService({
+      products: await productTable.get(),
+      stock: await liveStock.get(),
+      restore: (product) => restore.restore(product),
+      log: logger,
+    });
+  },
+);
+
+/** The last reconciliation pass, kept in Redis. */
+export const passLog = provider(
+  'reconcile-passes',
+  {},
+  [redisClient],
+  async () => new RedisPassLog(await redisClient.get(), namespace()),
+);
 
 /** Purchases restore a product the live store lost deal-aware, which reads the product's orders. */
 export const purchaseService = provider(
@@ -75,20 +119,27 @@ export const purchaseService = provider(
   },
 );
 
-/** The audit alone: it reads the live store, products and purchases, and counts hot-deal reservations. */
+/**
+ * The audit alone: it reads the live store, products and purchases, counts hot-deal reservations,
+ * asks the audit log whether an adjustment in flight landed, and reports the last pass.
+ */
 export const inventoryAudit = provider(
   'inventory-audit',
   {},
-  [liveStock, productTable, purchaseTable],
-  async () =>
-    new Reconciler({
+  [liveStock, productTable, purchaseTable, auditTable, passLog],
+  async () => {
+    const audit = await auditTable.get();
+    return new Reconciler({
       stock: await liveStock.get(),
       products: await productTable.get(),
       purchases: await purchaseTable.get(),
       inFlight: await liveDeals.get(),
       log: saleLog,
       holdStaleAfterMs: settings().HOLD_STALE_AFTER_MS,
-    }),
+      audit: { has: (id) => audit.has(id) },
+      passes: await passLog.get(),
+    });
+  },
 );
 
 const RECONCILE_LEASE = 'reconciler';
@@ -107,11 +158,13 @@ const RECONCILE_LEASE_WAIT = {
 export const reconciler = provider(
   'reconciler',
   {},
-  [liveStock, productTable, purchaseTable, dealService],
+  [liveStock, productTable, purchaseTable, dealService, auditTable, passLog],
   async () => {
     const locks = await productLocks.get();
     let held: Lock | undefined;
     return new Reconciler({
+      audit: await auditTable.get(),
+      passes: await passLog.get(),
       stock: await liveStock.get(),
       products: await productTable.get(),
       purchases: await purchaseTable.get(),

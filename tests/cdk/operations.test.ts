@@ -122,6 +122,7 @@ describe('operations, synthesized from cdk.json defaults', () => {
         ['ProductsTable', { Ref: logicalId(stack, stack.data.tables.products) }],
         ['PurchasesTable', { Ref: logicalId(stack, stack.data.tables.purchases) }],
         ['OrdersTable', { Ref: logicalId(stack, stack.data.tables.orders) }],
+        ['AuditTable', { Ref: logicalId(stack, stack.data.tables.audit) }],
         ['Region', { Ref: 'AWS::Region' }],
         [
           'RedisEndpoint',

@@ -39,6 +39,7 @@ describe('the flash-sale stack, synthesized from cdk.json defaults without bundl
       products: logicalId(stack, stack.data.tables.products),
       purchases: logicalId(stack, stack.data.tables.purchases),
       orders: logicalId(stack, stack.data.tables.orders),
+      audit: logicalId(stack, stack.data.tables.audit),
     };
     validationReport = synthesized.validationReport;
   }, SYNTH_TIMEOUT);
@@ -98,6 +99,7 @@ describe('the flash-sale stack, synthesized from cdk.json defaults without bundl
         products: 'PRODUCTS_TABLE',
         purchases: 'PURCHASES_TABLE',
         orders: 'ORDERS_TABLE',
+        audit: 'AUDIT_TABLE',
       };
       for (const { function: name, uses } of allFunctions) {
         const variables = functionProperties(template, stack, name).Environment.Variables;
@@ -351,6 +353,7 @@ describe('the flash-sale stack, synthesized from cdk.json defaults without bundl
           'AwsSolutions-IAM5[Resource::*]',
           `AwsSolutions-IAM5[Resource::<${tableIds.purchases}.Arn>/index/*]`,
           `AwsSolutions-IAM5[Resource::<${tableIds.orders}.Arn>/index/*]`,
+          `AwsSolutions-IAM5[Resource::<${tableIds.audit}.Arn>/index/*]`,
           'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
           'AwsSolutions-SQS3',
         ]),

@@ -242,6 +242,7 @@ describe('Redis losing its data mid-sale', () => {
       const audit = (await healthy.reconciler.verify()).products.find((p) => p.product_id === product.id);
       expect(audit).toMatchObject({
         initial_stock: 100,
+        adjusted: 0,
         sold: 100,
         db_stock: 0,
         redis_stock: 0,

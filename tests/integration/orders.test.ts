@@ -413,6 +413,7 @@ describe('the end of a deal', () => {
     expect(audit.body.products.find((p: { product_id: number }) => p.product_id === product.id)).toEqual({
       product_id: product.id,
       initial_stock: 50,
+      adjusted: 0,
       sold: 11,
       db_stock: 39,
       redis_stock: 39,

@@ -237,9 +237,9 @@ describe('GET /api/products/{id}', () => {
   );
 
   it('answers a wrong method with 405 and the Allow header', async () => {
-    const reply = await api.request('DELETE', '/api/products/1', { token: admin });
+    const reply = await api.request('PUT', '/api/products/1', { token: admin });
     expect(reply.status).toBe(405);
-    expect(reply.headers.get('allow')).toBe('GET');
+    expect(reply.headers.get('allow')).toBe('GET, PATCH, DELETE');
   });
 
   it('answers a malformed percent escape in the id with a 4xx, not a 500', async () => {
@@ -287,6 +287,7 @@ describe('GET /api/admin/inventory/verify', () => {
     expect(reply.body.products.find((p: { product_id: number }) => p.product_id === product.id)).toEqual({
       product_id: product.id,
       initial_stock: 10,
+      adjusted: 0,
       sold: 4,
       db_stock: 6,
       redis_stock: 6,

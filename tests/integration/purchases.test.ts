@@ -62,6 +62,7 @@ describe.each(['lock', 'atomic'] as const)('%s strategy', (strategy) => {
     expect(audit.body.products.find((p: { product_id: number }) => p.product_id === product.id)).toEqual({
       product_id: product.id,
       initial_stock: 100,
+      adjusted: 0,
       sold: 100,
       db_stock: 0,
       redis_stock: 0,

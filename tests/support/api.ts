@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { type ApiServerOptions, createApiServer } from '../../bin/local/api-gateway.ts';
 import { services } from './app.ts';
+import { checkAgainstDocument } from './openapi.ts';
 
 export interface Reply<T = any> {
   status: number;
@@ -54,6 +55,13 @@ export async function startTestApi(options: ApiServerOptions = {}): Promise<Test
     try {
       parsed = text ? JSON.parse(text) : null;
     } catch {}
+    // Every answer a contract test receives must be what the OpenAPI document says.
+    checkAgainstDocument(method, path, {
+      status: response.status,
+      body: parsed,
+      headers: response.headers,
+      text,
+    });
     return { status: response.status, body: parsed as never, headers: response.headers };
   };
 

@@ -23,6 +23,7 @@ export async function startDynamoWithTables() {
     products: 'products',
     purchases: 'purchases',
     orders: 'orders',
+    audit: 'audit',
   });
   return dynamo;
 }

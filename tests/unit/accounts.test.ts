@@ -45,7 +45,7 @@ class MemoryUsers implements UserStore {
     return token_version;
   }
 
-  async setRole(id: number, role: Role, now: string) {
+  async changeRoleUnaudited(id: number, role: Role, now: string) {
     const user = this.rows.get(id);
     if (!user) return null;
     const token_version = (user.token_version ?? 0) + 1;

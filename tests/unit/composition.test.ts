@@ -40,6 +40,7 @@ function deployedEnv(uses: { tables: object; redis: boolean; jwt: JwtUse }) {
     PRODUCTS_TABLE: undefined,
     PURCHASES_TABLE: undefined,
     ORDERS_TABLE: undefined,
+    AUDIT_TABLE: undefined,
   };
   for (const table of Object.keys(uses.tables)) env[`${table.toUpperCase()}_TABLE`] = `prod-${table}`;
   if (uses.redis) {
@@ -132,7 +133,11 @@ describe('providers', () => {
     expect(loginService.needs).toEqual({ tables: ['users'], redis: true, jwt: 'sign' });
     expect(accountService.needs).toEqual({ tables: ['users'], redis: false, jwt: false });
     expect(productService.needs).toEqual({ tables: ['products'], redis: true, jwt: false });
-    expect(inventoryAudit.needs).toEqual({ tables: ['products', 'purchases'], redis: true, jwt: false });
+    expect(inventoryAudit.needs).toEqual({
+      tables: ['audit', 'products', 'purchases'],
+      redis: true,
+      jwt: false,
+    });
     expect(orderHistory.needs).toEqual({ tables: ['orders'], redis: false, jwt: false });
     expect(purchaseHistory.needs).toEqual({ tables: ['purchases'], redis: false, jwt: false });
   });

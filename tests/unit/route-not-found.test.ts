@@ -80,11 +80,11 @@ describe('route-not-found', () => {
     expect(JSON.stringify(reply.body)).not.toContain('script');
   });
 
-  it('answers DELETE /api/products/7 with 405 METHOD_NOT_ALLOWED and Allow: GET', async () => {
-    const reply = await call('DELETE', '/api/products/7');
+  it('answers PUT /api/products/7 with 405 METHOD_NOT_ALLOWED and Allow: GET, PATCH, DELETE', async () => {
+    const reply = await call('PUT', '/api/products/7');
     expect(reply.status).toBe(405);
     expect(reply.body).toEqual({ detail: expect.any(String), code: 'METHOD_NOT_ALLOWED' });
-    expect(reply.headers.allow).toBe('GET');
+    expect(reply.headers.allow).toBe('GET, PATCH, DELETE');
   });
 
   it('lists both methods of /api/products in the Allow header of a PUT', async () => {

@@ -24,8 +24,8 @@ describe('the route table', () => {
     expect(new Set(keys).size).toBe(keys.length);
   });
 
-  it.each(httpRoutes.map((r) => [r.path]))('serves %s under /api', (path) => {
-    expect(path.startsWith('/api/')).toBe(true);
+  it.each(httpRoutes.map((r) => [r.path]))('serves %s under /api (the admin page at /admin)', (path) => {
+    expect(path.startsWith('/api/') || path === '/admin').toBe(true);
   });
 
   it('covers every endpoint of the contract', () => {
@@ -50,11 +50,23 @@ describe('the route table', () => {
         'GET /api/orders/{id}',
         'POST /api/orders/{id}/confirm',
         'POST /api/orders/{id}/cancel',
+        'PATCH /api/products/{id}',
+        'DELETE /api/products/{id}',
+        'POST /api/admin/products/{id}/stock-adjustments',
+        'GET /api/admin/purchases',
+        'GET /api/admin/locks/{product_id}',
+        'DELETE /api/admin/locks/{product_id}',
+        'GET /api/admin/audit',
+        'PATCH /api/admin/users/{id}',
+        'GET /api/openapi.json',
+        'GET /api/docs',
+        'GET /api/docs/{asset}',
+        'GET /admin',
       ].sort(),
     );
   });
 
-  it('lets only admins create products, run hot deals, verify the inventory and read the metrics', () => {
+  it('lets only admins change products and stock, run hot deals, verify, read the metrics and use the admin API', () => {
     const adminOnly = httpRoutes.filter((r) => r.access === 'admin').map((r) => `${r.method} ${r.path}`);
     expect(adminOnly.sort()).toEqual(
       [
@@ -63,21 +75,56 @@ describe('the route table', () => {
         'POST /api/products',
         'POST /api/products/{id}/hotdeal/end',
         'POST /api/products/{id}/hotdeal/start',
+        'PATCH /api/products/{id}',
+        'DELETE /api/products/{id}',
+        'POST /api/admin/products/{id}/stock-adjustments',
+        'GET /api/admin/purchases',
+        'GET /api/admin/locks/{product_id}',
+        'DELETE /api/admin/locks/{product_id}',
+        'GET /api/admin/audit',
+        'PATCH /api/admin/users/{id}',
       ].sort(),
     );
   });
 
-  it('gives the metrics route the signing key alone: no table, no Redis', () => {
+  it('gives the metrics route a read of the users table (the stored role) alone: no other table, no Redis', () => {
     expect(httpRoutes.find((r) => r.function === 'get-metrics')?.uses).toEqual({
-      tables: {},
+      tables: { users: 'read' },
       redis: false,
-      jwt: true,
+      jwt: 'verify',
     });
   });
 
-  it('makes only register, login and health public', () => {
+  it('gives every admin route a read of the users table (the stored role is checked) and no more of it', () => {
+    for (const route of httpRoutes.filter((r) => r.access === 'admin')) {
+      const users = (route.uses.tables as Record<string, string>).users;
+      expect(users, route.function).toBe(route.function === 'update-user-role' ? 'readWrite' : 'read');
+    }
+  });
+
+  it('makes only register, login, health, the API document, its viewer and the admin page public', () => {
     const open = httpRoutes.filter((r) => r.access === 'public').map((r) => r.path);
-    expect(open.sort()).toEqual(['/api/auth/login', '/api/auth/register', '/api/health']);
+    expect(open.sort()).toEqual(
+      [
+        '/admin',
+        '/api/auth/login',
+        '/api/auth/register',
+        '/api/docs',
+        '/api/docs/{asset}',
+        '/api/health',
+        '/api/openapi.json',
+      ].sort(),
+    );
+  });
+
+  it('gives the public pages and the API document nothing to reach', () => {
+    for (const name of ['get-openapi', 'get-api-docs', 'get-api-docs-asset', 'get-admin-page']) {
+      expect(httpRoutes.find((r) => r.function === name)?.uses).toEqual({
+        tables: {},
+        redis: false,
+        jwt: false,
+      });
+    }
   });
 
   it('answers the creations with 201, everything else with 200', () => {
@@ -148,7 +195,10 @@ describe('matchRoute', () => {
   });
 
   it('answers a wrong method with no match and the allowed methods (for a 405)', () => {
-    expect(matchRoute('DELETE', '/api/products/7')).toEqual({ match: null, allowed: ['GET'] });
+    expect(matchRoute('PUT', '/api/products/7')).toEqual({
+      match: null,
+      allowed: ['GET', 'PATCH', 'DELETE'],
+    });
     expect(matchRoute('GET', '/api/purchases')).toEqual({ match: null, allowed: ['POST'] });
   });
 

@@ -1,0 +1,157 @@
+/**
+ * Stock adjustments while a sale runs: an admin adds or removes units of a product without breaking
+ * the ledger, in DynamoDB (initial_stock + adjusted = stock + sold) or in Redis (available + held +
+ * reserved = stock).
+ *
+ * Removing units goes the way a sale goes: the units are taken from Redis's live count as a hold
+ * (refused when fewer are unsold), then one DynamoDB transaction lowers the durable stock and writes
+ * the audit row, then the hold is dropped. Adding units marks the product in Redis (a 0-unit hold,
+ * so no repair runs in between), raises the durable stock with the audit row, then credits the live
+ * count and drops the mark in one script. Either way a request that dies leaves a hold the reconciler
+ * settles by the audit row: there, the change landed (commit); absent, it did not (release).
+ */
+import { ulid } from 'ulid';
+import type { AuditEntry, ProductRecord } from '../model.ts';
+import { DurableOutcomeUnknownError } from '../outcome.ts';
+import {
+  AdjustmentOutcomeUnknownError,
+  InsufficientStockError,
+  ProductNotFoundError,
+  StockUnavailableError,
+} from './errors.ts';
+import type { EventLog, LiveStockStore, ProductStore } from './ports.ts';
+
+const HOLD_PREFIX = 'adjust-';
+
+/** The Redis hold of an adjustment in flight, named after its audit row. */
+export const adjustmentHoldId = (auditId: string) => `${HOLD_PREFIX}${auditId}`;
+
+/** The audit row an adjustment's hold waits for; null for a purchase's hold. */
+export const auditIdOfHold = (holdId: string): string | null =>
+  holdId.startsWith(HOLD_PREFIX) ? holdId.slice(HOLD_PREFIX.length) : null;
+
+export interface StockAdjustmentView {
+  readonly product_id: number;
+  readonly delta: number;
+  readonly db_stock: number;
+  readonly redis_stock: number | null;
+}
+
+export interface AdjustmentDeps {
+  readonly products: Pick<ProductStore, 'get' | 'adjustStock'>;
+  readonly stock: Pick<
+    LiveStockStore,
+    'reserveAll' | 'release' | 'commit' | 'mark' | 'credit' | 'availableOf'
+  >;
+  /** Puts back a product the live store lost (deal-aware), as a purchase would. */
+  readonly restore: (product: ProductRecord) => Promise<boolean>;
+  readonly log: EventLog;
+  readonly now?: () => Date;
+}
+
+export class StockAdjustmentService {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: AdjustmentDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  async adjust(
+    productId: number,
+    delta: number,
+    reason: string,
+    actor: string,
+  ): Promise<StockAdjustmentView> {
+    const { products, stock, log } = this.deps;
+    const product = await products.get(productId, true);
+    if (!product) throw new ProductNotFoundError(productId);
+    const entry: AuditEntry = {
+      id: ulid(),
+      at: this.now().toISOString(),
+      actor,
+      action: 'stock.adjust',
+      product_id: productId,
+      delta,
+      reason,
+    };
+    const holdId = adjustmentHoldId(entry.id);
+    const live =
+      delta < 0 ? await this.take(product, -delta, holdId) : await this.markIncoming(product, holdId);
+
+    let outcome: Awaited<ReturnType<ProductStore['adjustStock']>>;
+    try {
+      outcome = await products.adjustStock(productId, delta, entry);
+    } catch (error) {
+      if (error instanceof DurableOutcomeUnknownError) {
+        log.error('stock adjustment outcome unknown; its hold is left to the reconciler', {
+          product_id: productId,
+          adjustment_id: entry.id,
+          delta,
+          error,
+        });
+        throw new AdjustmentOutcomeUnknownError(productId, { cause: error });
+      }
+      if (live) await stock.release(productId, holdId);
+      throw error;
+    }
+    if (outcome.status !== 'adjusted') {
+      if (live) await stock.release(productId, holdId);
+      if (outcome.status === 'not-found') throw new ProductNotFoundError(productId);
+      // Redis had the units unsold but DynamoDB does not: Redis is ahead, and the reconciler lowers it.
+      throw new InsufficientStockError(productId, -delta, outcome.stock);
+    }
+
+    if (live) await this.settle(productId, holdId, delta);
+    log.info('stock adjusted', { product_id: productId, adjustment_id: entry.id, delta, actor });
+    const [after, available] = await Promise.all([
+      products.get(productId, true),
+      stock.availableOf([productId]).catch(() => new Map<number, number | null>()),
+    ]);
+    return {
+      product_id: productId,
+      delta,
+      db_stock: after?.stock ?? product.stock + delta,
+      redis_stock: available.get(productId) ?? null,
+    };
+  }
+
+  /** Take unsold units as a hold; refused when fewer are unsold. True when the live store has them. */
+  private async take(product: ProductRecord, quantity: number, holdId: string): Promise<boolean> {
+    const line = [{ productId: product.id, quantity }];
+    let result = await this.deps.stock.reserveAll(line, holdId);
+    if (result.status === 'unknown') {
+      await this.deps.restore(product);
+      result = await this.deps.stock.reserveAll(line, holdId);
+    }
+    if (result.status === 'insufficient') throw InsufficientStockError.of(result.shortages);
+    if (result.status === 'unknown') throw new StockUnavailableError(product.id);
+    return true;
+  }
+
+  /**
+   * Mark the units on their way in. Without live stock (Redis lost the product) there is nothing to
+   * credit: whoever restores it loads the durable count, which has them (or the repair adds them).
+   */
+  private async markIncoming(product: ProductRecord, holdId: string): Promise<boolean> {
+    if (await this.deps.stock.mark(product.id, holdId)) return true;
+    await this.deps.restore(product);
+    return this.deps.stock.mark(product.id, holdId);
+  }
+
+  /**
+   * The change is durable: drop the hold (removal) or credit the units (addition). A Redis failure
+   * here leaves the hold to the reconciler, which finds the audit row and settles it the same way.
+   */
+  private async settle(productId: number, holdId: string, delta: number): Promise<void> {
+    try {
+      if (delta < 0) await this.deps.stock.commit(productId, holdId);
+      else await this.deps.stock.credit(productId, holdId, delta);
+    } catch (error) {
+      this.deps.log.warn('stock adjustment durable; its hold is left to the reconciler', {
+        product_id: productId,
+        hold_id: holdId,
+        error,
+      });
+    }
+  }
+}
