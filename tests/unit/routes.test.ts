@@ -139,11 +139,6 @@ describe('the route table', () => {
       expect(route.uses.jwt, route.function).toBe(expected);
     }
   });
-
-  it('lets every admin route read the users table (the second look at the role)', () => {
-    for (const route of httpRoutes.filter((r) => r.access === 'admin'))
-      expect(route.uses.tables, route.function).toHaveProperty('users', 'read');
-  });
 });
 
 describe('routeOf', () => {
