@@ -136,12 +136,18 @@ export class ProductRepository implements ProductStore, DealProductStore {
               Key: { id },
               UpdateExpression:
                 'SET stock = stock + :d, adjusted = if_not_exists(adjusted, :zero) + :d, updated_at = :now',
-              ConditionExpression: 'attribute_exists(id) AND stock >= :least',
+              // Not while a hot deal runs (or its end has not settled its orders): the deal's units
+              // move only through its orders, gated by deal_free (shared/orders).
+              ConditionExpression:
+                'attribute_exists(id) AND stock >= :least AND (attribute_not_exists(deal) OR deal.#s <> :open) ' +
+                'AND (attribute_not_exists(deal_reserved) OR deal_reserved <= :zero)',
+              ExpressionAttributeNames: { '#s': 'status' },
               ExpressionAttributeValues: {
                 ':d': delta,
                 ':zero': 0,
                 ':least': Math.max(0, -delta),
                 ':now': audit.at,
+                ':open': 'open',
               },
               ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
             },
@@ -155,6 +161,9 @@ export class ProductRepository implements ProductStore, DealProductStore {
       if (codes?.[0] === 'ConditionalCheckFailed') {
         const current = cancelledItems(error)?.[0];
         if (!current || id === SEQUENCE_ID) return { status: 'not-found' };
+        const deal = current.deal as { status?: string } | undefined;
+        if (deal?.status === 'open' || Number(current.deal_reserved ?? 0) > 0)
+          return { status: 'deal-active' };
         return { status: 'insufficient', stock: Number(current.stock) };
       }
       throw error;

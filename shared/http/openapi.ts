@@ -159,6 +159,7 @@ export const operations = {
   },
   'get-admin-page': { response: { mediaType: 'text/html' } },
   'get-metrics': {
+    response: responses.metrics,
     errors: { 501: 'METRICS_IN_CLOUDWATCH: deployed, the numbers are on the CloudWatch dashboard' },
     description:
       "The local runtime's metrics, summed from the functions' metric records (the same numbers as " +

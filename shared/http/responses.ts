@@ -40,6 +40,9 @@ export const health = z.object({
   status: z.literal('ok'),
   redis: z.literal('ok'),
   dynamodb: z.literal('ok'),
+  breakers: z
+    .record(z.string(), z.enum(['closed', 'open', 'half-open']))
+    .describe("This container's circuit breakers, per dependency (extension)"),
 });
 
 const component = z.object({ product_id: id, quantity: z.number().int().positive() });
@@ -125,6 +128,12 @@ const deal = z.object({
   reservation_ttl_seconds: z.number().int().positive(),
   started_at: time,
   ended_at: time.nullable(),
+  generation: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe("The deal's number on this product: 1 for the first (extension)"),
 });
 
 export const dealStarted = z.object({ product_id: id, deal, db_stock: count, redis_stock: liveStock });
@@ -207,3 +216,6 @@ export const openApiDocument = z.looseObject({
   info: z.looseObject({}),
   paths: z.looseObject({}),
 });
+
+/** The local runtime's metrics as JSON: each metric's sums and percentiles (bin/local/metric-registry.ts). */
+export const metrics = z.record(z.string(), z.unknown()).describe('Metric name → its aggregate (extension)');

@@ -16,6 +16,7 @@ import { DurableOutcomeUnknownError } from '../outcome.ts';
 import {
   AdjustmentOutcomeUnknownError,
   InsufficientStockError,
+  ProductInDealError,
   ProductNotFoundError,
   StockUnavailableError,
 } from './errors.ts';
@@ -97,6 +98,7 @@ export class StockAdjustmentService {
     if (outcome.status !== 'adjusted') {
       if (live) await stock.release(productId, holdId);
       if (outcome.status === 'not-found') throw new ProductNotFoundError(productId);
+      if (outcome.status === 'deal-active') throw new ProductInDealError(productId);
       // Redis had the units unsold but DynamoDB does not: Redis is ahead, and the reconciler lowers it.
       throw new InsufficientStockError(productId, -delta, outcome.stock);
     }

@@ -27,7 +27,9 @@ export type AdjustOutcome =
   | { readonly status: 'adjusted' }
   | { readonly status: 'not-found' }
   /** Removing more than the durable stock holds (`stock`: what it holds). */
-  | { readonly status: 'insufficient'; readonly stock: number };
+  | { readonly status: 'insufficient'; readonly stock: number }
+  /** A hot deal is open (or its end has not settled its orders): its units move only through orders. */
+  | { readonly status: 'deal-active' };
 
 /**
  * Products in the durable store. Every change but a sale takes an audit row (AuditEntry), written in

@@ -1,14 +1,16 @@
-/** The abuse limits' providers (shared/limits): sliding windows in this store's Redis namespace. */
+/**
+ * The abuse limits' providers (shared/limits): sliding windows in this store's Redis namespace,
+ * behind the Redis circuit breaker like every other Redis adapter (a limit check is often a
+ * request's first Redis call, so it is where an outage shows first).
+ */
 import { LoginGuard, PurchaseGuard, RedisWindows, SignupGuard } from '../limits/index.ts';
+import { behindBreaker } from './breakers.ts';
 import { provider } from './provider.ts';
 import { redisClient } from './redis.ts';
 import { namespace, settings } from './settings.ts';
 
-export const limitWindows = provider(
-  'limit-windows',
-  {},
-  [redisClient],
-  async () => new RedisWindows(await redisClient.get(), namespace()),
+export const limitWindows = provider('limit-windows', {}, [redisClient], async () =>
+  behindBreaker('redis', new RedisWindows(await redisClient.get(), namespace())),
 );
 
 export const loginGuard = provider('login-guard', {}, [limitWindows], async () => {

@@ -273,7 +273,7 @@ describe('POST /api/admin/products/{id}/stock-adjustments', () => {
     },
   );
 
-  it('keeps the ledger with hot-deal reservations taking units during the adjustments', async () => {
+  it('refuses adjustments while a hot deal runs (409 DEAL_ACTIVE), and the ledger holds through the deal', async () => {
     const product = await api.product(40);
     expect(
       (await api.request('POST', `/api/products/${product.id}/hotdeal/start`, { token: admin })).status,
@@ -290,11 +290,13 @@ describe('POST /api/admin/products/{id}/stock-adjustments', () => {
       ),
       Promise.all(Array.from({ length: 20 }, (_, i) => adjust(product.id, i % 2 === 0 ? 3 : -5))),
     ]);
+    // The deal's units move only through its orders (docs/hot-deals.md): no adjustment lands.
+    expect(countStatuses(adjustments)).toEqual({ 409: 20 });
+    for (const r of adjustments) expect(r.body.code).toBe('DEAL_ACTIVE');
     const reserved = orders.filter((r) => r.status === 202).length;
-    const netDelta = adjustments.filter((r) => r.status === 200).reduce((sum, r) => sum + r.body.delta, 0);
+    expect(reserved).toBe(40);
     const row = await verifyRow(product.id);
-    expect(row).toMatchObject({ reserved, sold: 0, db_stock: 40 + netDelta, ok: true });
-    expect(row.redis_stock + row.reserved).toBe(40 + netDelta);
+    expect(row).toMatchObject({ reserved, sold: 0, db_stock: 40, adjusted: 0, ok: true });
     // Confirming a few orders turns reservations into sales; the ledger still holds.
     const pending = orders.filter((r) => r.status === 202).slice(0, 5);
     for (const [i, order] of pending.entries()) {
@@ -307,6 +309,9 @@ describe('POST /api/admin/products/{id}/stock-adjustments', () => {
       (await api.request('POST', `/api/products/${product.id}/hotdeal/end`, { token: admin })).status,
     ).toBe(200);
     expect(await verifyRow(product.id)).toMatchObject({ sold: pending.length, reserved: 0, ok: true });
+    // Once the deal has ended, adjustments apply again.
+    expect((await adjust(product.id, 3)).status).toBe(200);
+    expect(await verifyRow(product.id)).toMatchObject({ adjusted: 3, ok: true });
   });
 });
 
@@ -496,7 +501,12 @@ describe('locks', () => {
     racing = false;
     await releaser;
     expect(releases).toBeGreaterThan(0);
-    expect(countStatuses(replies)).toEqual({ 200: 30, 400: 30 });
+    // A holder whose lock was freed under it and who writes after a newer holder is refused by the
+    // fence (409 LOCK_CONFLICT, nothing written); everyone else gets a unit or sold out.
+    const statuses = countStatuses(replies);
+    expect(statuses[200]).toBe(30);
+    expect((statuses[400] ?? 0) + (statuses[409] ?? 0)).toBe(30);
+    for (const r of replies.filter((x) => x.status === 409)) expect(r.body.code).toBe('LOCK_CONFLICT');
     expect(await stockOf(product.id)).toEqual(expect.objectContaining({ db_stock: 0, redis_stock: 0 }));
     expect(await verifyRow(product.id)).toMatchObject({ sold: 30, held: 0, ok: true });
   });
@@ -522,7 +532,8 @@ describe('PATCH /api/admin/users/{id}', () => {
       body: { role: 'user' },
     });
     expect(demoted.body.role).toBe('user');
-    // The token still says admin; the stored role says no, on every admin route, at once.
+    // The token still says admin, but a role change raised the user's token version: every admin
+    // route refuses it at once as no longer valid (401; docs/security.md).
     const after = await Promise.all([
       api.request('GET', '/api/admin/audit', { token: adminToken }),
       api.request('GET', '/api/admin/inventory/verify', { token: adminToken }),
@@ -532,7 +543,7 @@ describe('PATCH /api/admin/users/{id}', () => {
         body: { role: 'admin' },
       }),
     ]);
-    expect(after.map((r) => r.status)).toEqual([403, 403, 403, 403]);
+    expect(after.map((r) => r.status)).toEqual([401, 401, 401, 401]);
     const roleRows = (
       await api.request('GET', '/api/admin/audit?limit=100', { token: admin })
     ).body.items.filter((e: AuditItem) => e.action === 'user.role' && e.detail?.user_id === colleague.id);
@@ -541,7 +552,7 @@ describe('PATCH /api/admin/users/{id}', () => {
 
   it('refuses every admin request that starts after the demotion answered, while they race it', async () => {
     const colleague = await api.user('racer');
-    await (await services()).accounts.upsertAdmin(colleague.username, 'password123');
+    await api.request('PATCH', `/api/admin/users/${colleague.id}`, { token: admin, body: { role: 'admin' } });
     const token = (
       await api.request('POST', '/api/auth/login', {
         body: { username: colleague.username, password: 'password123' },
@@ -557,7 +568,7 @@ describe('PATCH /api/admin/users/{id}', () => {
     const after = await Promise.all(
       Array.from({ length: 20 }, () => api.request('GET', '/api/admin/audit?limit=1', { token })),
     );
-    expect(countStatuses(after)).toEqual({ 403: 20 });
+    expect(countStatuses(after)).toEqual({ 401: 20 });
   });
 
   it('answers 404 for an unknown user and 422 for an unknown role', async () => {

@@ -120,12 +120,17 @@ const writes: Record<string, { target: 'p' | 'q' | 'order' | 'none'; body?: () =
   'create-order': { target: 'p', body: () => ({ product_id: p, quantity: 1 }) },
   'confirm-order': { target: 'order' },
   'cancel-order': { target: 'order' },
+  'update-product': { target: 'p', body: () => ({ price: 2 }) },
+  'delete-product': { target: 'q' },
+  'adjust-stock': { target: 'p', body: () => ({ delta: 1, reason: 'matrix' }) },
+  'release-lock': { target: 'p' },
+  'update-user-role': { target: 'none', body: () => ({ role: 'admin' }) },
 };
 
 function requestFor(route: HttpRoute) {
   const write = writes[route.function];
   const id = route.path.startsWith('/api/orders/') ? orderId : String(write?.target === 'q' ? q : p);
-  return { path: route.path.replace('{id}', id), body: write?.body?.() };
+  return { path: route.path.replace('{id}', id).replace('{product_id}', id), body: write?.body?.() };
 }
 
 async function call(route: HttpRoute, authorization: string | undefined): Promise<Reply> {

@@ -250,6 +250,9 @@ describe('one clock: Redis TIME decides expiry, never the function’s clock', (
   });
 });
 
+/** The start's durable opening: an update of the product, in one transaction with its audit row. */
+const DEAL_OPENING = ['UpdateItemCommand', 'TransactWriteItemsCommand'];
+
 describe('the start of a deal', () => {
   it('never loads a stale stock: a purchase that lands between the start’s reads is not sold again', async () => {
     const product = await base.catalog.create({ name: `deal-${ulid()}`, price: 1500, stock: 10 });
@@ -258,7 +261,7 @@ describe('the start of a deal', () => {
     doc.middlewareStack.add(
       (next, context) => async (args) => {
         // Just before the start's first write, an ordinary purchase of 3 lands.
-        if (!sold && context.commandName === 'UpdateItemCommand') {
+        if (!sold && DEAL_OPENING.includes(String(context.commandName))) {
           sold = true;
           await base.purchaseService.purchase({ userId: 9, items: [{ productId: product.id, quantity: 3 }] });
         }
@@ -279,7 +282,7 @@ describe('the start of a deal', () => {
     doc.middlewareStack.add(
       (next, context) => async (args) => {
         const output = await next(args);
-        if (context.commandName === 'UpdateItemCommand') redis.disconnect();
+        if (DEAL_OPENING.includes(String(context.commandName))) redis.disconnect();
         return output;
       },
       { step: 'initialize', name: 'crash-after-open' },

@@ -14,6 +14,7 @@ process.env.LOGIN_FAILURES_PER_ADDRESS = '8';
 process.env.SIGNUPS_PER_ADDRESS = '3';
 process.env.HOTDEAL_DEFAULT_MAX_PER_USER = '1';
 process.env.CORS_ALLOWED_ORIGINS = 'https://shop.example';
+process.env.PRODUCT_LIST_CACHE_MS = '2000';
 
 import { randomInt } from 'node:crypto';
 import { request as httpRequest } from 'node:http';

@@ -29,6 +29,8 @@ process.env.LOCAL_TIMEOUT_MS = '50000';
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 // Tests read a product right after buying it; tests/integration/read-cache.test.ts turns the cache on.
 process.env.PRODUCT_READ_CACHE_MS = '0';
+// Likewise the catalogue's shared Scan (tests/integration/security-matrix.test.ts turns it on).
+process.env.PRODUCT_LIST_CACHE_MS = '0';
 // Breakers out of the way: here every function runs in one process and shares one breaker per
 // service (in Lambda each function's containers have their own), so an audit's fan-out timing out on
 // a loaded machine, or a file that breaks DynamoDB on purpose, would open it for the next test.
