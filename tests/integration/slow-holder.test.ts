@@ -66,17 +66,17 @@ describe('a slow lock holder', () => {
       async () => (await healthy.redis.zcard(lockQueueKey(String(product.id)))) >= buyers - 1,
     );
     const outcomes = await Promise.all(waiters);
+    const held = await holder;
 
-    // The line was served: every unit sold, the rest told sold out, nobody told 409.
+    // The line was served: every unit sold, the rest told sold out, nobody in line told 409.
     const count = (o: string) => outcomes.filter((x) => x === o).length;
-    expect({ sold: count('sold'), soldOut: count('sold-out'), conflicts: count('lock-conflict') }).toEqual({
-      sold: units,
-      soldOut: buyers - 1 - units,
-      conflicts: 0,
-    });
-    // The stalled holder's lock expired and the next holder wrote with a larger fence: DynamoDB
-    // refuses the late write, and its unit went to the line instead.
-    expect(await holder).toBe('lock-lost');
+    expect(count('lock-conflict')).toBe(0);
+    expect(count('sold') + count('sold-out')).toBe(buyers - 1);
+    // The stalled holder's lock expired while it waited. Either the next holder wrote first, with a
+    // larger fence, and DynamoDB refuses the late write (its unit goes to the line), or its write
+    // still landed first: both leave exactly `units` sold.
+    expect(['sold', 'lock-lost']).toContain(held);
+    expect(count('sold') + (held === 'sold' ? 1 : 0)).toBe(units);
     expect((await healthy.products.get(product.id, true))?.stock).toBe(0);
   }, 60_000);
 

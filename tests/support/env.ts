@@ -20,6 +20,8 @@ process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
 // Per-call timeouts likewise: tests prove answers are exact, and a loaded CI machine may make
 // DynamoDB Local slower than production's 3 s budget without anything being wrong.
 process.env.DYNAMODB_REQUEST_TIMEOUT_MS = '20000';
+// The connection too: an audit of every product opens many sockets to DynamoDB Local at once.
+process.env.DYNAMODB_CONNECT_TIMEOUT_MS = '10000';
 process.env.REDIS_COMMAND_TIMEOUT_MS = '10000';
 // The functions' timeout as their context reports it, long enough for the budgets above: a lock
 // waiter keeps a DynamoDB timeout in reserve before its invocation ends (below HOLD_STALE_AFTER_MS).
