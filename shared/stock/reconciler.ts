@@ -212,7 +212,7 @@ export class Reconciler {
   }
 
   async reconcileProduct(product: ProductRecord): Promise<Omit<ReconcileSummary, 'products' | 'failed'>> {
-    const { stock, purchases, log } = this.deps;
+    const { stock, log } = this.deps;
     const result = {
       restored: 0,
       holdsCommitted: 0,
