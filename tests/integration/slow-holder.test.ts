@@ -73,11 +73,14 @@ describe('a slow lock holder', () => {
     expect(count('lock-conflict')).toBe(0);
     expect(count('sold') + count('sold-out')).toBe(buyers - 1);
     // The stalled holder's lock expired while it waited. Either the next holder wrote first, with a
-    // larger fence, and DynamoDB refuses the late write (its unit goes to the line), or its write
-    // still landed first: both leave exactly `units` sold.
+    // larger fence, and DynamoDB refuses the late write, or its write still landed first. A refused
+    // holder gives its unit back; buyers who were told sold out while that unit was held do not come
+    // back for it, so at most that one unit is left. Nothing is oversold and the books add up.
     expect(['sold', 'lock-lost']).toContain(held);
-    expect(count('sold') + (held === 'sold' ? 1 : 0)).toBe(units);
-    expect((await healthy.products.get(product.id, true))?.stock).toBe(0);
+    const sold = count('sold') + (held === 'sold' ? 1 : 0);
+    const left = (await healthy.products.get(product.id, true))?.stock;
+    expect(sold + (left ?? Number.NaN)).toBe(units);
+    expect(left).toBeLessThanOrEqual(held === 'lock-lost' ? 1 : 0);
   }, 60_000);
 
   it('a waiter whose invocation is about to end leaves the line in time to answer', async () => {
