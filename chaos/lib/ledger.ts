@@ -120,9 +120,10 @@ export async function resolveUnsettled(recorder: Recorder, stack: ChaosStack): P
         e.lines.length === 1
           ? { product_id: e.lines[0]?.product_id, quantity: e.lines[0]?.quantity }
           : { items: e.lines };
-      // A throttle, a 5xx or a timeout of this look itself may be the machine's: look again, a few
-      // times; what is still open after that fails the check.
-      for (let attempt = 0; attempt < 4; attempt++) {
+      // A throttle, a 5xx or a timeout of this look itself may be the machine's, or the service's
+      // limit of 2 purchases in flight per user (several resends of one buyer run at once): look
+      // again, with backoff; what is still open after that fails the check.
+      for (let attempt = 0; attempt < 12; attempt++) {
         const answer = await recorder.send('resolve', user, 'POST', '/api/purchases', body, {
           key: e.key,
           lines: e.lines,
