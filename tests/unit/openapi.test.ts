@@ -42,8 +42,10 @@ describe('the OpenAPI document', () => {
         $ref: '#/components/schemas/Error',
       });
       expect(op.security !== undefined).toBe(route.access !== 'public');
-      if (route.access !== 'public') expect(op.responses['401']).toBeDefined();
-      if (route.access === 'admin') expect(op.responses['403']).toBeDefined();
+      // The documented refusals carry the contract's error body.
+      const errorBody = { content: { 'application/json': { schema: expect.anything() } } };
+      if (route.access !== 'public') expect(op.responses['401']).toMatchObject(errorBody);
+      if (route.access === 'admin') expect(op.responses['403']).toMatchObject(errorBody);
       for (const name of route.path.match(/\{(\w+)\}/g) ?? []) {
         expect(op.parameters).toContainEqual(
           expect.objectContaining({ name: name.slice(1, -1), in: 'path', required: true }),
