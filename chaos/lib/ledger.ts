@@ -110,26 +110,35 @@ export async function resolveUnsettled(recorder: Recorder, stack: ChaosStack): P
   for (const e of recorder.exchanges) if (buys(e) && e.key) last.set(e.key, e);
   const open = [...last.values()].filter((e) => !(e.status !== null && settlesFinal(e)));
   const users = new Map(stack.users.map((u) => [u.userId, u]));
-  // A few at a time: the resends are the buyers' last look, not another stampede.
+  // A buyer resends its own purchases one after another, as a client app does: run side by side, one
+  // buyer's resends would trip the service's own limits (2 purchases in flight, one place in a
+  // product's lock line) and read as throttles. A few buyers at a time: the resends are the buyers'
+  // last look, not another stampede.
+  const byBuyer = new Map<number, Exchange[]>();
+  for (const e of open) byBuyer.set(e.userId, [...(byBuyer.get(e.userId) ?? []), e]);
+  const buyers = [...byBuyer.values()];
   let next = 0;
   const one = async () => {
-    for (let e = open[next++]; e; e = open[next++]) {
-      const user = users.get(e.userId);
-      if (!user || !e.lines) continue;
-      const body =
-        e.lines.length === 1
-          ? { product_id: e.lines[0]?.product_id, quantity: e.lines[0]?.quantity }
-          : { items: e.lines };
-      // A throttle, a 5xx or a timeout of this look itself may be the machine's, or the service's
-      // limit of 2 purchases in flight per user (several resends of one buyer run at once): look
-      // again, with backoff; what is still open after that fails the check.
-      for (let attempt = 0; attempt < 12; attempt++) {
-        const answer = await recorder.send('resolve', user, 'POST', '/api/purchases', body, {
-          key: e.key,
-          lines: e.lines,
-        });
-        if (answer.status !== null && answer.status !== 429 && answer.status < 500) break;
-        await recorder.backoff(answer, attempt + 2);
+    for (let mine = buyers[next++]; mine; mine = buyers[next++]) {
+      for (const e of mine) {
+        const user = users.get(e.userId);
+        if (!user || !e.lines) continue;
+        const body =
+          e.lines.length === 1
+            ? { product_id: e.lines[0]?.product_id, quantity: e.lines[0]?.quantity }
+            : { items: e.lines };
+        // A throttle, a 5xx or a timeout of this look itself may be the machine's, or an in-flight
+        // slot that a request cut off by the fault could not give back (it expires by itself; the
+        // 429's Retry-After says when): look again, with backoff; what is still open after that
+        // fails the check.
+        for (let attempt = 0; attempt < 12; attempt++) {
+          const answer = await recorder.send('resolve', user, 'POST', '/api/purchases', body, {
+            key: e.key,
+            lines: e.lines,
+          });
+          if (answer.status !== null && answer.status !== 429 && answer.status < 500) break;
+          await recorder.backoff(answer, attempt + 2);
+        }
       }
     }
   };
