@@ -13,6 +13,7 @@
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
@@ -34,6 +35,7 @@ import { accountService } from '../wiring/auth.ts';
 import { breakerRejected, correlate, metrics } from '../wiring/metrics.ts';
 import { needsBeyond, type Provider } from '../wiring/provider.ts';
 import { tokenVerifier } from '../wiring/tokens.ts';
+import { tracer } from '../wiring/tracing.ts';
 import { toErrorResponse } from './error-table.ts';
 import {
   InvalidJsonError,
@@ -236,6 +238,27 @@ const errorMapping = (): MiddlewareObj<HttpEvent, HttpResult> => ({
   },
 });
 
+/**
+ * The invocation's X-Ray subsegment (off outside Lambda: shared/wiring/tracing.ts), without the
+ * response (it carries user data). Registered before the error mapping, so its onError runs after it
+ * and sees the answer: a 4xx is the caller's error (X-Ray's error flag, throttle for 429), only a 5xx
+ * is the service's fault.
+ */
+const tracing = (): MiddlewareObj<HttpEvent, HttpResult> => {
+  const capture = captureLambdaHandler(tracer, { captureResponse: false });
+  return {
+    ...capture,
+    onError: async (request) => {
+      const status = request.response?.statusCode ?? 500;
+      if (status >= 500) return capture.onError?.(request);
+      const segment = tracer.getSegment();
+      if (status === 429) segment?.addThrottleFlag();
+      segment?.addErrorFlag();
+      return capture.after?.(request);
+    },
+  };
+};
+
 /** CORS on every answer, errors included (registered first, so its `after` runs last). */
 const cors = (): MiddlewareObj<HttpEvent, HttpResult> => ({
   after: async (request) => {
@@ -291,6 +314,7 @@ export function endpoint<N extends EndpointName, S extends Schemas, P extends Pr
   const chain = middy<HttpEvent, HttpResult, Error, EndpointContext>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics, { captureColdStartMetric: true }))
+    .use(tracing())
     .use(correlation())
     .use(httpHeaderNormalizer())
     .use(cors())

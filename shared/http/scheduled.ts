@@ -5,6 +5,7 @@
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { config, requireResources } from '../config.ts';
@@ -12,6 +13,7 @@ import { logger } from '../logger.ts';
 import { type FunctionName, scheduledFunctions } from '../routes.ts';
 import { correlate, metrics } from '../wiring/metrics.ts';
 import { needsBeyond, type Provider } from '../wiring/provider.ts';
+import { tracer } from '../wiring/tracing.ts';
 
 type ScheduledName = Extract<FunctionName, (typeof scheduledFunctions)[number]['function']>;
 
@@ -30,6 +32,7 @@ export function scheduled<T>(
   return middy<ScheduledEvent, void, Error, Context>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics, { captureColdStartMetric: true }))
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .handler(async (event, context) => {
       correlate(event?.id ?? context.awsRequestId);
       await run(await service.get());

@@ -8,6 +8,7 @@ import { isDependencyOutage } from '../http/outage.ts';
 import { logger } from '../logger.ts';
 import { breakerOpened } from './metrics.ts';
 import { settings } from './settings.ts';
+import { traced } from './tracing.ts';
 
 export type Dependency = 'redis' | 'dynamodb';
 
@@ -44,11 +45,17 @@ export function breakerStates(): Record<Dependency, BreakerState> {
 
 const isOutage = (error: unknown) => error instanceof Error && isDependencyOutage(error);
 
-/** An adapter whose every call goes through the dependency's breaker. */
+/**
+ * An adapter whose every call goes through the dependency's breaker, and in Lambda is recorded as an
+ * X-Ray subsegment (shared/wiring/tracing.ts).
+ */
 export function behindBreaker<T extends object>(
   dependency: Dependency,
+  /** The adapter's name in traces (the bundles are minified: class names are not kept). */
+  name: string,
   adapter: T,
   pure: readonly (keyof T & string)[] = [],
 ): T {
-  return guarded(adapter, breakerOf(dependency), isOutage, pure);
+  const service = dependency === 'redis' ? 'Redis' : 'DynamoDB';
+  return guarded(traced(`${service} ${name}`, adapter, pure), breakerOf(dependency), isOutage, pure);
 }

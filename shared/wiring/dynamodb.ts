@@ -11,13 +11,18 @@ import { UserRepository } from '../db/users.ts';
 import { behindBreaker } from './breakers.ts';
 import { provider } from './provider.ts';
 import { settings, tableName } from './settings.ts';
+import { tracedClient } from './tracing.ts';
 
-export const documentClient = provider('dynamodb', {}, [], () => createDocumentClient(settings()));
+// Every AWS call an X-Ray subsegment in Lambda (shared/wiring/tracing.ts).
+export const documentClient = provider('dynamodb', {}, [], () =>
+  tracedClient(createDocumentClient(settings())),
+);
 
 /** Users; a role change also appends to the audit table (its name is read then). */
 export const userTable = provider('users-table', { tables: ['users'] }, [documentClient], async () =>
   behindBreaker(
     'dynamodb',
+    'UserRepository',
     new UserRepository(await documentClient.get(), tableName('users')(), tableName('audit')),
   ),
 );
@@ -29,13 +34,18 @@ export const userTable = provider('users-table', { tables: ['users'] }, [documen
 export const productTable = provider('products-table', { tables: ['products'] }, [documentClient], async () =>
   behindBreaker(
     'dynamodb',
+    'ProductRepository',
     new ProductRepository(await documentClient.get(), tableName('products')(), tableName('audit')),
   ),
 );
 
 /** The audit log. */
 export const auditTable = provider('audit-table', { tables: ['audit'] }, [documentClient], async () =>
-  behindBreaker('dynamodb', new AuditRepository(await documentClient.get(), tableName('audit')())),
+  behindBreaker(
+    'dynamodb',
+    'AuditRepository',
+    new AuditRepository(await documentClient.get(), tableName('audit')()),
+  ),
 );
 
 /** Purchases; recording one also decrements the products table (its name is read then). */
@@ -46,6 +56,7 @@ export const purchaseTable = provider(
   async () =>
     behindBreaker(
       'dynamodb',
+      'PurchaseRepository',
       new PurchaseRepository(await documentClient.get(), tableName('purchases')(), tableName('products')),
     ),
 );
@@ -54,6 +65,7 @@ export const purchaseTable = provider(
 export const orderTable = provider('orders-table', { tables: ['orders'] }, [documentClient], async () =>
   behindBreaker(
     'dynamodb',
+    'OrderRepository',
     new OrderRepository(
       await documentClient.get(),
       tableName('orders')(),

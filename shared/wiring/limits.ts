@@ -10,7 +10,7 @@ import { redisClient } from './redis.ts';
 import { namespace, settings } from './settings.ts';
 
 export const limitWindows = provider('limit-windows', {}, [redisClient], async () =>
-  behindBreaker('redis', new RedisWindows(await redisClient.get(), namespace())),
+  behindBreaker('redis', 'RedisWindows', new RedisWindows(await redisClient.get(), namespace())),
 );
 
 export const loginGuard = provider('login-guard', {}, [limitWindows], async () => {

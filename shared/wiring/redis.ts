@@ -54,13 +54,16 @@ export const liveStock = provider('live-stock', {}, [redisClient], async () => {
   const redis = await redisClient.get();
   return behindBreaker(
     'redis',
+    'RedisStock',
     new RedisStock(redis, { namespace: namespace(), multiKeyScripts: !isCluster(redis) }),
   );
 });
 
 /** The hot deals' live state: admission, reservations, buyers' counts (shared/orders). */
 export const liveDeals = provider('live-deals', {}, [redisClient], async () =>
-  behindBreaker('redis', new RedisDeals(await redisClient.get(), namespace()), ['inFlightKeys']),
+  behindBreaker('redis', 'RedisDeals', new RedisDeals(await redisClient.get(), namespace()), [
+    'inFlightKeys',
+  ]),
 );
 
 /**
@@ -71,7 +74,7 @@ export const liveDeals = provider('live-deals', {}, [redisClient], async () =>
 export const productLocks = provider('product-locks', {}, [redisClient], async () => {
   const cfg = settings();
   if (cfg.REDLOCK_NODES.length === 0)
-    return behindBreaker('redis', new RedisLock(await redisClient.get(), {}, namespace()));
+    return behindBreaker('redis', 'RedisLock', new RedisLock(await redisClient.get(), {}, namespace()));
   const password = await redisPassword();
   const clients = cfg.REDLOCK_NODES.map((node) =>
     createLockNode(node, {
