@@ -57,5 +57,10 @@ export function behindBreaker<T extends object>(
   pure: readonly (keyof T & string)[] = [],
 ): T {
   const service = dependency === 'redis' ? 'Redis' : 'DynamoDB';
-  return guarded(traced(`${service} ${name}`, adapter, pure), breakerOf(dependency), isOutage, pure);
+  return guarded(
+    traced(`${service} ${name}`, adapter, isOutage, pure),
+    breakerOf(dependency),
+    isOutage,
+    pure,
+  );
 }

@@ -19,13 +19,15 @@ export function tracedClient<C extends object>(client: C): C {
 }
 
 /**
- * The adapter with each promise-returning method call recorded as a subsegment `<name>.<method>`
- * (name: "Redis RedisStock"). `pure` names the synchronous methods, which are left alone
- * (as the breakers leave them).
+ * The adapter with each method call recorded as a subsegment `<name>.<method>` (name: "Redis
+ * RedisStock"). A method that answers synchronously still does; `pure` names those not worth a
+ * subsegment. An error that `isFault` says is the dependency's (an outage) is recorded as a fault;
+ * any other (a domain answer such as "sold out") only sets the error flag.
  */
 export function traced<T extends object>(
   name: string,
   adapter: T,
+  isFault: (error: unknown) => boolean,
   pure: readonly (keyof T & string)[] = [],
 ): T {
   if (!tracer.isTracingEnabled()) return adapter;
@@ -38,15 +40,27 @@ export function traced<T extends object>(
       return (...args: unknown[]) => {
         // No segment (a call outside an invocation, e.g. at module load): nothing to attach to.
         if (!tracer.getSegment()) return value.apply(object, args);
-        return tracer.provider.captureAsyncFunc(`${name}.${property}`, async (subsegment) => {
-          try {
-            return await value.apply(object, args);
-          } catch (error) {
-            subsegment?.addError(error as Error);
-            throw error;
-          } finally {
+        return tracer.provider.captureAsyncFunc(`${name}.${property}`, (subsegment) => {
+          const failed = (error: unknown) => {
+            if (isFault(error)) subsegment?.addError(error as Error);
+            else subsegment?.addErrorFlag();
             subsegment?.close();
+            throw error;
+          };
+          let result: unknown;
+          try {
+            result = value.apply(object, args);
+          } catch (error) {
+            failed(error);
           }
+          if (!(result instanceof Promise)) {
+            subsegment?.close();
+            return result;
+          }
+          return result.then((resolved) => {
+            subsegment?.close();
+            return resolved;
+          }, failed);
         });
       };
     },
