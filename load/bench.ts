@@ -34,6 +34,8 @@ import { holdsKey, RedisStock, stockKey, stockScripts } from '../shared/stock/in
 import { type BundleSaleResult, bundleSale } from './bundle-sale.ts';
 import { coldStartsAnswered, coldStartTable, measureColdStarts, nodeBaseline } from './lib/cold-start.ts';
 import { type Api, api, startRuntime, users } from './lib/local.ts';
+import { profileMarkdown, summarizeProfiles } from './lib/profile.ts';
+import { measureRefusals, refusalLine, refusalTable } from './lib/refusals.ts';
 
 const BUYERS = Number(process.env.BENCH_BUYERS ?? 300);
 const UNITS = Number(process.env.BENCH_UNITS ?? 100);
@@ -41,6 +43,9 @@ const LIB_OPS = Number(process.env.BENCH_LIB_OPS ?? 50_000);
 const CONCURRENCY = 64;
 const WARM_UP_PURCHASES = Number(process.env.BENCH_WARM_UP_PURCHASES ?? 4_000);
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 5);
+const REFUSAL_SECONDS = Number(process.env.BENCH_REFUSAL_SECONDS ?? 5);
+/** Kept-alive connections of the refusal rounds, one buyer each, on both servers. */
+const REFUSAL_CONNECTIONS = 32;
 // The SDK's "Node 22 from 2027" notice is known (README); in a printed table it is noise.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -402,7 +407,76 @@ async function coldStartBench(machine: string) {
   }
 }
 
-if (process.argv[2] === 'cold') {
+/**
+ * `npm run bench -- refusals [--profile]`: the refusal ratio alone (section 4's first line), on its
+ * own redis-server, DynamoDB Local and runtime; `--profile` CPU-profiles the runtime (every thread)
+ * and prints where its time went.
+ */
+async function refusalsOnly(profile: boolean) {
+  const [redis, dynamo] = await Promise.all([startRedisServer(), startDynamoDbLocal()]);
+  const profileDir = `load/results/refusals-profile-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  let runtime: { url: string; child: ChildProcess } | undefined;
+  try {
+    const admin = { ADMIN_USERNAME: 'bench_admin', ADMIN_PASSWORD: 'bench-admin-password' };
+    runtime = await startRuntime(
+      {
+        REDIS_URL: redis.url,
+        DYNAMODB_ENDPOINT: dynamo.url,
+        BCRYPT_COST: '4',
+        RECONCILE_ON_START: 'false',
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        ...admin,
+      },
+      profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+    );
+    const client = api(runtime.url);
+    const adminToken = (
+      await client.call('POST', '/api/auth/login', {
+        username: admin.ADMIN_USERNAME,
+        password: admin.ADMIN_PASSWORD,
+      })
+    ).body.access_token;
+    const buyers = await users(client, REFUSAL_CONNECTIONS, 'refused');
+    await warmUp(client, adminToken, buyers[0] as string, 500);
+    const result = await soldOutRefusals(client, runtime, adminToken, buyers);
+    console.log(`${refusalTable(result)}\n`);
+    console.log(refusalLine(result));
+  } finally {
+    if (runtime) {
+      const exited = new Promise((resolve) => runtime?.child.once('exit', resolve));
+      runtime.child.kill('SIGINT');
+      await exited;
+    }
+    await Promise.all([redis.stop(), dynamo.stop()]);
+  }
+  if (profile) {
+    const summary = summarizeProfiles(profileDir, 'runtime during the refusal rounds');
+    if (summary) console.log(`\n${profileMarkdown([summary])}`);
+  }
+}
+
+/** A sold-out product and the refusal rounds against it. */
+async function soldOutRefusals(
+  client: Api,
+  runtime: { url: string; child: ChildProcess },
+  adminToken: string,
+  buyers: readonly string[],
+) {
+  const product = (
+    await client.call('POST', '/api/products', { name: 'sold out', price: 1, stock: 0 }, adminToken)
+  ).body;
+  return measureRefusals({
+    runtime: { url: runtime.url, pid: runtime.child.pid },
+    productId: product.id,
+    tokens: buyers,
+    connections: REFUSAL_CONNECTIONS,
+    seconds: REFUSAL_SECONDS,
+  });
+}
+
+if (process.argv[2] === 'refusals') {
+  await refusalsOnly(process.argv.includes('--profile'));
+} else if (process.argv[2] === 'cold') {
   await coldStartBench(`${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}`);
 } else {
   await main();
