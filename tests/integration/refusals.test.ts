@@ -5,6 +5,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { PurchaseGuard, RedisWindows } from '../../shared/limits/index.ts';
+import { RedisLock } from '../../shared/lock/index.ts';
 import { type EventLog, InsufficientStockError, PurchaseService } from '../../shared/stock/index.ts';
 import { unique } from '../support/api.ts';
 import { stack } from '../support/services.ts';
@@ -53,7 +54,7 @@ describe('a sold-out refusal', () => {
     const { gate, entered } = slotRecordingGate();
     const service = new PurchaseService({
       stock: s.stock,
-      locks: new (await import('../../shared/lock/index.ts')).RedisLock(s.redis),
+      locks: new RedisLock(s.redis),
       products: s.products,
       purchases: s.purchases,
       log,
@@ -90,7 +91,7 @@ describe('a sold-out refusal', () => {
     const { log, written, counted } = recordingLog();
     const service = new PurchaseService({
       stock: s.stock,
-      locks: new (await import('../../shared/lock/index.ts')).RedisLock(s.redis),
+      locks: new RedisLock(s.redis),
       products: s.products,
       purchases: s.purchases,
       log,
