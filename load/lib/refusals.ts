@@ -46,6 +46,11 @@ export interface RefusalSide {
   readonly p99: number;
   /** Cores the server process used on average (the runtime: its gateway and worker threads). */
   readonly serverCores: number | null;
+  /**
+   * The server's CPU time per answer (µs): on a shared machine a steadier measure than the rate,
+   * which counts the other tenants' load too.
+   */
+  readonly serverCpuMicros: number | null;
   readonly clientCores: number | null;
 }
 
@@ -133,6 +138,7 @@ function side(round: Round): RefusalSide {
     p50: median(round.p50),
     p99: median(round.p99),
     serverCores: round.ms > 0 ? Number((round.serverCpu / round.ms).toFixed(2)) : null,
+    serverCpuMicros: round.total > 0 ? Math.round((round.serverCpu * 1000) / round.total) : null,
     clientCores: round.ms > 0 ? Number((round.clientCpu / round.ms).toFixed(2)) : null,
   };
 }
@@ -194,10 +200,10 @@ export const refusalLine = (r: RefusalResult) =>
 /** The table beside it: who used the cores, and whether every answer was the refusal. */
 export function refusalTable(r: RefusalResult): string {
   const row = (name: string, s: RefusalSide) =>
-    `| ${name} | ${s.requests} | ${s.perSecond} | ${s.not400} | ${s.errors} | ${s.p50} | ${s.p99} | ${s.serverCores ?? '–'} | ${s.clientCores ?? '–'} |`;
+    `| ${name} | ${s.requests} | ${s.perSecond} | ${s.not400} | ${s.errors} | ${s.p50} | ${s.p99} | ${s.serverCores ?? '–'} | ${s.serverCpuMicros ?? '–'} | ${s.clientCores ?? '–'} |`;
   return [
-    `| server (${r.connections} kept-alive connections, autocannon, ${r.rounds} × ${r.seconds} s alternating) | requests | per second | not 400 | errors | p50 ms | p99 ms | server cores | client cores |`,
-    '|---|---|---|---|---|---|---|---|---|',
+    `| server (${r.connections} kept-alive connections, autocannon, ${r.rounds} × ${r.seconds} s alternating) | requests | per second | not 400 | errors | p50 ms | p99 ms | server cores | server CPU µs per answer | client cores |`,
+    '|---|---|---|---|---|---|---|---|---|---|',
     row('bare Node HTTP, fixed 400', r.bare),
     row('local runtime, POST /api/purchases of a sold-out product', r.runtime),
     '',
