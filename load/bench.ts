@@ -24,7 +24,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startDynamoDbLocal, startRedisServer } from '../bin/local/processes.ts';
-import { newSigningKey } from '../shared/auth/keys.ts';
+import { newSigningKey, publicKeyOf } from '../shared/auth/keys.ts';
 import {
   createDocumentClient,
   createDynamoClient,
@@ -353,6 +353,7 @@ async function coldStartBench(machine: string) {
   );
   const busyBefore = loadavg()[0]?.toFixed(2);
   const [redis, dynamo] = await Promise.all([startRedisServer(), startDynamoDbLocal()]);
+  const signingKey = newSigningKey();
   try {
     const env = {
       STAGE: 'bench',
@@ -363,7 +364,9 @@ async function coldStartBench(machine: string) {
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       DYNAMODB_ENDPOINT: dynamo.url,
       REDIS_URL: redis.url,
-      JWT_SIGNING_KEY: JSON.stringify(newSigningKey()),
+      JWT_SIGNING_KEY: JSON.stringify(signingKey),
+      // Outside the local stage a verifier needs its public keys named (config.ts).
+      JWT_VERIFY_KEYS: JSON.stringify([publicKeyOf(signingKey)]),
       // A deployed function's bindings (outside the local stage nothing falls back to a default).
       USERS_TABLE: 'users',
       PRODUCTS_TABLE: 'products',
