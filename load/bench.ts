@@ -1,10 +1,13 @@
 /**
  * `npm run bench`: the numbers the README quotes, printed in one run on this machine.
  * `npm run bench -- cold`: the cold-start section (3.) alone.
+ * `npm run bench -- refusals [--profile]`: the sold-out refusal ratio alone (and where its CPU went).
  *
- *  1. The library against a private redis-server: atomic reserve (check-and-decrement + hold) per
- *     second and lock acquire+release pairs per second, beside redis-benchmark's EVALSHA rate of the
- *     same script on the same server.
+ *  1. The library against a private redis-server (load/lib/reserve.ts): atomic reserve
+ *     (check-and-decrement + hold) per second and lock acquire+release pairs per second, beside
+ *     redis-benchmark's EVALSHA rate of the same script with as many connections as callers.
+ *     Then Redis round trips per purchase (load/lib/round-trips.ts) and sold-out refusals against a
+ *     bare Node HTTP server (load/lib/refusals.ts), each printed as a named ratio line.
  *  2. End to end through the local runtime (a child process: the API Gateway adapter and the real
  *     handlers over redis-server and DynamoDB Local), 300 buyers on 100 units per strategy, both as
  *     a burst (all at once) and as 300 arrivals 3 ms apart (the first-come-first-served check).
@@ -13,14 +16,15 @@
  *     private redis-server and DynamoDB Local.
  *
  * Setup (users, tokens, products) is not timed. Latency is measured per request, client side.
+ * The last line sums up the hot path: `hot path: refusals <r1>% of bare HTTP, lock hand-over p50
+ * <ms> ms, reserve <r2>% of EVALSHA`.
  */
-import { type ChildProcess, execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startDynamoDbLocal, startRedisServer } from '../bin/local/processes.ts';
-import { newSigningKey } from '../shared/auth/keys.ts';
+import { newSigningKey, publicKeyOf } from '../shared/auth/keys.ts';
 import {
   createDocumentClient,
   createDynamoClient,
@@ -28,12 +32,13 @@ import {
   ProductRepository,
   PurchaseRepository,
 } from '../shared/db/index.ts';
-import { RedisLock } from '../shared/lock/index.ts';
-import { createRedis } from '../shared/redis.ts';
-import { holdsKey, RedisStock, stockKey, stockScripts } from '../shared/stock/index.ts';
 import { type BundleSaleResult, bundleSale } from './bundle-sale.ts';
 import { coldStartsAnswered, coldStartTable, measureColdStarts, nodeBaseline } from './lib/cold-start.ts';
 import { type Api, api, startRuntime, users } from './lib/local.ts';
+import { profileMarkdown, summarizeProfiles } from './lib/profile.ts';
+import { measureRefusals, type RefusalResult, refusalLine, refusalTable } from './lib/refusals.ts';
+import { measureReserve, reserveLine, timeOps } from './lib/reserve.ts';
+import { countRoundTrips, roundTripTable } from './lib/round-trips.ts';
 
 const BUYERS = Number(process.env.BENCH_BUYERS ?? 300);
 const UNITS = Number(process.env.BENCH_UNITS ?? 100);
@@ -41,6 +46,9 @@ const LIB_OPS = Number(process.env.BENCH_LIB_OPS ?? 50_000);
 const CONCURRENCY = 64;
 const WARM_UP_PURCHASES = Number(process.env.BENCH_WARM_UP_PURCHASES ?? 4_000);
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 5);
+const REFUSAL_SECONDS = Number(process.env.BENCH_REFUSAL_SECONDS ?? 5);
+/** Kept-alive connections of the refusal rounds, one buyer each, on both servers. */
+const REFUSAL_CONNECTIONS = 32;
 // The SDK's "Node 22 from 2027" notice is known (README); in a printed table it is noise.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -66,67 +74,6 @@ async function warmUp(client: Api, adminToken: string, token: string, purchases:
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 const round = (n: number, digits = 1) => Number(n.toFixed(digits));
-
-async function timeOps(
-  total: number,
-  concurrency: number,
-  op: (i: number) => Promise<unknown>,
-): Promise<number> {
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < total) await op(next++);
-    }),
-  );
-  return total / ((performance.now() - started) / 1000);
-}
-
-async function libraryBench(redisUrl: string, port: number) {
-  const redis = createRedis(redisUrl);
-  const stock = new RedisStock(redis);
-  const locks = new RedisLock(redis, { waitBudgetMs: 5_000 });
-  await stock.load({ id: 1, stock: 1_000_000_000, price: 1, strategy: 'atomic' });
-  await stock.reserve(1, 1, 'warm-up');
-  const reservesPerSecond = await timeOps(LIB_OPS, CONCURRENCY, (i) => stock.reserve(1, 1, `h${i}`));
-  const lockPairsPerSecond = await timeOps(LIB_OPS, CONCURRENCY, async (i) => {
-    const lock = await locks.acquire(`bench-${i % 1024}`);
-    await locks.release(lock);
-  });
-  redis.disconnect();
-
-  // The same Lua, run by redis-benchmark (C, 50 connections) on the same server: the ceiling.
-  const sha = createHash('sha1').update(stockScripts.stockReserve.lua).digest('hex');
-  const output = execFileSync(
-    'redis-benchmark',
-    [
-      '-p',
-      String(port),
-      '-n',
-      String(LIB_OPS * 2),
-      '-c',
-      '50',
-      '-r',
-      '100000000',
-      '-q',
-      'EVALSHA',
-      sha,
-      '2',
-      stockKey(1),
-      holdsKey(1),
-      '1',
-      'rb:__rand_int__',
-    ],
-    { encoding: 'utf8' },
-  );
-  const evalshaPerSecond = Number(/([\d.]+) requests per second/.exec(output)?.[1] ?? Number.NaN);
-  return {
-    reservesPerSecond: Math.round(reservesPerSecond),
-    lockPairsPerSecond: Math.round(lockPairsPerSecond),
-    evalshaPerSecond: Math.round(evalshaPerSecond),
-    reserveShareOfEvalsha: round((reservesPerSecond / evalshaPerSecond) * 100),
-  };
-}
 
 /** DynamoDB Local's own ceiling for the durable write (purchase + conditional decrement of one row). */
 async function durableWriteBench(endpoint: string) {
@@ -242,21 +189,49 @@ async function sale(
   };
 }
 
-async function main() {
+/** What the last line of `npm run bench` sums up: the hot path's three ratios. */
+interface HotPath {
+  refusals?: RefusalResult;
+  /**
+   * MERGE POINT: the lock hand-over p50 (ms), from `measureLockHandover()` (the lock hand-over
+   * work, issue 17 item 2) once it lands; until then the line says n/a.
+   */
+  lockHandoverP50Ms?: number;
+  reserveShareOfEvalsha?: number;
+}
+
+const hotPathLine = (h: HotPath) =>
+  `hot path: refusals ${h.refusals?.sharePercent ?? 'n/a'}% of bare HTTP, lock hand-over p50 ${h.lockHandoverP50Ms ?? 'n/a'} ms, reserve ${h.reserveShareOfEvalsha ?? 'n/a'}% of EVALSHA`;
+
+async function main(hot: HotPath) {
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}`;
   console.log(`# bench ${new Date().toISOString()} on ${machine}\n`);
+  console.log(
+    `load average at start: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} (the machine may be shared)\n`,
+  );
   const [redis, dynamo] = await Promise.all([startRedisServer(), startDynamoDbLocal()]);
   let runtime: { url: string; child: ChildProcess } | undefined;
   try {
-    const library = await libraryBench(redis.url, redis.port);
-    console.log('## library (one redis-server, 64 concurrent callers, one ioredis connection)\n');
+    const library = await measureReserve({
+      redisUrl: redis.url,
+      port: redis.port,
+      operations: LIB_OPS,
+      concurrency: CONCURRENCY,
+    });
+    hot.reserveShareOfEvalsha = library.reserveShareOfEvalsha;
+    console.log(
+      `## library (one redis-server, ${CONCURRENCY} concurrent callers on one ioredis connection; redis-benchmark with as many connections)\n`,
+    );
     console.log('| measure | per second |\n|---|---|');
     console.log(`| stockReserve (check-and-decrement + hold) | ${library.reservesPerSecond} |`);
     console.log(`| lock acquire + release pairs | ${library.lockPairsPerSecond} |`);
     console.log(
-      `| redis-benchmark EVALSHA of the same script (50 connections) | ${library.evalshaPerSecond} |`,
+      `| redis-benchmark EVALSHA of the same script (${CONCURRENCY} connections) | ${library.evalshaPerSecond} |`,
     );
     console.log(`| library reserve as share of redis-benchmark | ${library.reserveShareOfEvalsha}% |\n`);
+    console.log(`${reserveLine(library)}\n`);
 
     await redis.stop();
     const e2eRedis = await startRedisServer();
@@ -294,6 +269,20 @@ async function main() {
     console.log('| callers | transactions per second |\n|---|---|');
     console.log(`| 1 | ${durable.sequential} |\n| 32 | ${durable.parallel} |\n`);
 
+    const roundTrips = await countRoundTrips({ redisUrl: e2eRedis.url, dynamoEndpoint: dynamo.url });
+    console.log(
+      "## Redis round trips per purchase (one purchase at a time, the purchase function's wiring)\n",
+    );
+    console.log(`${roundTripTable(roundTrips)}\n`);
+
+    const refusalBuyers = await users(client, REFUSAL_CONNECTIONS, 'refused');
+    hot.refusals = await soldOutRefusals(client, runtime, adminToken, refusalBuyers);
+    console.log(
+      '## sold-out refusals against the HTTP floor (the same client, the same connections, in turns)\n',
+    );
+    console.log(`${refusalTable(hot.refusals)}\n`);
+    console.log(`${refusalLine(hot.refusals)}\n`);
+
     const results: SaleResult[] = [];
     for (const strategy of ['lock', 'atomic'] as const) {
       for (const gap of [0, 3]) results.push(await sale(client, adminToken, buyers, strategy, gap));
@@ -329,7 +318,16 @@ async function main() {
     writeFileSync(
       file,
       JSON.stringify(
-        { machine, date: new Date().toISOString(), library, durable, results, bundles },
+        {
+          machine,
+          date: new Date().toISOString(),
+          library,
+          durable,
+          roundTrips,
+          refusals: hot.refusals,
+          results,
+          bundles,
+        },
         null,
         2,
       ),
@@ -355,6 +353,7 @@ async function coldStartBench(machine: string) {
   );
   const busyBefore = loadavg()[0]?.toFixed(2);
   const [redis, dynamo] = await Promise.all([startRedisServer(), startDynamoDbLocal()]);
+  const signingKey = newSigningKey();
   try {
     const env = {
       STAGE: 'bench',
@@ -365,7 +364,9 @@ async function coldStartBench(machine: string) {
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       DYNAMODB_ENDPOINT: dynamo.url,
       REDIS_URL: redis.url,
-      JWT_SIGNING_KEY: JSON.stringify(newSigningKey()),
+      JWT_SIGNING_KEY: JSON.stringify(signingKey),
+      // Outside the local stage a verifier needs its public keys named (config.ts).
+      JWT_VERIFY_KEYS: JSON.stringify([publicKeyOf(signingKey)]),
       // A deployed function's bindings (outside the local stage nothing falls back to a default).
       USERS_TABLE: 'users',
       PRODUCTS_TABLE: 'products',
@@ -402,10 +403,85 @@ async function coldStartBench(machine: string) {
   }
 }
 
-if (process.argv[2] === 'cold') {
+/**
+ * `npm run bench -- refusals [--profile]`: the refusal ratio alone (section 4's first line), on its
+ * own redis-server, DynamoDB Local and runtime; `--profile` CPU-profiles the runtime (every thread)
+ * and prints where its time went.
+ */
+async function refusalsOnly(profile: boolean) {
+  const [redis, dynamo] = await Promise.all([startRedisServer(), startDynamoDbLocal()]);
+  const profileDir = `load/results/refusals-profile-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  let runtime: { url: string; child: ChildProcess } | undefined;
+  try {
+    const admin = { ADMIN_USERNAME: 'bench_admin', ADMIN_PASSWORD: 'bench-admin-password' };
+    runtime = await startRuntime(
+      {
+        REDIS_URL: redis.url,
+        DYNAMODB_ENDPOINT: dynamo.url,
+        BCRYPT_COST: '4',
+        RECONCILE_ON_START: 'false',
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        ...admin,
+      },
+      profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+    );
+    const client = api(runtime.url);
+    const adminToken = (
+      await client.call('POST', '/api/auth/login', {
+        username: admin.ADMIN_USERNAME,
+        password: admin.ADMIN_PASSWORD,
+      })
+    ).body.access_token;
+    const buyers = await users(client, REFUSAL_CONNECTIONS, 'refused');
+    await warmUp(client, adminToken, buyers[0] as string, 500);
+    const result = await soldOutRefusals(client, runtime, adminToken, buyers);
+    console.log(`${refusalTable(result)}\n`);
+    console.log(refusalLine(result));
+  } finally {
+    if (runtime) {
+      const exited = new Promise((resolve) => runtime?.child.once('exit', resolve));
+      runtime.child.kill('SIGINT');
+      await exited;
+    }
+    await Promise.all([redis.stop(), dynamo.stop()]);
+  }
+  if (profile) {
+    const summary = summarizeProfiles(profileDir, 'runtime during the refusal rounds');
+    if (summary) console.log(`\n${profileMarkdown([summary])}`);
+  }
+}
+
+/** A sold-out product and the refusal rounds against it. */
+async function soldOutRefusals(
+  client: Api,
+  runtime: { url: string; child: ChildProcess },
+  adminToken: string,
+  buyers: readonly string[],
+) {
+  const product = (
+    await client.call('POST', '/api/products', { name: 'sold out', price: 1, stock: 0 }, adminToken)
+  ).body;
+  return measureRefusals({
+    runtime: { url: runtime.url, pid: runtime.child.pid },
+    productId: product.id,
+    tokens: buyers,
+    connections: REFUSAL_CONNECTIONS,
+    seconds: REFUSAL_SECONDS,
+  });
+}
+
+if (process.argv[2] === 'refusals') {
+  await refusalsOnly(process.argv.includes('--profile'));
+} else if (process.argv[2] === 'cold') {
   await coldStartBench(`${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}`);
 } else {
-  await main();
-  console.log('');
-  await coldStartBench(`${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}`);
+  const hot: HotPath = {};
+  try {
+    await main(hot);
+    console.log('');
+    await coldStartBench(`${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}`);
+  } finally {
+    // The last line, whatever happened before it: the hot path's ratios (n/a where not measured).
+    console.log(`\n${hotPathLine(hot)}`);
+  }
 }

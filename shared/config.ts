@@ -125,6 +125,11 @@ export const configSchema = z.object({
   PURCHASES_IN_FLIGHT_PER_USER: int(2),
   /** How long an in-flight purchase's slot lives if its request dies: above the functions' 10 s timeout. */
   PURCHASE_IN_FLIGHT_TTL_MS: int(30_000),
+  /**
+   * One in this many sold-out refusals writes its `purchase` log line (marked `sampled_one_in`);
+   * every refusal is still counted in the SoldOut metric. 1 writes every one, 0 none.
+   */
+  SOLD_OUT_LOG_EVERY: int(100),
   /** A hot deal's `max_per_user` when its start names none (0: no cap). */
   HOTDEAL_DEFAULT_MAX_PER_USER: int(0),
 

@@ -84,8 +84,27 @@ export class TokenSigner {
   }
 }
 
+/** A verified token's principal and what must still hold each time it is used again. */
+interface Verified {
+  readonly principal: Principal;
+  readonly kid: string;
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+}
+
+/** Tokens verified per container, at most: a crowd's worth of buyers, a few MB. */
+const VERIFIED_TOKENS = 20_000;
+
 export class TokenVerifier {
   private readonly keys = new KeyCache();
+  /**
+   * Tokens whose signature this container has checked, by their exact text (the signature is part
+   * of it, so a changed token is a different entry). A buyer's retries during a sale reuse one
+   * token: its ECDSA check, the costliest step of a refusal, is done once; the time claims and the
+   * key (still among the verification keys, so a retired key's tokens stop at once) are checked on
+   * every use.
+   */
+  private readonly verified = new Map<string, Verified>();
 
   constructor(
     private readonly source: VerifyKeySource,
@@ -100,8 +119,14 @@ export class TokenVerifier {
 
   /** The principal of a valid token; NotAuthenticatedError for anything else. */
   async verify(token: string): Promise<Principal> {
+    const known = this.verified.get(token);
+    // A key source that fails here fails the full check below the same way: 401, as before.
+    if (known) {
+      if (await this.stillValid(known).catch(() => false)) return known.principal;
+      this.verified.delete(token);
+    }
     try {
-      const { payload } = await jwtVerify(token, (header) => this.keyFor(header), {
+      const { payload, protectedHeader } = await jwtVerify(token, (header) => this.keyFor(header), {
         algorithms: [TOKEN_ALGORITHM],
         typ: TOKEN_TYPE,
         issuer: this.settings.issuer,
@@ -121,9 +146,32 @@ export class TokenVerifier {
       ) {
         throw new Error('token claims have the wrong shape');
       }
-      return { userId, username: String(payload.username), role, tokenVersion: ver };
+      const principal: Principal = { userId, username: String(payload.username), role, tokenVersion: ver };
+      this.remember(token, {
+        principal,
+        kid: String(protectedHeader.kid),
+        issuedAt: payload.iat as number,
+        expiresAt: payload.exp as number,
+      });
+      return principal;
     } catch (error) {
       throw new NotAuthenticatedError({ cause: error });
     }
+  }
+
+  /** What jwtVerify checks that can change after the first check: the clock, and the key set. */
+  private async stillValid(known: Verified): Promise<boolean> {
+    const now = Math.floor(Date.now() / 1000);
+    if (known.expiresAt <= now || now - known.issuedAt > this.settings.maxAgeSeconds) return false;
+    return (await this.source()).some((k) => k.kid === known.kid);
+  }
+
+  private remember(token: string, verified: Verified): void {
+    // The oldest entry goes first (a Map keeps insertion order): a bound, not an LRU, is enough here.
+    if (this.verified.size >= VERIFIED_TOKENS) {
+      const oldest = this.verified.keys().next().value;
+      if (oldest !== undefined) this.verified.delete(oldest);
+    }
+    this.verified.set(token, verified);
   }
 }

@@ -216,4 +216,9 @@ export interface EventLog {
   info(message: string, fields: Record<string, unknown>): void;
   warn(message: string, fields: Record<string, unknown>): void;
   error(message: string, fields: Record<string, unknown>): void;
+  /**
+   * An event that is counted (the metrics its line would stand for) but not written: the frequent
+   * ones a use-case samples, like sold-out refusals. A log without it drops the unsampled events.
+   */
+  count?(message: string, fields: Record<string, unknown>): void;
 }

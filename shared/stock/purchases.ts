@@ -87,10 +87,17 @@ export interface PurchaseDeps {
   /** Other capabilities' in-flight hashes of a product (hot-deal reservations). */
   readonly inFlightKeys?: (productId: number) => readonly string[];
   readonly now?: () => Date;
+  /**
+   * Write one in this many sold-out refusals' `purchase` lines (1: every one; 0: none); the others
+   * are counted through the log's `count` (their metrics) without a line. @default 1
+   */
+  readonly soldOutLogEvery?: number;
 }
 
 export class PurchaseService {
   private readonly now: () => Date;
+  /** Sold-out refusals this instance has answered: which of them is the sampled one. */
+  private soldOut = 0;
 
   constructor(private readonly deps: PurchaseDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -113,10 +120,12 @@ export class PurchaseService {
   private async purchaseOnce(request: PurchaseRequest): Promise<PurchaseRecord> {
     const { userId, items, idempotencyKey } = request;
     const fingerprint = idempotencyKey === undefined ? undefined : requestFingerprint(items);
-    const id = idempotencyKey === undefined ? ulid() : purchaseIdFor(userId, idempotencyKey);
+    // A keyed purchase's id is its key's. Any other gets one minted only once it is past the
+    // sold-out check: a refusal (most of a sale's traffic) needs none.
+    let id = idempotencyKey === undefined ? undefined : purchaseIdFor(userId, idempotencyKey);
     const started = performance.now();
     const fields: Record<string, unknown> = {
-      purchase_id: id,
+      ...(id !== undefined && { purchase_id: id }),
       user_id: userId,
       product_ids: items.map((i) => i.productId),
     };
@@ -124,44 +133,48 @@ export class PurchaseService {
     let claimed = false;
     const leave: (() => Promise<void>)[] = [];
     try {
-      if (fingerprint) {
-        const earlier = await this.deps.purchases.get(id);
-        if (earlier) {
-          outcome = 'replayed';
-          return replay(earlier, fingerprint);
-        }
-        // One request per purchase id at a time: a retry while the first one holds units (or waits
-        // for the lock, or writes) is told so, instead of being judged against the first one's units.
-        claimed = await this.deps.stock.claimPurchase(id, this.deps.claimTtlMs ?? 60_000);
-        if (!claimed) {
-          const settled = await this.deps.purchases.get(id);
-          if (settled) {
+      let plan: SalePlan;
+      if (id === undefined) {
+        // Judged against the live store first: a sold-out refusal costs one read, and takes neither
+        // an id nor one of the buyer's in-flight slots (the reserve script checks the stock again).
+        plan = await this.planOrRefuse(items, fields);
+        id = ulid();
+        fields.purchase_id = id;
+        if (this.deps.gate) leave.push(await this.deps.gate.enter(userId, id));
+      } else {
+        if (fingerprint) {
+          const earlier = await this.deps.purchases.get(id);
+          if (earlier) {
             outcome = 'replayed';
-            return replay(settled, fingerprint);
+            return replay(earlier, fingerprint);
           }
-          throw new PurchaseInProgressError(id);
+          // One request per purchase id at a time: a retry while the first one holds units (or
+          // waits for the lock, or writes) is told so, instead of being judged against the first
+          // one's units.
+          claimed = await this.deps.stock.claimPurchase(id, this.deps.claimTtlMs ?? 60_000);
+          if (!claimed) {
+            const settled = await this.deps.purchases.get(id);
+            if (settled) {
+              outcome = 'replayed';
+              return replay(settled, fingerprint);
+            }
+            throw new PurchaseInProgressError(id);
+          }
         }
+        // After the claim: a retry of a purchase in flight is told so (409), not counted twice.
+        if (this.deps.gate) leave.push(await this.deps.gate.enter(userId, id));
+        plan = await this.planOrRefuse(items, fields);
       }
-      // After the claim: a retry of a purchase in flight is told so (409), not counted twice.
-      if (this.deps.gate) leave.push(await this.deps.gate.enter(userId, id));
-      const live = await this.liveStockOfSale(items);
-      const plan = planSale(items, live);
-      Object.assign(fields, { lines: plan.lines.length, locked: plan.lockedProducts.length });
-      // On a hot deal: sold only through its orders; said before any lock wait (the reserve script
-      // and DynamoDB's condition say it again for a deal that starts meanwhile).
-      const onDeal = [...new Set(plan.lines.map((l) => l.productId))].filter((pid) => live.get(pid)?.onDeal);
-      if (onDeal.length > 0) throw new DealActiveError(onDeal);
-      // Sold out: answer from the live store at once, before any lock wait and without DynamoDB.
-      if (plan.shortages.length > 0) throw InsufficientStockError.of(plan.shortages);
+      const purchaseId = id;
 
       const sell = (held: readonly Lock[] = []) =>
-        this.reserveAndRecord(id, userId, request, plan, fingerprint, fencesOf(held), fields);
+        this.reserveAndRecord(purchaseId, userId, request, plan, fingerprint, fencesOf(held), fields);
       if (plan.lockedProducts.length === 0) {
         const purchase = await sell();
         outcome = 'purchased';
         return purchase;
       }
-      if (this.deps.gate) leave.push(await this.deps.gate.joinLines(userId, plan.lockedProducts, id));
+      if (this.deps.gate) leave.push(await this.deps.gate.joinLines(userId, plan.lockedProducts, purchaseId));
       const lockStarted = performance.now();
       const sellLocked = (held: readonly Lock[]) => {
         // Every lock of the sale is held from here: the wall time it took to get them all.
@@ -192,7 +205,7 @@ export class PurchaseService {
       outcome = outcomeOf(error);
       // Nothing was bought: a retry may try again. An unknown outcome keeps the claim until the
       // reconciler has settled the holds against DynamoDB.
-      if (claimed && !(error instanceof PurchaseOutcomeUnknownError)) {
+      if (claimed && id !== undefined && !(error instanceof PurchaseOutcomeUnknownError)) {
         await this.deps.stock.releasePurchaseClaim(id).catch(() => undefined);
       }
       if (error instanceof LockNotAcquiredError) {
@@ -207,13 +220,43 @@ export class PurchaseService {
       throw error;
     } finally {
       // The purchase has ended, whatever its outcome: its slot and its places in line are free.
-      await Promise.all(leave.map((free) => free().catch(() => undefined)));
-      this.deps.log.info('purchase', {
-        ...fields,
-        outcome,
-        duration_ms: Math.round(performance.now() - started),
-      });
+      if (leave.length > 0) await Promise.all(leave.map((free) => free().catch(() => undefined)));
+      this.logOutcome(outcome, fields, started);
     }
+  }
+
+  /**
+   * The live stock of the sale, its plan, and the refusals it decides at once: a product on a hot
+   * deal (sold only through its orders; said before any lock wait, and the reserve script and
+   * DynamoDB's condition say it again for a deal that starts meanwhile), and a shortage (sold out:
+   * answered from the live store, before any lock wait and without DynamoDB).
+   */
+  private async planOrRefuse(items: readonly RequestedItem[], fields: Record<string, unknown>) {
+    const live = await this.liveStockOfSale(items);
+    const plan = planSale(items, live);
+    fields.lines = plan.lines.length;
+    fields.locked = plan.lockedProducts.length;
+    const onDeal = [...new Set(plan.lines.map((l) => l.productId))].filter((pid) => live.get(pid)?.onDeal);
+    if (onDeal.length > 0) throw new DealActiveError(onDeal);
+    if (plan.shortages.length > 0) throw InsufficientStockError.of(plan.shortages);
+    return plan;
+  }
+
+  /**
+   * One line per purchase, except sold-out refusals: a flash crowd's refusals outnumber its sales by
+   * orders of magnitude, so each is counted (the metrics the line stands for) and one in
+   * `soldOutLogEvery` is written, marked with the rate it was sampled at.
+   */
+  private logOutcome(outcome: string, fields: Record<string, unknown>, started: number): void {
+    const line = { ...fields, outcome, duration_ms: Math.round(performance.now() - started) };
+    const every = this.deps.soldOutLogEvery ?? 1;
+    if (outcome !== 'sold-out' || every === 1) {
+      this.deps.log.info('purchase', line);
+      return;
+    }
+    const sampled = every > 0 && this.soldOut++ % every === 0;
+    if (sampled) this.deps.log.info('purchase', { ...line, sampled_one_in: every });
+    else if (this.deps.log.count) this.deps.log.count('purchase', line);
   }
 
   /**

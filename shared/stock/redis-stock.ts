@@ -116,12 +116,15 @@ export class RedisStock implements LiveStockStore {
   /**
    * One read command per product, sent together: one pipeline on a single Redis; on a cluster,
    * concurrent commands (auto-pipelined per node), since a pipeline there must stay on one node.
+   * One product (every single-product purchase) is one plain command: a pipeline object per request
+   * cost more CPU than the read, and the client's auto-pipelining still batches concurrent requests.
    */
   private async readEach<T>(
     productIds: readonly number[],
     read: (client: Redis | Cluster, key: string) => Promise<T>,
     queue: (pipeline: ReturnType<Redis['pipeline']>, key: string) => void,
   ): Promise<T[]> {
+    if (productIds.length === 1) return [await read(this.redis, this.stockKeyOf(productIds[0] as number))];
     if (this.redis.isCluster)
       return Promise.all(productIds.map((id) => read(this.redis, this.stockKeyOf(id))));
     const pipeline = this.redis.pipeline();

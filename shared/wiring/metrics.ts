@@ -141,6 +141,8 @@ export function meteredLog(log: EventLog): EventLog {
       log.error(message, fields);
       recordEvent(message, fields);
     },
+    // Not written, still counted: a sampled event's metrics cover every one of them.
+    count: recordEvent,
   };
 }
 

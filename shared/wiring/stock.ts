@@ -105,6 +105,7 @@ export const purchaseService = provider(
       restore: (product) => restore.restore(product),
       gate: await purchaseGuard.get(),
       claimTtlMs: cfg.HOLD_STALE_AFTER_MS,
+      soldOutLogEvery: cfg.SOLD_OUT_LOG_EVERY,
       inFlightKeys: (productId) => deals.inFlightKeys(productId),
       // One durable write's timeout and a second for the rest (commit, release, the answer).
       finishReserveMs: cfg.DYNAMODB_REQUEST_TIMEOUT_MS + 1_000,

@@ -1,0 +1,97 @@
+/**
+ * The library's reserve against Redis's own ceiling for the same script: `RedisStock.reserve` from
+ * `concurrency` callers on one ioredis connection (auto-pipelined, as the functions use it), then
+ * redis-benchmark (C) running EVALSHA of the same Lua with the same number of connections, on the
+ * same private redis-server. Lock acquire + release pairs are measured beside them.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { RedisLock } from '../../shared/lock/index.ts';
+import { createRedis } from '../../shared/redis.ts';
+import { holdsKey, RedisStock, stockKey, stockScripts } from '../../shared/stock/index.ts';
+
+export async function timeOps(
+  total: number,
+  concurrency: number,
+  op: (i: number) => Promise<unknown>,
+): Promise<number> {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) await op(next++);
+    }),
+  );
+  return total / ((performance.now() - started) / 1000);
+}
+
+export interface LibraryResult {
+  readonly concurrency: number;
+  readonly reservesPerSecond: number;
+  readonly lockPairsPerSecond: number;
+  readonly evalshaPerSecond: number;
+  /** reserve rate / EVALSHA rate, in percent. */
+  readonly reserveShareOfEvalsha: number;
+}
+
+function evalshaRate(port: number, operations: number, connections: number): number {
+  const sha = createHash('sha1').update(stockScripts.stockReserve.lua).digest('hex');
+  const output = execFileSync(
+    'redis-benchmark',
+    [
+      ...['-p', String(port), '-n', String(operations), '-c', String(connections)],
+      ...['-r', '100000000', '-q'],
+      ...['EVALSHA', sha, '2', stockKey(1), holdsKey(1), '1', 'rb:__rand_int__'],
+    ],
+    { encoding: 'utf8' },
+  );
+  return Number(/([\d.]+) requests per second/.exec(output)?.[1] ?? Number.NaN);
+}
+
+/**
+ * Reserve and EVALSHA alternate `rounds` times (the machine may be shared: a busy moment then weighs
+ * on both), each rate summed over its rounds.
+ */
+export async function measureReserve(options: {
+  redisUrl: string;
+  port: number;
+  operations: number;
+  concurrency: number;
+  rounds?: number;
+}): Promise<LibraryResult> {
+  const { operations, concurrency } = options;
+  const rounds = options.rounds ?? 2;
+  const redis = createRedis(options.redisUrl);
+  const stock = new RedisStock(redis);
+  const locks = new RedisLock(redis, { waitBudgetMs: 5_000 });
+  try {
+    await stock.load({ id: 1, stock: 1_000_000_000, price: 1, strategy: 'atomic' });
+    await timeOps(operations / 5, concurrency, (i) => stock.reserve(1, 1, `warm-${i}`));
+    let reserveSeconds = 0;
+    let evalshaSeconds = 0;
+    for (let r = 0; r < rounds; r++) {
+      reserveSeconds +=
+        operations / (await timeOps(operations, concurrency, (i) => stock.reserve(1, 1, `h${r}-${i}`)));
+      evalshaSeconds += operations / evalshaRate(options.port, operations, concurrency);
+    }
+    const lockPairsPerSecond = await timeOps(operations, concurrency, async (i) => {
+      const lock = await locks.acquire(`bench-${i % 1024}`);
+      await locks.release(lock);
+    });
+    const reservesPerSecond = (rounds * operations) / reserveSeconds;
+    const evalshaPerSecond = (rounds * operations) / evalshaSeconds;
+    return {
+      concurrency,
+      reservesPerSecond: Math.round(reservesPerSecond),
+      lockPairsPerSecond: Math.round(lockPairsPerSecond),
+      evalshaPerSecond: Math.round(evalshaPerSecond),
+      reserveShareOfEvalsha: Number(((reservesPerSecond / evalshaPerSecond) * 100).toFixed(1)),
+    };
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** The named ratio line `npm run bench` prints. */
+export const reserveLine = (r: LibraryResult) =>
+  `reserve: ${r.reserveShareOfEvalsha}% of EVALSHA (${r.reservesPerSecond}/s vs ${r.evalshaPerSecond}/s, ${r.concurrency} concurrent each)`;
