@@ -98,9 +98,8 @@ export interface ProductAudit {
   /** Units reserved by PENDING hot-deal orders (reservations:{id}). */
   readonly reserved: number;
   readonly ok: boolean;
-  /** A sharded product's durable stock per shard (Σ = db_stock), and whether any is below zero. */
+  /** A sharded product's durable stock per shard (Σ = db_stock). */
   readonly db_shards?: readonly number[];
-  readonly shard_below_zero?: boolean;
 }
 
 export interface InventoryAudit {
@@ -355,7 +354,7 @@ export class Reconciler {
       products: audits.length,
       inconsistent: audits.filter((a) => !a.ok).length,
       // More units sold than the product ever had, or a durable stock below zero.
-      oversold: audits.filter((a) => a.sold > a.initial_stock || a.db_stock < 0 || a.shard_below_zero).length,
+      oversold: audits.filter((a) => a.sold > a.initial_stock || a.db_stock < 0 || (a.db_shards ?? []).some((u) => u < 0)).length,
     });
     return { consistent, products: audits };
   }
@@ -405,7 +404,7 @@ export class Reconciler {
       held,
       reserved,
       ok,
-      ...(product.shard_stock && { db_shards: product.shard_stock, shard_below_zero: belowZero(product) }),
+      ...(product.shard_stock && { db_shards: product.shard_stock }),
     };
   }
 }
