@@ -354,7 +354,9 @@ export class Reconciler {
       products: audits.length,
       inconsistent: audits.filter((a) => !a.ok).length,
       // More units sold than the product ever had, or a durable stock below zero.
-      oversold: audits.filter((a) => a.sold > a.initial_stock || a.db_stock < 0 || (a.db_shards ?? []).some((u) => u < 0)).length,
+      oversold: audits.filter(
+        (a) => a.sold > a.initial_stock || a.db_stock < 0 || (a.db_shards ?? []).some((u) => u < 0),
+      ).length,
     });
     return { consistent, products: audits };
   }
