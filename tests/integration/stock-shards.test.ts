@@ -196,6 +196,24 @@ it('spreads admin adjustments over the shards and keeps the audit exact', async 
   expect(await verified(product.id)).toMatchObject({ adjusted: -1, db_stock: 15, redis_stock: 15, ok: true });
 });
 
+it('puts a new price on every shard, so a sale at the new price lands; a delete takes the shards too', async () => {
+  const product = await api.product(8, { strategy: 'atomic', stockShards: 4, price: 100 });
+  const admin = await api.admin();
+  const patched = await api.request('PATCH', `/api/products/${product.id}`, {
+    token: admin,
+    body: { price: 150 },
+  });
+  expect(patched.body).toMatchObject({ price: 150, stock: 8, stock_shards: 4 });
+  const sold = await buy(buyers[0]!.token, product.id, 2);
+  expect(sold.status).toBe(200);
+  expect(sold.body.total_price).toBe(300);
+  expect((await api.request('DELETE', `/api/products/${product.id}`, { token: admin })).status).toBe(204);
+  const { Item } = await doc.send(
+    new GetCommand({ TableName: 'products', Key: { id: shardItemId(product.id, 0) } }),
+  );
+  expect(Item).toBeUndefined();
+});
+
 it('refuses a hot deal on a sharded product with 409 SHARDED_PRODUCT', async () => {
   const product = await api.product(10, { stockShards: 2 });
   const reply = await api.request('POST', `/api/products/${product.id}/hotdeal/start`, {
