@@ -98,21 +98,19 @@ export class ProductRepository implements ProductStore, DealProductStore {
       await this.doc.send(new PutCommand(put));
       return;
     }
-    const shardPuts = splitAcrossShards(shards > 1 ? stock : 0, shards > 1 ? shards : 0).map(
-      (units, shard) => ({
-        Put: {
-          TableName: this.tableName,
-          Item: {
-            id: shardItemId(product.id, shard),
-            product_id: product.id,
-            shard,
-            stock: units,
-            price: product.price,
-            updated_at: product.updated_at,
-          },
+    const shardPuts = (shards === 1 ? [] : splitAcrossShards(stock, shards)).map((units, shard) => ({
+      Put: {
+        TableName: this.tableName,
+        Item: {
+          id: shardItemId(product.id, shard),
+          product_id: product.id,
+          shard,
+          stock: units,
+          price: product.price,
+          updated_at: product.updated_at,
         },
-      }),
-    );
+      },
+    }));
     await transactWrite(this.doc, {
       ...(audit && { ClientRequestToken: audit.id }),
       TransactItems: [{ Put: put }, ...shardPuts, ...(audit ? [auditPut(this.auditTable, audit)] : [])],
