@@ -146,8 +146,9 @@ export class StockAdjustmentService {
       result = await this.deps.stock.reserveAll(line, holdId);
     }
     if (result.status === 'insufficient') throw InsufficientStockError.of(result.shortages);
-    if (result.status !== 'reserved') throw new StockUnavailableError(product.id);
-    return result.takes?.get(product.id);
+    if (result.status === 'unknown') throw new StockUnavailableError(product.id);
+    // On a hot deal nothing was held: DynamoDB's answer (deal-active) is the one the caller gets.
+    return result.status === 'reserved' ? result.takes?.get(product.id) : undefined;
   }
 
   /**
