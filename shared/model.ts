@@ -41,6 +41,14 @@ export interface ProductRecord {
   /** Σ of every stock adjustment since creation: initial_stock + adjusted = stock + units sold. */
   readonly adjusted?: number;
   readonly strategy: PurchaseStrategy;
+  /**
+   * How many DynamoDB items carry the durable stock (1 to MAX_STOCK_SHARDS, fixed at creation). 1
+   * (or absent): the product item itself. K > 1: K shard items, so a hot product's durable writes
+   * spread over K items instead of queueing on one; `stock` is then their sum.
+   */
+  readonly stock_shards?: number;
+  /** With stock_shards > 1, as read: each shard item's durable stock (Σ = stock). Never written. */
+  readonly shard_stock?: readonly number[];
   /** A bundle's parts (an "A+B+C set"): buying one takes these too, all or nothing. */
   readonly components?: readonly Component[];
   /**
@@ -133,6 +141,28 @@ export interface OrderRecord {
   readonly updated_at: string;
   /** The generation of the deal that admitted it (DealState.generation). */
   readonly deal_generation?: number;
+}
+
+/** The most stock shards a product may have: a purchase's transaction must fit DynamoDB's 100 items. */
+export const MAX_STOCK_SHARDS = 64;
+
+/** A product's stock shard count, 1 for a product written before the field. */
+export const shardsOf = (product: Pick<ProductRecord, 'stock_shards'>): number => product.stock_shards ?? 1;
+
+/** Units taken from one stock shard of a product. */
+export interface ShardTake {
+  readonly shard: number;
+  readonly quantity: number;
+}
+
+/**
+ * `units` spread over `shards` as evenly as whole units allow, the remainder on the first shards: how
+ * a sharded product's initial stock and every added unit are laid out, the same in DynamoDB and Redis.
+ */
+export function splitAcrossShards(units: number, shards: number): number[] {
+  const base = Math.floor(units / shards);
+  const remainder = units - base * shards;
+  return Array.from({ length: shards }, (_, i) => base + (i < remainder ? 1 : 0));
 }
 
 /** Units of one product a purchase takes from live stock (camelCase: the use-cases' working form). */

@@ -5,6 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
@@ -12,7 +14,15 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { AuditEntry, DealProduct, DealState, ProductRecord } from '../model.ts';
+import {
+  type AuditEntry,
+  type DealProduct,
+  type DealState,
+  type ProductRecord,
+  type ShardTake,
+  shardsOf,
+  splitAcrossShards,
+} from '../model.ts';
 import type { DealProductStore, OpenDealOutcome } from '../orders/ports.ts';
 import type { AdjustOutcome, ProductChanges, ProductStore, RemoveOutcome } from '../stock/ports.ts';
 import { auditPut } from './audit.ts';
@@ -23,6 +33,46 @@ import { cancellationCodes, cancelledItems, isConditionFailure, transactWrite } 
 
 /** Id 0 is not a product: it is the row whose counter hands out product ids. */
 const SEQUENCE_ID = 0;
+
+/**
+ * A sharded product's stock shard lives in the products table under a negative id: shard 3 of
+ * product 42 is `-4203`, so a console reader sees which product it belongs to, products (positive
+ * ids) never collide with it, and the table keeps its one key (no new table, no key change for the
+ * stack). Each shard item carries `stock` (its part of the durable stock) and `price` (the durable
+ * price condition of a sale written to it); the product item keeps the product and `adjusted`.
+ */
+export const SHARD_ID_FACTOR = 100;
+export const shardItemId = (productId: number, shard: number) => -(productId * SHARD_ID_FACTOR + shard);
+const shardKeys = (productId: number, shards: number) =>
+  Array.from({ length: shards }, (_, shard) => ({ id: shardItemId(productId, shard) }));
+
+/** A sharded product as read: its stock is the Σ of its shards, its fence the highest any shard saw. */
+function withShards(
+  item: Record<string, unknown>,
+  shardItems: readonly Record<string, unknown>[],
+): ProductRecord {
+  const product = item as unknown as ProductRecord;
+  const shard_stock = Array.from({ length: shardsOf(product) }, () => 0);
+  let fence = product.lock_fence;
+  for (const shard of shardItems) {
+    shard_stock[Number(shard.shard)] = Number(shard.stock);
+    if (shard.lock_fence !== undefined) fence = Math.max(fence ?? 0, Number(shard.lock_fence));
+  }
+  return {
+    ...product,
+    stock: shard_stock.reduce((a, b) => a + b, 0),
+    shard_stock,
+    ...(fence !== undefined && { lock_fence: fence }),
+  };
+}
+
+/** A product row a change of its stock may touch: no deal open, no deal units still reserved. */
+const NO_DEAL =
+  '(attribute_not_exists(deal) OR deal.#s <> :open) AND (attribute_not_exists(deal_reserved) OR deal_reserved <= :zero)';
+
+/** Added units per shard: the same even spread the product's creation used. */
+const spreadOf = (delta: number, shards: number): ShardTake[] =>
+  splitAcrossShards(Math.abs(delta), shards).map((quantity, shard) => ({ shard, quantity }));
 
 export class ProductRepository implements ProductStore, DealProductStore {
   constructor(
@@ -39,15 +89,61 @@ export class ProductRepository implements ProductStore, DealProductStore {
 
   /** The product and its audit row, together. */
   async create(product: ProductRecord, audit?: AuditEntry): Promise<void> {
-    const put = { TableName: this.tableName, Item: product, ConditionExpression: 'attribute_not_exists(id)' };
-    if (!audit) {
+    const shards = shardsOf(product);
+    const { stock, shard_stock: _read, ...rest } = product;
+    // Sharded: the stock lives in the shard items only, so no reader takes the product item's for it.
+    const item = shards > 1 ? rest : { ...rest, stock };
+    const put = { TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(id)' };
+    if (!audit && shards === 1) {
       await this.doc.send(new PutCommand(put));
       return;
     }
+    const shardPuts = (shards === 1 ? [] : splitAcrossShards(stock, shards)).map((units, shard) => ({
+      Put: {
+        TableName: this.tableName,
+        Item: {
+          id: shardItemId(product.id, shard),
+          product_id: product.id,
+          shard,
+          stock: units,
+          price: product.price,
+          updated_at: product.updated_at,
+        },
+      },
+    }));
     await transactWrite(this.doc, {
-      ClientRequestToken: audit.id,
-      TransactItems: [{ Put: put }, auditPut(this.auditTable, audit)],
+      ...(audit && { ClientRequestToken: audit.id }),
+      TransactItems: [{ Put: put }, ...shardPuts, ...(audit ? [auditPut(this.auditTable, audit)] : [])],
     });
+  }
+
+  /** The stock shard count of a product, from its item (fixed at creation); null when it does not exist. */
+  private async shardCount(id: number): Promise<number | null> {
+    const { Item } = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { id },
+        ProjectionExpression: 'id, stock_shards',
+        ConsistentRead: true,
+      }),
+    );
+    return Item ? shardsOf(Item as ProductRecord) : null;
+  }
+
+  /** The shard items of a sharded product, by shard (consistent reads when asked). */
+  private async shardItems(productId: number, shards: number, consistent: boolean) {
+    const found: Record<string, unknown>[] = [];
+    let keys: Record<string, unknown>[] | undefined = shardKeys(productId, shards);
+    while (keys && keys.length > 0) {
+      const reply: BatchGetCommandOutput = await this.doc.send(
+        new BatchGetCommand({
+          RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: consistent } },
+        }),
+      );
+      found.push(...(reply.Responses?.[this.tableName] ?? []));
+      keys = reply.UnprocessedKeys?.[this.tableName]?.Keys;
+    }
+    return found;
   }
 
   /** Name, description or price, with the audit row; false when the product does not exist. */
@@ -61,6 +157,20 @@ export class ProductRepository implements ProductStore, DealProductStore {
       values[`:${field}`] = value;
       sets.push(`#${field} = :${field}`);
     }
+    // A sharded product's sales are priced by its shard items: the new price goes on each, together.
+    const shards = changes.price === undefined ? 1 : ((await this.shardCount(id)) ?? 1);
+    const shardPrices =
+      shards > 1
+        ? shardKeys(id, shards).map((Key) => ({
+            Update: {
+              TableName: this.tableName,
+              Key,
+              UpdateExpression: 'SET price = :price, updated_at = :now',
+              ConditionExpression: 'attribute_exists(id)',
+              ExpressionAttributeValues: { ':price': changes.price, ':now': audit.at },
+            },
+          }))
+        : [];
     try {
       await transactWrite(this.doc, {
         ClientRequestToken: audit.id,
@@ -75,6 +185,7 @@ export class ProductRepository implements ProductStore, DealProductStore {
               ExpressionAttributeValues: values,
             },
           },
+          ...shardPrices,
           auditPut(this.auditTable, audit),
         ],
       });
@@ -91,7 +202,23 @@ export class ProductRepository implements ProductStore, DealProductStore {
    * are the history.
    */
   async remove(id: number, stock: number, audit: AuditEntry): Promise<RemoveOutcome> {
-    if (id === SEQUENCE_ID) return 'not-found';
+    if (id <= SEQUENCE_ID) return 'not-found';
+    const shards = (await this.shardCount(id)) ?? 1;
+    // Sharded: every shard item goes too, each only while it still holds what was read.
+    const shardDeletes: { Delete: Record<string, unknown> }[] = [];
+    if (shards > 1) {
+      const items = await this.shardItems(id, shards, true);
+      if (items.reduce((sum, item) => sum + Number(item.stock), 0) !== stock) return 'changed';
+      for (const item of items)
+        shardDeletes.push({
+          Delete: {
+            TableName: this.tableName,
+            Key: { id: item.id },
+            ConditionExpression: 'stock = :stock',
+            ExpressionAttributeValues: { ':stock': item.stock },
+          },
+        });
+    }
     try {
       await transactWrite(this.doc, {
         ClientRequestToken: audit.id,
@@ -100,19 +227,21 @@ export class ProductRepository implements ProductStore, DealProductStore {
             Delete: {
               TableName: this.tableName,
               Key: { id },
-              ConditionExpression:
-                'attribute_exists(id) AND stock = :stock AND (attribute_not_exists(deal) OR deal.#s <> :open)',
+              ConditionExpression: `attribute_exists(id) AND ${shards > 1 ? '' : 'stock = :stock AND '}(attribute_not_exists(deal) OR deal.#s <> :open)`,
               ExpressionAttributeNames: { '#s': 'status' },
-              ExpressionAttributeValues: { ':open': 'open', ':stock': stock },
+              ExpressionAttributeValues: { ':open': 'open', ...(shards === 1 && { ':stock': stock }) },
               ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
             },
           },
+          ...(shardDeletes as never[]),
           auditPut(this.auditTable, audit),
         ],
       });
       return 'deleted';
     } catch (error) {
-      if (cancellationCodes(error)?.[0] !== 'ConditionalCheckFailed') throw error;
+      const codes = cancellationCodes(error);
+      if (codes?.slice(1, 1 + shardDeletes.length).includes('ConditionalCheckFailed')) return 'changed';
+      if (codes?.[0] !== 'ConditionalCheckFailed') throw error;
       const current = cancelledItems(error)?.[0];
       if (!current) return 'not-found';
       return (current.deal as { status?: string } | undefined)?.status === 'open' ? 'deal-active' : 'changed';
@@ -125,7 +254,15 @@ export class ProductRepository implements ProductStore, DealProductStore {
    * below zero. The audit row's id is the transaction's token, so a resend after a lost answer is
    * applied once at most.
    */
-  async adjustStock(id: number, delta: number, audit: AuditEntry): Promise<AdjustOutcome> {
+  async adjustStock(
+    id: number,
+    delta: number,
+    audit: AuditEntry,
+    /** A sharded product's units per shard: where removed ones were held, or where added ones go. */
+    perShard?: readonly ShardTake[],
+  ): Promise<AdjustOutcome> {
+    const shards = id > SEQUENCE_ID ? ((await this.shardCount(id)) ?? 1) : 1;
+    if (shards > 1) return this.adjustShards(id, delta, audit, perShard ?? spreadOf(delta, shards));
     try {
       await transactWrite(this.doc, {
         ClientRequestToken: audit.id,
@@ -138,9 +275,7 @@ export class ProductRepository implements ProductStore, DealProductStore {
                 'SET stock = stock + :d, adjusted = if_not_exists(adjusted, :zero) + :d, updated_at = :now',
               // Not while a hot deal runs (or its end has not settled its orders): the deal's units
               // move only through its orders, gated by deal_free (shared/orders).
-              ConditionExpression:
-                'attribute_exists(id) AND stock >= :least AND (attribute_not_exists(deal) OR deal.#s <> :open) ' +
-                'AND (attribute_not_exists(deal_reserved) OR deal_reserved <= :zero)',
+              ConditionExpression: `attribute_exists(id) AND stock >= :least AND ${NO_DEAL}`,
               ExpressionAttributeNames: { '#s': 'status' },
               ExpressionAttributeValues: {
                 ':d': delta,
@@ -167,6 +302,62 @@ export class ProductRepository implements ProductStore, DealProductStore {
         return { status: 'insufficient', stock: Number(current.stock) };
       }
       throw error;
+    }
+  }
+
+  /**
+   * A sharded product's adjustment: `adjusted` on the product item, each shard's units on its item
+   * (never below zero), the audit row, in one transaction.
+   */
+  private async adjustShards(
+    id: number,
+    delta: number,
+    audit: AuditEntry,
+    perShard: readonly ShardTake[],
+  ): Promise<AdjustOutcome> {
+    const sign = delta < 0 ? -1 : 1;
+    const takes = perShard.filter((t) => t.quantity > 0);
+    try {
+      await transactWrite(this.doc, {
+        ClientRequestToken: audit.id,
+        TransactItems: [
+          {
+            Update: {
+              TableName: this.tableName,
+              Key: { id },
+              UpdateExpression: 'SET adjusted = if_not_exists(adjusted, :zero) + :d, updated_at = :now',
+              ConditionExpression: `attribute_exists(id) AND ${NO_DEAL}`,
+              ExpressionAttributeNames: { '#s': 'status' },
+              ExpressionAttributeValues: { ':d': delta, ':zero': 0, ':now': audit.at, ':open': 'open' },
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            },
+          },
+          ...takes.map((take) => ({
+            Update: {
+              TableName: this.tableName,
+              Key: { id: shardItemId(id, take.shard) },
+              UpdateExpression: 'SET stock = stock + :d, updated_at = :now',
+              ConditionExpression: 'attribute_exists(id) AND stock >= :least',
+              ExpressionAttributeValues: {
+                ':d': sign * take.quantity,
+                ':least': sign < 0 ? take.quantity : 0,
+                ':now': audit.at,
+              },
+            },
+          })),
+          auditPut(this.auditTable, audit),
+        ],
+      });
+      return { status: 'adjusted' };
+    } catch (error) {
+      const codes = cancellationCodes(error);
+      if (!codes?.includes('ConditionalCheckFailed')) throw error;
+      const current = cancelledItems(error)?.[0];
+      if (codes[0] === 'ConditionalCheckFailed') {
+        if (!current) return { status: 'not-found' };
+        return { status: 'deal-active' };
+      }
+      return { status: 'insufficient', stock: (await this.get(id, true))?.stock ?? 0 };
     }
   }
 
@@ -208,11 +399,15 @@ export class ProductRepository implements ProductStore, DealProductStore {
   }
 
   async get(id: number, consistent = false): Promise<ProductRecord | null> {
-    if (id === SEQUENCE_ID) return null;
+    if (id <= SEQUENCE_ID) return null;
     const { Item } = await this.doc.send(
       new GetCommand({ TableName: this.tableName, Key: { id }, ConsistentRead: consistent }),
     );
-    return (Item as ProductRecord | undefined) ?? null;
+    if (!Item) return null;
+    const shards = shardsOf(Item as ProductRecord);
+    return shards > 1
+      ? withShards(Item, await this.shardItems(id, shards, consistent))
+      : (Item as ProductRecord);
   }
 
   /**
@@ -220,16 +415,27 @@ export class ProductRepository implements ProductStore, DealProductStore {
    * sort by would put every product's stock writes on one partition.
    */
   async listAll(consistent = false): Promise<ProductRecord[]> {
-    const products: ProductRecord[] = [];
+    const items: Record<string, unknown>[] = [];
+    const shards = new Map<number, Record<string, unknown>[]>();
     const scan = {
       TableName: this.tableName,
       FilterExpression: 'id <> :sequence',
       ExpressionAttributeValues: { ':sequence': SEQUENCE_ID },
       ConsistentRead: consistent,
     };
-    for await (const items of allPages(this.doc, scan))
-      products.push(...(items as unknown as ProductRecord[]));
-    return products.sort((a, b) => a.id - b.id);
+    // The shard items come with the Scan: each is folded into its product, no read more.
+    for await (const page of allPages(this.doc, scan))
+      for (const item of page) {
+        if (Number(item.id) > SEQUENCE_ID) items.push(item);
+        else shards.set(Number(item.product_id), [...(shards.get(Number(item.product_id)) ?? []), item]);
+      }
+    return items
+      .map((item) =>
+        shardsOf(item as unknown as ProductRecord) > 1
+          ? withShards(item, shards.get(Number(item.id)) ?? [])
+          : (item as unknown as ProductRecord),
+      )
+      .sort((a, b) => a.id - b.id);
   }
 
   /**
@@ -250,15 +456,19 @@ export class ProductRepository implements ProductStore, DealProductStore {
       UpdateExpression:
         'SET deal = :deal, deal_free = stock - if_not_exists(deal_reserved, :zero), ' +
         'deal_reserved = if_not_exists(deal_reserved, :zero), updated_at = :now',
+      // Never on a sharded product: deal_free gates orders on the product item alone (DealService
+      // refuses first, with a clear answer; this keeps the rule where the data is).
       ConditionExpression:
         'attribute_exists(id) AND (attribute_not_exists(deal) OR deal.#s <> :open) AND ' +
         '(attribute_not_exists(deal_reserved) OR deal_reserved <= :zero) AND ' +
+        '(attribute_not_exists(stock_shards) OR stock_shards <= :one) AND ' +
         (previousGeneration > 0 ? 'deal.generation = :previous' : 'attribute_not_exists(deal.generation)'),
       ExpressionAttributeNames: { '#s': 'status' },
       ExpressionAttributeValues: {
         ':deal': deal,
         ':open': 'open',
         ':zero': 0,
+        ':one': 1,
         ':now': deal.started_at,
         ...(previousGeneration > 0 && { ':previous': previousGeneration }),
       },

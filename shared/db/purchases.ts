@@ -8,9 +8,10 @@ import {
   QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { Page, PurchaseFilter, PurchaseListing } from '../admin/ports.ts';
-import { MAX_LINES_PER_PURCHASE, type PurchaseRecord } from '../model.ts';
+import { MAX_LINES_PER_PURCHASE, type PurchaseRecord, type ShardTake } from '../model.ts';
 import type { PurchaseStore, RecordOutcome } from '../stock/ports.ts';
 import { allPages, onePage } from './pagination.ts';
+import { shardItemId } from './products.ts';
 import { PURCHASES_BY_PRODUCT_INDEX, PURCHASES_BY_USER_INDEX, type TableRef, tableNameOf } from './tables.ts';
 import { cancellationCodes, cancelledItems, transactWrite } from './transactions.ts';
 
@@ -35,6 +36,8 @@ export class PurchaseRepository implements PurchaseStore, PurchaseListing {
   async record(
     purchase: PurchaseRecord,
     fences: ReadonlyMap<number, number> = new Map(),
+    /** A sharded product's units per shard (the live store's holds): its shard items are decremented. */
+    shards: ReadonlyMap<number, readonly ShardTake[]> = new Map(),
   ): Promise<RecordOutcome> {
     // One token per attempt: a resend after an unknown outcome gets this attempt's answer, and the
     // row says which attempt wrote it.
@@ -68,7 +71,18 @@ export class PurchaseRepository implements PurchaseStore, PurchaseListing {
     const charged = new Map(purchase.items.map((item) => [item.product_id, item.unit_price]));
     // A locked product's write also carries its lock's fence: refused when the product has recorded a
     // higher one (a newer holder wrote after this holder's lock expired), and recorded when it goes in.
-    const decrements = lines.map((line) => {
+    // One decrement per product, or for a sharded product one per shard its hold took from (one shard
+    // unless no single shard had the quantity): each item's own condition is the last word.
+    const targets = lines.flatMap((line) => {
+      const takes = shards.get(line.product_id);
+      if (!takes) return [{ line, shard: undefined, quantity: line.quantity }];
+      return takes.map((take) => ({
+        line,
+        shard: take.shard as number | undefined,
+        quantity: take.quantity,
+      }));
+    });
+    const decrements = targets.map(({ line, shard, quantity }) => {
       const price = charged.get(line.product_id);
       const fence = fences.get(line.product_id);
       const conditions = [
@@ -77,21 +91,20 @@ export class PurchaseRepository implements PurchaseStore, PurchaseListing {
         ...(price === undefined ? [] : ['price = :p']),
         ...(fence === undefined ? [] : ['(attribute_not_exists(lock_fence) OR lock_fence <= :f)']),
         // Not on a hot deal, nor on one whose end has not settled its orders: those units are the
-        // deal's, sold only through its orders (shared/orders).
-        NO_DEAL,
+        // deal's, sold only through its orders (shared/orders). A shard item never has a deal.
+        ...(shard === undefined ? [NO_DEAL] : []),
       ];
       return {
         Update: {
           TableName: tableNameOf(this.productsTable),
-          Key: { id: line.product_id },
+          Key: { id: shard === undefined ? line.product_id : shardItemId(line.product_id, shard) },
           UpdateExpression: `SET stock = stock - :q, updated_at = :now${fence === undefined ? '' : ', lock_fence = :f'}`,
           ConditionExpression: conditions.join(' AND '),
-          ExpressionAttributeNames: { '#ds': 'status' },
+          ...(shard === undefined && { ExpressionAttributeNames: { '#ds': 'status' } }),
           ExpressionAttributeValues: {
-            ':q': line.quantity,
+            ':q': quantity,
             ':now': purchase.purchased_at,
-            ':open': 'open',
-            ':zero': 0,
+            ...(shard === undefined && { ':open': 'open', ':zero': 0 }),
             ...(price !== undefined && { ':p': price }),
             ...(fence !== undefined && { ':f': fence }),
           },
@@ -125,8 +138,8 @@ export class PurchaseRepository implements PurchaseStore, PurchaseListing {
       }
       const failed = codes?.slice(1 + lineRows.length) ?? [];
       const current = cancelledItems(error)?.slice(1 + lineRows.length) ?? [];
-      const refused = lines
-        .map((line, i) => ({ line, item: current[i], code: failed[i] }))
+      const refused = targets
+        .map(({ line, shard, quantity }, i) => ({ line, shard, quantity, item: current[i], code: failed[i] }))
         .filter((r) => r.code === 'ConditionalCheckFailed');
       // A lost lock wins over everything else: this holder should not be writing at all.
       const fenced = refused.flatMap((r) => {
@@ -138,20 +151,25 @@ export class PurchaseRepository implements PurchaseStore, PurchaseListing {
       const dealt = refused.filter((r) => onDeal(r.item));
       if (dealt.length > 0) return { status: 'deal-active', productIds: dealt.map((r) => r.line.product_id) };
       // Short of stock wins over a price change: the buyer cannot have it at any price.
-      const short = refused.filter((r) => !r.item || Number(r.item.stock) < r.line.quantity);
+      const short = refused.filter((r) => !r.item || Number(r.item.stock) < r.quantity);
       if (short.length > 0) {
         return {
           status: 'insufficient',
-          productIds: short.map((r) => r.line.product_id),
+          productIds: [...new Set(short.map((r) => r.line.product_id))],
           durable: short
             .filter((r) => r.item)
-            .map((r) => ({ productId: r.line.product_id, stock: Number(r.item?.stock) })),
+            .map((r) => ({
+              productId: r.line.product_id,
+              stock: Number(r.item?.stock),
+              ...(r.shard !== undefined && { shard: r.shard }),
+            })),
         };
       }
       if (refused.length > 0) {
+        const prices = new Map(refused.map((r) => [r.line.product_id, Number(r.item?.price)]));
         return {
           status: 'price-changed',
-          prices: refused.map((r) => ({ productId: r.line.product_id, price: Number(r.item?.price) })),
+          prices: [...prices].map(([productId, price]) => ({ productId, price })),
         };
       }
       throw error;

@@ -44,7 +44,9 @@ export const tableDefinitions: Record<TableName, TableDefinition> = {
   /**
    * Products by integer id. Id 0 is the sequence row that hands out ids atomically. Products are
    * spread over partitions by id: a single-partition design would make every stock decrement of every
-   * product land on one partition.
+   * product land on one partition. A product with stock_shards K > 1 keeps its durable stock in K
+   * shard items under negative ids, `-(product id × 100 + shard)` (shared/db/products.ts), so its
+   * sales spread over K items and partitions.
    */
   products: {
     partitionKey: { name: 'id', type: 'N' },

@@ -17,6 +17,7 @@ import { LockLostError, LockNotAcquiredError, LockQuorumUnavailableError } from 
 import {
   DealAlreadyActiveError,
   DealNotActiveError,
+  DealOnShardedProductError,
   OrderExpiredError,
   OrderNotFoundError,
   OrderNotPendingError,
@@ -222,6 +223,7 @@ export const errorTable: readonly Rule[] = [
     }),
   ],
   [DealAlreadyActiveError, plain(409, 'DEAL_ALREADY_ACTIVE')],
+  [DealOnShardedProductError, plain(409, 'SHARDED_PRODUCT')],
   [
     PurchaseLimitError,
     (e: PurchaseLimitError) => ({

@@ -55,6 +55,12 @@ export const product = z.object({
   stock: count.describe('Durable stock (DynamoDB)'),
   redis_stock: liveStock,
   strategy: z.enum(['lock', 'atomic']),
+  stock_shards: z
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .describe('DynamoDB items carrying the durable stock (extension); `stock` is their sum'),
   components: z.array(component).optional().describe("A bundle's parts"),
   created_at: time,
   updated_at: time,
@@ -116,6 +122,7 @@ export const inventory = z.object({
       held: z.number().int().describe('Units taken in Redis whose purchase or adjustment is not settled yet'),
       reserved: count.describe('Units reserved by PENDING hot-deal orders'),
       ok: z.boolean().describe('initial + adjusted = db + sold, and redis + held + reserved = db'),
+      db_shards: z.array(z.number().int()).optional().describe("A sharded product's durable stock per shard"),
     }),
   ),
   last_reconcile: pass.nullable(),

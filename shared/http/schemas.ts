@@ -2,6 +2,7 @@
 // A namespace import lets the bundler drop the parts of zod no schema uses (its locales, most of all).
 import * as z from 'zod';
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES } from '../auth/password-limits.ts';
+import { MAX_STOCK_SHARDS } from '../model.ts';
 
 export const username = z
   .string()
@@ -58,6 +59,8 @@ export const createProductBody = z.object({
   stock: wholeNumber.nonnegative().max(100_000_000),
   /** Extension: how purchases of this product are serialized; the configured default otherwise. */
   strategy: z.enum(['lock', 'atomic']).optional(),
+  /** Extension: DynamoDB items the durable stock is split across (a hot product's write ceiling × K). */
+  stock_shards: wholeNumber.min(1).max(MAX_STOCK_SHARDS).optional(),
   /** Extension: a bundle ("A+B+C set"); buying one takes these too, all or nothing. */
   components: z
     .array(purchaseItem)

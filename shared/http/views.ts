@@ -17,6 +17,7 @@ export const productView = (p: ProductWithLiveStock) => ({
   stock: p.stock,
   redis_stock: p.redis_stock,
   strategy: p.strategy,
+  stock_shards: p.stock_shards ?? 1,
   ...(p.components && { components: p.components }),
   created_at: p.created_at,
   updated_at: p.updated_at,

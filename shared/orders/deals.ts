@@ -6,11 +6,17 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ulid } from 'ulid';
-import type { DealProduct, DealState, OrderRecord, ProductRecord } from '../model.ts';
+import {
+  type DealProduct,
+  type DealState,
+  type OrderRecord,
+  type ProductRecord,
+  shardsOf,
+} from '../model.ts';
 import { ProductNotFoundError } from '../stock/errors.ts';
 import type { EventLog, LiveStockStore } from '../stock/ports.ts';
 import type { DealReconcilePort } from '../stock/reconciler.ts';
-import { DealAlreadyActiveError } from './errors.ts';
+import { DealAlreadyActiveError, DealOnShardedProductError } from './errors.ts';
 import type { OrderService } from './orders.ts';
 import type { DealProductStore, LiveDeals, OrderStore, Reservation } from './ports.ts';
 import { type DealRestore, dealOrders } from './restore.ts';
@@ -82,6 +88,7 @@ export class DealService implements DealReconcilePort {
    */
   async start(productId: number, input: DealStart, actor = 'system'): Promise<DealView> {
     let product = await this.product(productId);
+    if (shardsOf(product) > 1) throw new DealOnShardedProductError(productId, shardsOf(product));
     const resuming = product.deal?.status === 'open';
     if (!resuming) {
       const previous = product.deal?.generation ?? 0;

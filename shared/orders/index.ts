@@ -8,6 +8,7 @@ export {
 export {
   DealAlreadyActiveError,
   DealNotActiveError,
+  DealOnShardedProductError,
   OrderExpiredError,
   OrderNotFoundError,
   OrderNotPendingError,

@@ -11,7 +11,13 @@
  * settles by the audit row: there, the change landed (commit); absent, it did not (release).
  */
 import { ulid } from 'ulid';
-import type { AuditEntry, ProductRecord } from '../model.ts';
+import {
+  type AuditEntry,
+  type ProductRecord,
+  type ShardTake,
+  shardsOf,
+  splitAcrossShards,
+} from '../model.ts';
 import { DurableOutcomeUnknownError } from '../outcome.ts';
 import {
   AdjustmentOutcomeUnknownError,
@@ -76,12 +82,22 @@ export class StockAdjustmentService {
       reason,
     };
     const holdId = adjustmentHoldId(entry.id);
-    const live =
-      delta < 0 ? await this.take(product, -delta, holdId) : await this.markIncoming(product, holdId);
+    // A sharded product: removed units leave the shards the live store held them from, added ones are
+    // spread evenly, the same in DynamoDB and Redis.
+    const shards = shardsOf(product);
+    let perShard: readonly ShardTake[] | undefined =
+      shards > 1 && delta > 0
+        ? splitAcrossShards(delta, shards).map((quantity, shard) => ({ shard, quantity }))
+        : undefined;
+    let live = true;
+    if (delta < 0) {
+      const taken = await this.take(product, -delta, holdId);
+      if (shards > 1) perShard = taken;
+    } else live = await this.markIncoming(product, holdId);
 
     let outcome: Awaited<ReturnType<ProductStore['adjustStock']>>;
     try {
-      outcome = await products.adjustStock(productId, delta, entry);
+      outcome = await products.adjustStock(productId, delta, entry, perShard);
     } catch (error) {
       if (error instanceof DurableOutcomeUnknownError) {
         log.error('stock adjustment outcome unknown; its hold is left to the reconciler', {
@@ -103,7 +119,7 @@ export class StockAdjustmentService {
       throw new InsufficientStockError(productId, -delta, outcome.stock);
     }
 
-    if (live) await this.settle(productId, holdId, delta);
+    if (live) await this.settle(productId, holdId, delta, perShard);
     log.info('stock adjusted', { product_id: productId, adjustment_id: entry.id, delta, actor });
     const [after, available] = await Promise.all([
       products.get(productId, true),
@@ -117,8 +133,12 @@ export class StockAdjustmentService {
     };
   }
 
-  /** Take unsold units as a hold; refused when fewer are unsold. True when the live store has them. */
-  private async take(product: ProductRecord, quantity: number, holdId: string): Promise<boolean> {
+  /** Take unsold units as a hold; refused when fewer are unsold. Answers a sharded product's shards. */
+  private async take(
+    product: ProductRecord,
+    quantity: number,
+    holdId: string,
+  ): Promise<readonly ShardTake[] | undefined> {
     const line = [{ productId: product.id, quantity }];
     let result = await this.deps.stock.reserveAll(line, holdId);
     if (result.status === 'unknown') {
@@ -127,7 +147,8 @@ export class StockAdjustmentService {
     }
     if (result.status === 'insufficient') throw InsufficientStockError.of(result.shortages);
     if (result.status === 'unknown') throw new StockUnavailableError(product.id);
-    return true;
+    // On a hot deal nothing was held: DynamoDB's answer (deal-active) is the one the caller gets.
+    return result.status === 'reserved' ? result.takes?.get(product.id) : undefined;
   }
 
   /**
@@ -144,10 +165,15 @@ export class StockAdjustmentService {
    * The change is durable: drop the hold (removal) or credit the units (addition). A Redis failure
    * here leaves the hold to the reconciler, which finds the audit row and settles it the same way.
    */
-  private async settle(productId: number, holdId: string, delta: number): Promise<void> {
+  private async settle(
+    productId: number,
+    holdId: string,
+    delta: number,
+    perShard: readonly ShardTake[] | undefined,
+  ): Promise<void> {
     try {
       if (delta < 0) await this.deps.stock.commit(productId, holdId);
-      else await this.deps.stock.credit(productId, holdId, delta);
+      else await this.deps.stock.credit(productId, holdId, delta, perShard);
     } catch (error) {
       this.deps.log.warn('stock adjustment durable; its hold is left to the reconciler', {
         product_id: productId,

@@ -9,6 +9,7 @@ import type {
   ProductRecord,
   PurchaseRecord,
   PurchaseStrategy,
+  ShardTake,
   Shortage,
   StockLine,
 } from '../model.ts';
@@ -45,8 +46,16 @@ export interface ProductStore {
   update(id: number, changes: ProductChanges, audit: AuditEntry): Promise<boolean>;
   /** Unless a hot deal is open on it, and only while its stock is `stock`; its purchases stay. */
   remove(id: number, stock: number, audit: AuditEntry): Promise<RemoveOutcome>;
-  /** stock += delta and adjusted += delta, never below zero. */
-  adjustStock(id: number, delta: number, audit: AuditEntry): Promise<AdjustOutcome>;
+  /**
+   * stock += delta and adjusted += delta, never below zero. `perShard`: on a sharded product, the
+   * units per shard (removed: where the live store held them; added: where they go).
+   */
+  adjustStock(
+    id: number,
+    delta: number,
+    audit: AuditEntry,
+    perShard?: readonly ShardTake[],
+  ): Promise<AdjustOutcome>;
 }
 
 /** The audit log's rows for changes that are not a DynamoDB write, and whether a change landed. */
@@ -75,7 +84,12 @@ export type RecordOutcome =
   | {
       readonly status: 'insufficient';
       readonly productIds: readonly number[];
-      readonly durable?: readonly { readonly productId: number; readonly stock: number }[];
+      /** `shard`: the stock shard that refused, on a sharded product (`stock` is then that shard's). */
+      readonly durable?: readonly {
+        readonly productId: number;
+        readonly stock: number;
+        readonly shard?: number;
+      }[];
     }
   /** A product is on a hot deal (or its end has not settled it yet): sold only through orders. */
   | { readonly status: 'deal-active'; readonly productIds: readonly number[] }
@@ -102,7 +116,12 @@ export interface PurchaseStore {
    * The purchase and every product's decrement, all or nothing; never below zero. `fences`: the lock
    * fence of each locked product; its write is refused when the product has seen a higher one.
    */
-  record(purchase: PurchaseRecord, fences?: ReadonlyMap<number, number>): Promise<RecordOutcome>;
+  record(
+    purchase: PurchaseRecord,
+    fences?: ReadonlyMap<number, number>,
+    /** Per sharded product, the shards its hold took from: those shard items are decremented. */
+    shards?: ReadonlyMap<number, readonly ShardTake[]>,
+  ): Promise<RecordOutcome>;
   get(id: string): Promise<PurchaseRecord | null>;
   listByUser(userId: number, limit?: number): Promise<PurchaseRecord[]>;
   unitsSold(productId: number): Promise<number>;
@@ -116,6 +135,8 @@ export interface LiveStock {
   readonly components: readonly Component[];
   /** On a hot deal: sold only through the deal's orders until the deal's end has finished. */
   readonly onDeal?: boolean;
+  /** A sharded product's available units per stock shard (Σ = available). */
+  readonly shards?: readonly number[];
 }
 
 /** What the live store needs to put a product on sale. */
@@ -125,17 +146,20 @@ export interface StockSeed {
   readonly price: number;
   readonly strategy: PurchaseStrategy;
   readonly components?: readonly Component[] | undefined;
+  /** A sharded product's durable stock per shard: the live store keeps a counter for each. */
+  readonly shard_stock?: readonly number[] | undefined;
 }
 
 export type ReserveAllResult =
-  | { readonly status: 'reserved' }
+  /** `takes`: for each sharded product, the shards the hold took its units from. */
+  | { readonly status: 'reserved'; readonly takes?: ReadonlyMap<number, readonly ShardTake[]> }
   | { readonly status: 'insufficient'; readonly shortages: readonly Shortage[] }
   | { readonly status: 'unknown'; readonly productId: number }
   | { readonly status: 'duplicate'; readonly productId: number }
   | { readonly status: 'deal-active'; readonly productId: number };
 
 export type ReserveResult =
-  | { readonly status: 'reserved'; readonly available: number }
+  | { readonly status: 'reserved'; readonly available: number; readonly takes?: readonly ShardTake[] }
   | { readonly status: 'insufficient'; readonly available: number }
   /** The live store has no stock for this product: never created, or it lost it. */
   | { readonly status: 'unknown' }
@@ -154,6 +178,8 @@ export interface Hold {
   readonly quantity: number;
   readonly heldAt: number;
   readonly ageMs: number;
+  /** On a sharded product: the shards the units came from. */
+  readonly takes?: readonly ShardTake[];
 }
 
 /**
@@ -185,7 +211,13 @@ export interface LiveStockStore {
    * Lower a product's available units to what DynamoDB can still sell (`durable` minus the units in
    * flight: holds and the hashes in `inFlightKeys`). Never raises them. Returns the units now available.
    */
-  lowerTo(productId: number, durable: number, inFlightKeys?: readonly string[]): Promise<number | null>;
+  lowerTo(
+    productId: number,
+    durable: number,
+    inFlightKeys?: readonly string[],
+    /** On a sharded product: `durable` is this shard's, and only its counter (and the total) is lowered. */
+    shard?: number,
+  ): Promise<number | null>;
   /** Set a product's live price to the durable one, if the store has the product. */
   setPrice(productId: number, price: number): Promise<void>;
   release(productId: number, holdId: string): Promise<ReleaseResult>;
@@ -194,8 +226,13 @@ export interface LiveStockStore {
    * runs before `credit`. False when the store has no live stock for it.
    */
   mark(productId: number, holdId: string): Promise<boolean>;
-  /** Put `delta` units on sale and drop the mark, at most once. */
-  credit(productId: number, holdId: string, delta: number): Promise<CreditResult>;
+  /** Put `delta` units on sale and drop the mark, at most once (`perShard`: a sharded product's spread). */
+  credit(
+    productId: number,
+    holdId: string,
+    delta: number,
+    perShard?: readonly ShardTake[],
+  ): Promise<CreditResult>;
   /** Forget a deleted product: its live count and its holds. */
   drop(productId: number): Promise<void>;
   holds(productId: number): Promise<Hold[]>;
@@ -208,6 +245,8 @@ export interface LiveStockStore {
     observed: number,
     target: number,
     inFlightKeys?: readonly string[],
+    /** A sharded product's durable stock per shard: each shard's counter is set to it too. */
+    shardTargets?: readonly number[],
   ): Promise<RepairResult>;
 }
 

@@ -3,7 +3,14 @@
  * writes its audit row in the same DynamoDB transaction.
  */
 import { ulid } from 'ulid';
-import type { AuditAction, AuditEntry, Component, ProductRecord, PurchaseStrategy } from '../model.ts';
+import {
+  type AuditAction,
+  type AuditEntry,
+  type Component,
+  type ProductRecord,
+  type PurchaseStrategy,
+  splitAcrossShards,
+} from '../model.ts';
 import {
   InvalidBundleError,
   ProductBusyError,
@@ -21,6 +28,8 @@ export interface NewProduct {
   readonly strategy?: PurchaseStrategy | undefined;
   /** Makes the product a bundle of these (each must exist and not be a bundle itself). */
   readonly components?: readonly Component[] | undefined;
+  /** DynamoDB items the durable stock is split across (1: the product item itself, today's design). */
+  readonly stock_shards?: number | undefined;
 }
 
 export interface ProductWithLiveStock extends ProductRecord {
@@ -96,6 +105,7 @@ export class ProductService {
   async create(input: NewProduct, actor = 'system'): Promise<ProductWithLiveStock> {
     if (input.components) await this.checkComponents(input.components);
     const at = this.now().toISOString();
+    const shards = input.stock_shards ?? 1;
     const product: ProductRecord = {
       id: await this.products.nextId(),
       name: input.name,
@@ -105,6 +115,8 @@ export class ProductService {
       initial_stock: input.stock,
       strategy: input.strategy ?? this.defaultStrategy,
       ...(input.components && { components: input.components }),
+      // Only a sharded product carries the field: an unsharded one is stored exactly as before.
+      ...(shards > 1 && { stock_shards: shards, shard_stock: splitAcrossShards(input.stock, shards) }),
       created_at: at,
       updated_at: at,
     };
@@ -113,7 +125,12 @@ export class ProductService {
       this.entry('product.create', actor, {
         product_id: product.id,
         delta: product.stock,
-        detail: { name: product.name, price: product.price, strategy: product.strategy },
+        detail: {
+          name: product.name,
+          price: product.price,
+          strategy: product.strategy,
+          ...(shards > 1 && { stock_shards: shards }),
+        },
       }),
     );
     this.catalogue.drop();

@@ -343,7 +343,8 @@ export class PurchaseService {
       purchased_at: this.now().toISOString(),
       ...(fingerprint && { request_fingerprint: fingerprint }),
     };
-    return recordAndSettle(this.deps, purchase, lines, fences, fields);
+    // A sharded product's hold names the shards its units came from: the durable write goes there.
+    return recordAndSettle(this.deps, purchase, lines, fences, fields, reserved.takes);
   }
 }
 

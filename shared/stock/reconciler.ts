@@ -13,7 +13,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ulid } from 'ulid';
 import type { AuditAction, AuditEntry, ProductRecord } from '../model.ts';
 import { auditIdOfHold } from './adjustments.ts';
-import type { AuditTrail, EventLog, LiveStockStore, ProductStore, PurchaseStore } from './ports.ts';
+import type {
+  AuditTrail,
+  EventLog,
+  LiveStock,
+  LiveStockStore,
+  ProductStore,
+  PurchaseStore,
+} from './ports.ts';
 
 /** Who the audit log names for the reconciler's changes. */
 export const RECONCILER_ACTOR = 'reconciler';
@@ -91,6 +98,8 @@ export interface ProductAudit {
   /** Units reserved by PENDING hot-deal orders (reservations:{id}). */
   readonly reserved: number;
   readonly ok: boolean;
+  /** A sharded product's durable stock per shard (Σ = db_stock). */
+  readonly db_shards?: readonly number[];
 }
 
 export interface InventoryAudit {
@@ -221,7 +230,7 @@ export class Reconciler {
       repaired: 0,
       holds: 0,
       drift: 0,
-      oversold: product.stock < 0 ? 1 : 0,
+      oversold: belowZero(product) ? 1 : 0,
     };
     const product_id = product.id;
     const { deals } = this.deps;
@@ -283,21 +292,28 @@ export class Reconciler {
     // hold, and the script then leaves it alone for the next run. The pass's own read of the product
     // (before Redis) decides whether a fresh one is worth its DynamoDB read: a sale in between makes
     // them differ, and the fresh read then comes after Redis, as the order above needs.
+    // A sharded product also compares shard by shard: a total that agrees over shards that do not would
+    // send a sale to a shard item that cannot take it.
     const targetOf = (p: ProductRecord) => (deals ? deals.liveTarget(p) : p.stock);
     const observed = await stock.peek(product_id);
     const changed = result.restored + result.reservationsSettled > 0;
-    if (!observed || (!changed && targetOf(product) === observed.available)) return result;
+    if (!observed || (!changed && targetOf(product) === observed.available && shardsAgree(product, observed)))
+      return result;
     const durable = await this.deps.products.get(product_id, true);
     const target = durable && targetOf(durable);
-    if (durable && target !== null && observed.available !== target) {
-      result.drift = 1;
+    const totalDrifts = durable && target !== null && observed.available !== target;
+    const shardsDrift = durable && target !== null && !shardsAgree(durable, observed);
+    if (durable && target !== null && (totalDrifts || shardsDrift)) {
+      if (totalDrifts) result.drift = 1;
       const repair = await stock.repair(
         product_id,
         observed.available,
         target,
         this.deps.inFlight?.inFlightKeys(product_id),
+        durable.shard_stock,
       );
       if (repair === 'repaired') {
+        result.drift = 1;
         result.repaired = 1;
         log.warn('reconcile: live stock set to the durable stock', {
           repair: 'set-stock',
@@ -310,7 +326,11 @@ export class Reconciler {
           product_id,
           delta: durable.stock - observed.available,
           reason: 'Redis disagreed with DynamoDB with nothing in flight',
-          detail: { redis_stock: observed.available, db_stock: durable.stock },
+          detail: {
+            redis_stock: observed.available,
+            db_stock: durable.stock,
+            ...(durable.shard_stock && { redis_shards: observed.shards, db_shards: durable.shard_stock }),
+          },
         });
       }
     }
@@ -334,7 +354,9 @@ export class Reconciler {
       products: audits.length,
       inconsistent: audits.filter((a) => !a.ok).length,
       // More units sold than the product ever had, or a durable stock below zero.
-      oversold: audits.filter((a) => a.sold > a.initial_stock || a.db_stock < 0).length,
+      oversold: audits.filter(
+        (a) => a.sold > a.initial_stock || a.db_stock < 0 || (a.db_shards ?? []).some((u) => u < 0),
+      ).length,
     });
     return { consistent, products: audits };
   }
@@ -370,6 +392,7 @@ export class Reconciler {
     const redis = live?.available ?? null;
     const adjusted = product.adjusted ?? 0;
     const ok =
+      !belowZero(product) &&
       product.initial_stock + adjusted === product.stock + sold &&
       redis !== null &&
       redis + held + reserved === product.stock;
@@ -383,6 +406,18 @@ export class Reconciler {
       held,
       reserved,
       ok,
+      ...(product.shard_stock && { db_shards: product.shard_stock }),
     };
   }
+}
+
+/** A durable stock below zero: the product's, or on a sharded product any one shard's. */
+const belowZero = (product: ProductRecord) =>
+  product.stock < 0 || (product.shard_stock ?? []).some((units) => units < 0);
+
+/** Whether the live per-shard counters are the durable shards (true for an unsharded product). */
+function shardsAgree(durable: ProductRecord, live: LiveStock): boolean {
+  const shards = durable.shard_stock;
+  if (!shards) return true;
+  return shards.length === live.shards?.length && shards.every((units, i) => live.shards?.[i] === units);
 }

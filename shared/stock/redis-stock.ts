@@ -3,7 +3,7 @@
  * DynamoDB. Wraps the Lua in scripts.ts and turns its integer codes into typed results.
  */
 import type { Cluster, Redis } from 'ioredis';
-import type { Component, Shortage, StockLine } from '../model.ts';
+import type { Component, ShardTake, Shortage, StockLine } from '../model.ts';
 import type {
   CreditResult,
   Hold,
@@ -35,6 +35,22 @@ const RESERVE_CODES = {
 const RELEASE_CODES = { 1: 'released', 0: 'no-hold', 2: 'stock-missing' } as const;
 const CREDIT_CODES = { 1: 'credited', 0: 'no-mark', 2: 'stock-missing' } as const;
 const REPAIR_CODES = { 1: 'repaired', 0: 'in-flight', [-1]: 'changed', [-2]: 'missing' } as const;
+
+/** A hold's "<shard>.<units>[,...]" as shard takes; none for an unsharded product's ''. */
+export function parseTakes(spec: string | undefined): ShardTake[] | undefined {
+  if (!spec) return undefined;
+  return spec.split(',').map((part) => {
+    const [shard, quantity] = part.split('.').map(Number);
+    return { shard: shard ?? 0, quantity: quantity ?? 0 };
+  });
+}
+
+/** Shard takes as the scripts write them. */
+export const formatTakes = (takes: readonly ShardTake[]): string =>
+  takes
+    .filter((t) => t.quantity > 0)
+    .map((t) => `${t.shard}.${t.quantity}`)
+    .join(',');
 
 function decode<T>(table: Record<number, T>, code: number, script: string): T {
   const value = table[code];
@@ -92,6 +108,7 @@ export class RedisStock implements LiveStockStore {
       seed.price,
       seed.strategy,
       components,
+      ...(seed.shard_stock ?? []),
     );
   }
 
@@ -105,12 +122,20 @@ export class RedisStock implements LiveStockStore {
         seed.price,
         seed.strategy,
         components,
+        ...(seed.shard_stock ?? []),
       )) === 1
     );
   }
 
+  /** One product's live stock; a sharded product's with its per-shard counters (one read more). */
   async peek(productId: number): Promise<LiveStock | null> {
-    return (await this.peekMany([productId])).get(productId) ?? null;
+    const live = (await this.peekMany([productId])).get(productId) ?? null;
+    if (!live) return null;
+    const shards = Number(await this.redis.hget(this.stockKeyOf(productId), 'shards'));
+    if (!(shards > 1)) return live;
+    const fields = Array.from({ length: shards }, (_, i) => `s${i}`);
+    const counts = await this.redis.hmget(this.stockKeyOf(productId), ...fields);
+    return { ...live, shards: counts.map((c) => Number(c ?? 0)) };
   }
 
   /**
@@ -176,14 +201,16 @@ export class RedisStock implements LiveStockStore {
   }
 
   async reserve(productId: number, quantity: number, holdId: string): Promise<ReserveResult> {
-    const [code, available] = await this.redis.stockReserve(
+    const [code, available, spec] = await this.redis.stockReserve(
       this.stockKeyOf(productId),
       this.holdsKeyOf(productId),
       quantity,
       holdId,
     );
     const status = decode(RESERVE_CODES, code, 'stockReserve');
-    return status === 'unknown' || status === 'deal-active' ? { status } : { status, available };
+    if (status === 'unknown' || status === 'deal-active') return { status };
+    const takes = parseTakes(spec);
+    return status === 'reserved' && takes ? { status, available, takes } : { status, available };
   }
 
   /**
@@ -199,9 +226,11 @@ export class RedisStock implements LiveStockStore {
       holdId,
       ...lines.map((l) => l.quantity),
     );
-    const [code = Number.NaN, ...rest] = reply;
+    const [code = Number.NaN, ...replies] = reply;
     const line = (index: number | undefined) => lines[(index ?? 0) - 1] as StockLine;
-    if (code === 1) return { status: 'reserved' };
+    if (code === 1)
+      return reservedWith(lines.map((l, i) => [l.productId, parseTakes(String(replies[i] ?? ''))]));
+    const rest = replies.map(Number);
     if (code === -1) return { status: 'unknown', productId: line(rest[0]).productId };
     if (code === -2) return { status: 'duplicate', productId: line(rest[0]).productId };
     if (code === -3) return { status: 'deal-active', productId: line(rest[0]).productId };
@@ -216,10 +245,12 @@ export class RedisStock implements LiveStockStore {
 
   private async reserveInOrder(lines: readonly StockLine[], holdId: string): Promise<ReserveAllResult> {
     const taken: StockLine[] = [];
+    const takes: [number, ShardTake[] | undefined][] = [];
     for (const line of [...lines].sort((a, b) => a.productId - b.productId)) {
       const result = await this.reserve(line.productId, line.quantity, holdId);
       if (result.status === 'reserved') {
         taken.push(line);
+        takes.push([line.productId, result.takes ? [...result.takes] : undefined]);
         continue;
       }
       await this.releaseAll(taken, holdId);
@@ -231,7 +262,7 @@ export class RedisStock implements LiveStockStore {
       }
       return { status: result.status, productId: line.productId };
     }
-    return { status: 'reserved' };
+    return reservedWith(takes);
   }
 
   async commitAll(lines: readonly StockLine[], holdId: string): Promise<void> {
@@ -254,9 +285,11 @@ export class RedisStock implements LiveStockStore {
     productId: number,
     durable: number,
     inFlightKeys: readonly string[] = [],
+    shard?: number,
   ): Promise<number | null> {
     const keys = [this.stockKeyOf(productId), this.holdsKeyOf(productId), ...inFlightKeys];
-    const available = await this.redis.stockLowerTo(keys.length, ...keys, durable);
+    const args = shard === undefined ? [durable] : [durable, shard];
+    const available = await this.redis.stockLowerTo(keys.length, ...keys, ...args);
     return available < 0 ? null : available;
   }
 
@@ -281,12 +314,17 @@ export class RedisStock implements LiveStockStore {
     return (await this.redis.stockMark(this.stockKeyOf(productId), this.holdsKeyOf(productId), holdId)) === 1;
   }
 
-  async credit(productId: number, holdId: string, delta: number): Promise<CreditResult> {
-    return decode(
-      CREDIT_CODES,
-      await this.redis.stockCredit(this.stockKeyOf(productId), this.holdsKeyOf(productId), holdId, delta),
-      'stockCredit',
-    );
+  async credit(
+    productId: number,
+    holdId: string,
+    delta: number,
+    perShard?: readonly ShardTake[],
+  ): Promise<CreditResult> {
+    const keys = [this.stockKeyOf(productId), this.holdsKeyOf(productId)] as const;
+    const code = perShard
+      ? await this.redis.stockCredit(...keys, holdId, delta, formatTakes(perShard))
+      : await this.redis.stockCredit(...keys, holdId, delta);
+    return decode(CREDIT_CODES, code, 'stockCredit');
   }
 
   async drop(productId: number): Promise<void> {
@@ -297,14 +335,15 @@ export class RedisStock implements LiveStockStore {
     const [now, flat] = await this.redis.stockHolds(this.holdsKeyOf(productId));
     const holds: Hold[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) {
-      const [quantity, heldAt] = String(flat[i + 1])
-        .split(':')
-        .map(Number);
+      const [quantity, heldAt, spec] = String(flat[i + 1]).split(':');
+      const at = heldAt === undefined ? now : Number(heldAt);
+      const takes = parseTakes(spec);
       holds.push({
         holdId: String(flat[i]),
-        quantity: quantity ?? 0,
-        heldAt: heldAt ?? now,
-        ageMs: now - (heldAt ?? now),
+        quantity: Number(quantity ?? 0),
+        heldAt: at,
+        ageMs: now - at,
+        ...(takes && { takes }),
       });
     }
     return holds;
@@ -315,11 +354,24 @@ export class RedisStock implements LiveStockStore {
     observed: number,
     target: number,
     inFlightKeys: readonly string[] = [],
+    shardTargets: readonly number[] = [],
   ): Promise<RepairResult> {
     const keys = [this.stockKeyOf(productId), this.holdsKeyOf(productId), ...inFlightKeys];
-    const code = await this.redis.stockRepair(keys.length, ...keys, String(observed), target);
+    const code = await this.redis.stockRepair(
+      keys.length,
+      ...keys,
+      String(observed),
+      target,
+      ...shardTargets,
+    );
     return decode(REPAIR_CODES, code, 'stockRepair');
   }
+}
+
+/** A reservation's answer, with the shard takes of its sharded products (none: nothing to say). */
+function reservedWith(takes: readonly (readonly [number, ShardTake[] | undefined])[]): ReserveAllResult {
+  const sharded = takes.filter((t): t is [number, ShardTake[]] => t[1] !== undefined);
+  return sharded.length > 0 ? { status: 'reserved', takes: new Map(sharded) } : { status: 'reserved' };
 }
 
 /** The last reconciliation pass, kept in Redis as JSON: an operator's status, rebuilt by the next pass. */

@@ -4,47 +4,125 @@
  *   holds:{42}  hash  <purchase id> -> "<quantity>:<redis time ms>"   (units taken, not yet settled)
  * so at every instant: initial stock = available + held units + units in durable purchases.
  * Times come from Redis's own clock (TIME), so every function and the reconciler agree on a hold's age.
+ *
+ * A sharded product (stock_shards K > 1) also has, in stock:{42}: `shards` = K, `s0`..`s<K-1>` the
+ * available units of each DynamoDB stock shard (Σ = available, always), and `cursor`, which turns the
+ * first shard tried so consecutive buyers write different shard items. Its holds name their shards:
+ * "<quantity>:<ms>:<shard>.<units>[,<shard>.<units>...]", so the durable write, the release and the
+ * reconciler all go to the shards the units came from. Everything stays under the product's hash tag.
  */
 import type { Result } from 'ioredis';
 import { NOW_MS } from '../lua.ts';
 
+/**
+ * Lua: take `qty` units from a sharded product's shard counters (the caller has checked that their
+ * Σ, `available`, covers it). The first shard from the cursor that holds all of them gives them, so
+ * a sale writes exactly one shard item; only when no single shard holds the quantity (the end of a
+ * sale) do the fullest shards give them together, so nobody is told "sold out" while units remain.
+ * Returns the taken units as "<shard>.<units>[,...]".
+ */
+const TAKE_SHARDS = `
+local function take_shards(key, shards, qty)
+  local fields = {}
+  for i = 0, shards - 1 do fields[i + 1] = 's' .. i end
+  local counts = redis.call('HMGET', key, unpack(fields))
+  for i = 1, shards do counts[i] = tonumber(counts[i]) or 0 end
+  local start = redis.call('HINCRBY', key, 'cursor', 1) % shards
+  for step = 0, shards - 1 do
+    local i = (start + step) % shards
+    if counts[i + 1] >= qty then
+      redis.call('HINCRBY', key, 's' .. i, -qty)
+      return i .. '.' .. qty
+    end
+  end
+  local order = {}
+  for i = 0, shards - 1 do order[i + 1] = i end
+  table.sort(order, function(a, b) return counts[a + 1] > counts[b + 1] end)
+  local parts = {}
+  local left = qty
+  for _, i in ipairs(order) do
+    if left == 0 then break end
+    local n = math.min(left, counts[i + 1])
+    if n > 0 then
+      redis.call('HINCRBY', key, 's' .. i, -n)
+      table.insert(parts, i .. '.' .. n)
+      left = left - n
+    end
+  end
+  return table.concat(parts, ',')
+end`;
+
+/** Lua: the shards part of a hold's value ('' for an unsharded product's hold). */
+const SHARDS_OF_HOLD = `
+local function shards_of_hold(hold)
+  return string.match(hold, '^%d+:%d+:(.+)$') or ''
+end`;
+
+/** Lua: give units back to the shard counters named by "<shard>.<units>[,...]". */
+const GIVE_SHARDS = `
+local function give_shards(key, spec)
+  for shard, n in string.gmatch(spec, '(%d+)%.(%d+)') do
+    redis.call('HINCRBY', key, 's' .. shard, tonumber(n))
+  end
+end`;
+
+/** Lua: write a sharded product's shard counters from ARGV[first..] (nothing when there are none). */
+const PUT_SHARDS = `
+local function put_shards(key, first)
+  local shards = #ARGV - first + 1
+  if shards < 2 then return end
+  redis.call('HSET', key, 'shards', shards, 'cursor', 0)
+  for i = 0, shards - 1 do redis.call('HSET', key, 's' .. i, ARGV[first + i]) end
+end`;
+
 export const stockScripts = {
   /**
-   * Check and decrement atomically, recording the hold. Returns {code, available}: 1 reserved,
-   * 0 short, -1 no live stock, -3 the product is on a hot deal (sold only through its orders). A hold with this
-   * id already there is success: ioredis resends a script whose reply a dropped connection lost, and
-   * the purchase claim (one request per purchase id) rules out a second request with the same id.
+   * Check and decrement atomically, recording the hold. Returns {code, available, shards}: 1
+   * reserved, 0 short, -1 no live stock, -3 the product is on a hot deal (sold only through its
+   * orders); `shards` is the hold's "<shard>.<units>[,...]" on a sharded product, '' otherwise. A hold
+   * with this id already there is success: ioredis resends a script whose reply a dropped connection
+   * lost, and the purchase claim (one request per purchase id) rules out a second request with the
+   * same id.
    */
   stockReserve: {
     numberOfKeys: 2,
-    lua: `
+    lua: `${TAKE_SHARDS}${SHARDS_OF_HOLD}
 local qty = tonumber(ARGV[1])
-local available = redis.call('HGET', KEYS[1], 'available')
-if not available then return {-1, 0} end
-available = tonumber(available)
-if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 then return {1, available} end
+local state = redis.call('HMGET', KEYS[1], 'available', 'shards')
+if not state[1] then return {-1, 0} end
+local available = tonumber(state[1])
+local held = redis.call('HGET', KEYS[2], ARGV[2])
+if held then return {1, available, shards_of_hold(held)} end
 if redis.call('HEXISTS', KEYS[1], 'deal') == 1 then return {-3, available} end
 if available < qty then return {0, available} end
 ${NOW_MS}
+local shards = tonumber(state[2]) or 1
+if shards > 1 then
+  local spec = take_shards(KEYS[1], shards, qty)
+  redis.call('HSET', KEYS[2], ARGV[2], qty .. ':' .. now .. ':' .. spec)
+  return {1, redis.call('HINCRBY', KEYS[1], 'available', -qty), spec}
+end
 redis.call('HSET', KEYS[2], ARGV[2], qty .. ':' .. now)
-return {1, redis.call('HINCRBY', KEYS[1], 'available', -qty)}`,
+return {1, redis.call('HINCRBY', KEYS[1], 'available', -qty), ''}`,
   },
   /** Return a hold's units (INCRBY, never SET), at most once: the hold is deleted in the same step. */
   stockRelease: {
     numberOfKeys: 2,
-    lua: `
+    lua: `${SHARDS_OF_HOLD}${GIVE_SHARDS}
 local hold = redis.call('HGET', KEYS[2], ARGV[1])
 if not hold then return 0 end
 redis.call('HDEL', KEYS[2], ARGV[1])
 if redis.call('EXISTS', KEYS[1]) == 0 then return 2 end
 local qty = tonumber(string.match(hold, '^(%d+):'))
+give_shards(KEYS[1], shards_of_hold(hold))
 redis.call('HINCRBY', KEYS[1], 'available', qty)
 return 1`,
   },
   /**
    * Every line of a cart checked first, then all decremented or none, with one hold per product under
    * the same purchase id. KEYS: stock1, holds1, stock2, holds2, ...; ARGV: hold id, q1, q2, ...
-   * Returns {1} reserved (also when every line already holds this id: a resent script); {-1, i}
+   * Returns {1, shards_1, ..., shards_n} reserved (also when every line already holds this id: a
+   * resent script), shards_i the line's "<shard>.<units>[,...]" ('' when unsharded); {-1, i}
    * line i has no live stock; {-2, i} line i, but not every line, already holds this id; {-3, i}
    * line i is on a hot deal;
    * {0, i, available_i, j, available_j, ...} the lines that fall short. Its keys span products, so it
@@ -52,14 +130,19 @@ return 1`,
    * caller takes per-product holds in order with compensation instead (redis-stock.ts).
    */
   stockReserveMany: {
-    lua: `
+    lua: `${TAKE_SHARDS}${SHARDS_OF_HOLD}
 local lines = #KEYS / 2
 local short = {}
 local held = {}
+local specs = {1}
 for i = 1, lines do
-  if redis.call('HEXISTS', KEYS[2 * i], ARGV[1]) == 1 then table.insert(held, i) end
+  local hold = redis.call('HGET', KEYS[2 * i], ARGV[1])
+  if hold then
+    table.insert(held, i)
+    table.insert(specs, shards_of_hold(hold))
+  end
 end
-if #held == lines then return {1} end
+if #held == lines then return specs end
 if #held > 0 then return {-2, held[1]} end
 for i = 1, lines do
   local available = redis.call('HGET', KEYS[2 * i - 1], 'available')
@@ -75,29 +158,58 @@ if #short > 0 then
   return short
 end
 ${NOW_MS}
+local taken = {1}
 for i = 1, lines do
-  redis.call('HSET', KEYS[2 * i], ARGV[1], ARGV[i + 1] .. ':' .. now)
-  redis.call('HINCRBY', KEYS[2 * i - 1], 'available', -tonumber(ARGV[i + 1]))
+  local qty = tonumber(ARGV[i + 1])
+  local shards = tonumber(redis.call('HGET', KEYS[2 * i - 1], 'shards')) or 1
+  local spec = ''
+  if shards > 1 then spec = take_shards(KEYS[2 * i - 1], shards, qty) end
+  redis.call('HSET', KEYS[2 * i], ARGV[1], qty .. ':' .. now .. (shards > 1 and (':' .. spec) or ''))
+  redis.call('HINCRBY', KEYS[2 * i - 1], 'available', -qty)
+  table.insert(taken, spec)
 end
-return {1}`,
+return taken`,
   },
-  /** A new product's live stock, whatever was there before (holds under its id dropped too). */
+  /**
+   * A new product's live stock, whatever was there before (holds under its id dropped too). ARGV[5..]:
+   * a sharded product's units per shard.
+   */
   stockPut: {
     numberOfKeys: 2,
-    lua: `
+    lua: `${PUT_SHARDS}
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('HSET', KEYS[1], 'available', ARGV[1], 'price', ARGV[2], 'strategy', ARGV[3], 'components', ARGV[4])
+put_shards(KEYS[1], 5)
 return 1`,
   },
   /**
    * Lower `available` to what DynamoDB can still sell: the durable stock minus every unit in flight
    * (KEYS[2..]: holds "<qty>:<ms>" and reservations "<qty>:<user>:<ms>", both led by the quantity).
-   * Never raises it. Returns the units now available, -1 when the product is missing.
+   * Never raises it. Returns the units now available, -1 when the product is missing. On a sharded
+   * product ARGV[2] names the shard whose durable stock ARGV[1] is: that shard's counter is lowered to
+   * it minus the units held from it (and `available` by as much); without ARGV[2] nothing changes.
    */
   stockLowerTo: {
-    lua: `
+    lua: `${SHARDS_OF_HOLD}
 local available = redis.call('HGET', KEYS[1], 'available')
 if not available then return -1 end
+if redis.call('HEXISTS', KEYS[1], 'shards') == 1 then
+  if not ARGV[2] then return tonumber(available) end
+  local field = 's' .. ARGV[2]
+  local held = 0
+  for _, v in ipairs(redis.call('HVALS', KEYS[2])) do
+    for shard, n in string.gmatch(shards_of_hold(v), '(%d+)%.(%d+)') do
+      if shard == ARGV[2] then held = held + tonumber(n) end
+    end
+  end
+  local ceiling = math.max(0, tonumber(ARGV[1]) - held)
+  local current = tonumber(redis.call('HGET', KEYS[1], field)) or 0
+  if current > ceiling then
+    redis.call('HSET', KEYS[1], field, ceiling)
+    return redis.call('HINCRBY', KEYS[1], 'available', ceiling - current)
+  end
+  return tonumber(available)
+end
 local in_flight = 0
 for i = 2, #KEYS do
   for _, v in ipairs(redis.call('HVALS', KEYS[i])) do
@@ -119,18 +231,23 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'price', ARGV[1])
 return 1`,
   },
-  /** Put a product's live stock in place unless it is already there (restore from DynamoDB). */
+  /**
+   * Put a product's live stock in place unless it is already there (restore from DynamoDB). ARGV[5..]:
+   * a sharded product's durable stock per shard.
+   */
   stockLoad: {
     numberOfKeys: 1,
-    lua: `
+    lua: `${PUT_SHARDS}
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'available', ARGV[1], 'price', ARGV[2], 'strategy', ARGV[3], 'components', ARGV[4])
+put_shards(KEYS[1], 5)
 return 1`,
   },
   /**
    * Set available to the durable value, but only when nothing is in flight and nobody changed it
    * since the caller read it. KEYS: stock:{42}, then every hash of in-flight units (holds:{42}, and
    * the hot deals' reservations:{42} where the caller has them): all must be empty.
+   * ARGV[3..]: a sharded product's durable stock per shard, each shard's counter set to it too.
    * 1 repaired, 0 holds or reservations in flight, -1 changed meanwhile, -2 missing.
    */
   stockRepair: {
@@ -142,6 +259,7 @@ local available = redis.call('HGET', KEYS[1], 'available')
 if not available then return -2 end
 if available ~= ARGV[1] then return -1 end
 redis.call('HSET', KEYS[1], 'available', ARGV[2])
+for i = 3, #ARGV do redis.call('HSET', KEYS[1], 's' .. (i - 3), ARGV[i]) end
 return 1`,
   },
   /**
@@ -160,13 +278,15 @@ return 1`,
   /**
    * The added units go on sale once, with the mark: 1 credited; 0 the mark is gone (the reconciler
    * settled it, and its repair sets the live count from the durable one); 2 no live stock (a restore
-   * loads the durable count, which has them).
+   * loads the durable count, which has them). ARGV[3]: a sharded product's units per shard,
+   * "<shard>.<units>[,...]", the same spread its DynamoDB shards got.
    */
   stockCredit: {
     numberOfKeys: 2,
-    lua: `
+    lua: `${GIVE_SHARDS}
 if redis.call('HDEL', KEYS[2], ARGV[1]) == 0 then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 0 then return 2 end
+give_shards(KEYS[1], ARGV[3] or '')
 redis.call('HINCRBY', KEYS[1], 'available', ARGV[2])
 return 1`,
   },
@@ -192,10 +312,13 @@ declare module 'ioredis' {
       holdsKey: string,
       quantity: number,
       holdId: string,
-    ): Result<[number, number], Context>;
+    ): Result<[number, number, string?], Context>;
     stockRelease(stockKey: string, holdsKey: string, holdId: string): Result<number, Context>;
     /** numberOfKeys is given per call: 2 × the number of lines. */
-    stockReserveMany(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Result<number[], Context>;
+    stockReserveMany(
+      numberOfKeys: number,
+      ...keysThenArgs: (string | number)[]
+    ): Result<(number | string)[], Context>;
     stockPut(
       stockKey: string,
       holdsKey: string,
@@ -203,6 +326,7 @@ declare module 'ioredis' {
       price: number,
       strategy: string,
       components: string,
+      ...shardStock: number[]
     ): Result<number, Context>;
     stockSetPrice(stockKey: string, price: number): Result<number, Context>;
     /** numberOfKeys is given per call: stock:{id}, holds:{id} and any other in-flight hashes. */
@@ -213,12 +337,19 @@ declare module 'ioredis' {
       price: number,
       strategy: string,
       components: string,
+      ...shardStock: number[]
     ): Result<number, Context>;
     /** numberOfKeys is given per call: stock:{id}, holds:{id} and any other in-flight hashes. */
     stockRepair(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Result<number, Context>;
     stockHolds(holdsKey: string): Result<[number, string[]], Context>;
     stockMark(stockKey: string, holdsKey: string, holdId: string): Result<number, Context>;
-    stockCredit(stockKey: string, holdsKey: string, holdId: string, delta: number): Result<number, Context>;
+    stockCredit(
+      stockKey: string,
+      holdsKey: string,
+      holdId: string,
+      delta: number,
+      shards?: string,
+    ): Result<number, Context>;
     stockDrop(stockKey: string, holdsKey: string): Result<number, Context>;
   }
 }

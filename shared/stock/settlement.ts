@@ -12,7 +12,7 @@
  * Every exit leaves `initial = available + held + durable` true.
  */
 import { LockLostError } from '../lock/errors.ts';
-import type { PurchaseRecord, StockLine } from '../model.ts';
+import type { PurchaseRecord, ShardTake, StockLine } from '../model.ts';
 import { DurableOutcomeUnknownError } from '../outcome.ts';
 import {
   DealActiveError,
@@ -41,11 +41,13 @@ export async function recordAndSettle(
   fences?: ReadonlyMap<number, number>,
   /** The purchase's log fields: the durable write's time goes in `durable_write_ms`. */
   measured: Record<string, unknown> = {},
+  /** Per sharded product, the shards its holds took from. */
+  shards?: ReadonlyMap<number, readonly ShardTake[]>,
 ): Promise<PurchaseRecord> {
   let recorded: Awaited<ReturnType<PurchaseStore['record']>>;
   const started = performance.now();
   try {
-    recorded = await deps.purchases.record(purchase, fences);
+    recorded = await deps.purchases.record(purchase, fences, shards);
   } catch (error) {
     return settleFailedWrite(deps, purchase, lines, error);
   } finally {
@@ -89,11 +91,12 @@ export async function recordAndSettle(
   // failover lost the last decrements): phantom units. Lower the live stock at once to what DynamoDB
   // can still sell, so the sold-out crowd stops at Redis instead of reaching DynamoDB.
   const lowered = await Promise.all(
-    (recorded.durable ?? []).map(async ({ productId, stock }) => ({
+    (recorded.durable ?? []).map(async ({ productId, stock, shard }) => ({
       product_id: productId,
       db_stock: stock,
+      ...(shard !== undefined && { shard }),
       available: await deps.stock
-        .lowerTo(productId, stock, deps.inFlightKeys?.(productId))
+        .lowerTo(productId, stock, deps.inFlightKeys?.(productId), shard)
         .catch(() => 'unknown' as const),
     })),
   );

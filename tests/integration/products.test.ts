@@ -63,6 +63,7 @@ describe('POST /api/products', () => {
       stock: 100,
       redis_stock: 100,
       strategy: 'lock',
+      stock_shards: 1,
       created_at: expect.stringMatching(ISO_UTC),
       updated_at: reply.body.created_at,
     });

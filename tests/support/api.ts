@@ -28,7 +28,7 @@ export interface TestApi {
   /** An admin-created product. */
   product(
     stock: number,
-    options?: { price?: number; strategy?: 'lock' | 'atomic' },
+    options?: { price?: number; strategy?: 'lock' | 'atomic'; stockShards?: number },
   ): Promise<{ id: number; price: number }>;
   close(): Promise<void>;
 }
@@ -101,6 +101,7 @@ export async function startTestApi(options: ApiServerOptions = {}): Promise<Test
           price,
           stock,
           ...(options.strategy && { strategy: options.strategy }),
+          ...(options.stockShards && { stock_shards: options.stockShards }),
         },
       });
       if (reply.status !== 201)
