@@ -55,7 +55,10 @@ export const emulatedLimitsOf = (
   config: Pick<Config, 'DYNAMODB_ITEM_WCU' | 'DYNAMODB_EMULATED_LATENCY_MS'>,
 ): EmulatedLimits => ({ itemWcu: config.DYNAMODB_ITEM_WCU, latencyMs: config.DYNAMODB_EMULATED_LATENCY_MS });
 
-/** What the emulation did, since it started: the benchmark reads it from GET /emulation/stats. */
+/**
+ * What the emulation did since it started: GET /emulation/stats answers it with the limits in force;
+ * PUT /emulation/limits `{itemWcu?, latencyMs?}` changes them (benchmarks' scale models).
+ */
 export interface EmulationStats {
   requests: number;
   transactions: number;
@@ -195,7 +198,8 @@ export async function startEmulationProxy(
     return `${item.table}\u0000${JSON.stringify(key)}`;
   };
 
-  const capacity = new ItemCapacity(limits.itemWcu);
+  let current = limits;
+  let capacity = new ItemCapacity(limits.itemWcu);
   /** Items a transaction is writing right now (id → how many; at most one, by construction). */
   const transacting = new Map<string, number>();
   const stats: EmulationStats = { requests: 0, transactions: 0, conflicts: 0, throttles: 0 };
@@ -237,7 +241,15 @@ export async function startEmulationProxy(
   async function handle(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
     if (req.method === 'GET' && req.url === '/emulation/stats') {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(stats));
+      res.end(JSON.stringify({ ...stats, ...current }));
+      return;
+    }
+    if (req.method === 'PUT' && req.url === '/emulation/limits') {
+      // A benchmark's scale model without restarting every client: new limits, full buckets.
+      current = { ...current, ...(JSON.parse(body.toString('utf8')) as Partial<EmulatedLimits>) };
+      capacity = new ItemCapacity(current.itemWcu);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(current));
       return;
     }
     const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
@@ -249,7 +261,7 @@ export async function startEmulationProxy(
     }
     if (!touched) {
       if (operation === 'GetItem' || operation === 'Query' || operation === 'BatchGetItem')
-        await sleep(sampleLatency(limits.latencyMs));
+        await sleep(sampleLatency(current.latencyMs));
       return relay(req, res, body);
     }
 
@@ -258,7 +270,7 @@ export async function startEmulationProxy(
     const reading = operation === 'TransactGetItems';
     if (transactional && !reading) stats.transactions++;
     const ids = await Promise.all(items.map(idOf));
-    const latency = sampleLatency(limits.latencyMs) * (transactional ? 2 : 1);
+    const latency = sampleLatency(current.latencyMs) * (transactional ? 2 : 1);
 
     // Everything from here to the marking below runs without an await: admission is atomic on this
     // event loop, so two requests can never both see an item free.
