@@ -15,12 +15,13 @@
  * the first arrival to the last sale), the emulation's conflicts and throttles during the row,
  * client-side p50/p99, 5xx, and FCFS (of the first `stock` arrivals, how many were served).
  *
- * Knobs (environment): HOT_BENCH_SECONDS (arrival window per row, 2), HOT_BENCH_RATES (1000,3000),
+ * Knobs (environment): HOT_BENCH_SECONDS (arrival window per row, 1), HOT_BENCH_RATES (1000,3000),
  * HOT_BENCH_K (1,8), HOT_BENCH_K_STRATEGIES (atomic), HOT_BENCH_K_RATE (1000), HOT_BENCH_ITEM_WCU
- * (100), HOT_BENCH_BUYERS (200 tokens, reused: the per-user in-flight limit is off for this run),
+ * (100), HOT_BENCH_BUYERS (100 tokens, reused: the per-user in-flight limit is off for this run),
  * HOT_BENCH_SKIP_TODAY=1 (the scale model alone).
  */
 import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startDynamoDbLocal, startEmulatedDynamoDb, startRedisServer } from '../bin/local/processes.ts';
@@ -32,13 +33,13 @@ const list = (value: string | undefined, fallback: string) =>
     .split(',')
     .map((v) => v.trim())
     .filter(Boolean);
-const SECONDS = Number(process.env.HOT_BENCH_SECONDS ?? 2);
+const SECONDS = Number(process.env.HOT_BENCH_SECONDS ?? 1);
 const RATES = list(process.env.HOT_BENCH_RATES, '1000,3000').map(Number);
 const K_LIST = list(process.env.HOT_BENCH_K, '1,8').map(Number);
 const K_STRATEGIES = list(process.env.HOT_BENCH_K_STRATEGIES, 'atomic') as Strategy[];
 const K_RATE = Number(process.env.HOT_BENCH_K_RATE ?? 1000);
 const SCALE_WCU = Number(process.env.HOT_BENCH_ITEM_WCU ?? 100);
-const BUYERS = Number(process.env.HOT_BENCH_BUYERS ?? 200);
+const BUYERS = Number(process.env.HOT_BENCH_BUYERS ?? 100);
 const AWS_WCU = 1000;
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -71,6 +72,10 @@ interface Row {
   audit: string;
 }
 
+/** Progress on stderr, so stdout is the report alone. */
+const progress = (line: string) =>
+  process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 
@@ -102,6 +107,7 @@ async function flashCrowd(
     adminToken,
   );
   if (created.status !== 201) throw new Error(`creating the hot product answered ${created.status}`);
+  progress(`${spec.label}: ${spec.strategy}, K=${spec.shards}, ${spec.rate}/s`);
   const product = created.body;
   const before = await emulation(emulationUrl);
   const arrivals = Math.round(spec.rate * SECONDS);
@@ -185,7 +191,7 @@ async function warmUp(client: Api, adminToken: string, buyers: string[]) {
   let next = 0;
   await Promise.all(
     Array.from({ length: 32 }, async (_, worker) => {
-      while (next < 1500) {
+      while (next < 600) {
         const n = next++;
         await client.call(
           'POST',
@@ -222,21 +228,30 @@ async function main() {
     });
     stopping.push(emulated);
     const admin = { ADMIN_USERNAME: 'hot_admin', ADMIN_PASSWORD: 'hot-bench-admin-password' };
-    runtime = await startRuntime({
-      REDIS_URL: redis.url,
-      // The runtime's functions reach DynamoDB Local through the emulation only.
-      DYNAMODB_ENDPOINT: emulated.url,
-      DYNAMODB_EMULATE_LIMITS: 'false',
-      BCRYPT_COST: '4',
-      RECONCILE_ON_START: 'false',
-      // 200 tokens stand for thousands of distinct buyers: their per-user in-flight cap is off here.
-      PURCHASES_IN_FLIGHT_PER_USER: '0',
-      // Lambda would run as many purchase functions as arrive; this machine runs up to 24 at once.
-      LOCAL_CONCURRENCY_CREATE_PURCHASE: process.env.LOCAL_CONCURRENCY_CREATE_PURCHASE ?? '24',
-      LOCAL_QUEUE_LIMIT: process.env.LOCAL_QUEUE_LIMIT ?? '10000',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      ...admin,
-    });
+    mkdirSync('load/results', { recursive: true });
+    const runtimeLog = 'load/results/hot-bench-runtime.log';
+    progress(`runtime error log: ${runtimeLog}`);
+    runtime = await startRuntime(
+      {
+        REDIS_URL: redis.url,
+        // The runtime's functions reach DynamoDB Local through the emulation only.
+        DYNAMODB_ENDPOINT: emulated.url,
+        DYNAMODB_EMULATE_LIMITS: 'false',
+        BCRYPT_COST: '4',
+        RECONCILE_ON_START: 'false',
+        // 100 tokens stand for thousands of distinct buyers: their per-user in-flight cap is off here.
+        PURCHASES_IN_FLIGHT_PER_USER: '0',
+        // Lambda would run as many purchase functions as arrive; this machine runs up to 24 at once.
+        LOCAL_CONCURRENCY_CREATE_PURCHASE: process.env.LOCAL_CONCURRENCY_CREATE_PURCHASE ?? '24',
+        // Past 24 running and 256 waiting, a purchase is refused at once (429), as Lambda throttles past
+        // its concurrency; otherwise a 3,000/s crowd on 2 cores would queue for minutes.
+        LOCAL_QUEUE_LIMIT: process.env.LOCAL_QUEUE_LIMIT ?? '256',
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        ...admin,
+      },
+      [],
+      openSync(runtimeLog, 'w'),
+    );
     const client = api(runtime.url);
     const adminToken = (
       await client.call('POST', '/api/auth/login', {
@@ -244,8 +259,10 @@ async function main() {
         password: admin.ADMIN_PASSWORD,
       })
     ).body.access_token as string;
+    progress('runtime up; buyers and warm-up');
     const buyers = await users(client, BUYERS, 'hot');
     await warmUp(client, adminToken, buyers);
+    progress('warm');
 
     if (process.env.HOT_BENCH_SKIP_TODAY !== '1') {
       await emulation(emulated.url, { itemWcu: AWS_WCU });
