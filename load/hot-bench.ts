@@ -10,10 +10,12 @@
  *     machine; the hot product with its stock in K items (`stock_shards`), K = 1 against K = 8.
  *     The last line printed is `shard speed-up: <ratio>x` (durable purchases/s, K = 8 over K = 1).
  *
- * Each row: sold (200s), oversold (sold past the stock, counted by the API and by the inventory
- * verification over DynamoDB's purchases), durable purchases per second (sold over the time from
- * the first arrival to the last sale), the emulation's conflicts and throttles during the row,
- * client-side p50/p99, 5xx, and FCFS (of the first `stock` arrivals, how many were served).
+ * Each row: sold (200s), oversold (past the stock, by the API's answers or by the purchases DynamoDB
+ * holds), durable purchases per second (90% of the sales over the time they took from the first
+ * arrival), the emulation's conflicts and throttles during the row, client-side p50/p99, 400 sold
+ * out, 409/429 refusals, 5xx (a request unanswered after API Gateway's 30 s counts as 503), FCFS (of
+ * the first `stock` arrivals, how many were served), and the durable sold count once the runtime is
+ * quiet (the inventory verification), which can exceed the 200s by purchases whose answer was lost.
  *
  * Knobs (environment): HOT_BENCH_SECONDS (arrival window per row, 1), HOT_BENCH_RATES (1000,3000),
  * HOT_BENCH_K (1,8), HOT_BENCH_K_STRATEGIES (atomic), HOT_BENCH_K_RATE (1000), HOT_BENCH_ITEM_WCU
@@ -69,7 +71,8 @@ interface Row {
   refused4xx: number;
   errors5xx: number;
   fcfs: string;
-  audit: string;
+  /** Purchases DynamoDB holds for the product once the runtime is quiet (the inventory verification). */
+  durableSold: number;
 }
 
 /** Progress on stderr, so stdout is the report alone. */
@@ -84,6 +87,41 @@ async function emulation(url: string, limits?: { itemWcu: number }): Promise<Sta
     ? await fetch(`${url}/emulation/limits`, { method: 'PUT', body: JSON.stringify(limits) })
     : await fetch(`${url}/emulation/stats`);
   return (await response.json()) as Stats;
+}
+
+/** API Gateway's HTTP API integration timeout: past it the buyer gets 503 whatever the function does. */
+const GATEWAY_TIMEOUT_MS = 30_000;
+
+async function purchase(url: string, productId: number, token: string, order: number, sent: number) {
+  let status: number;
+  try {
+    const response = await fetch(`${url}/api/purchases`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ product_id: productId, quantity: 1 }),
+      signal: AbortSignal.timeout(GATEWAY_TIMEOUT_MS),
+    });
+    await response.arrayBuffer();
+    status = response.status;
+  } catch {
+    status = 503;
+  }
+  const done = performance.now();
+  return { order, sent, done, status, ms: done - sent };
+}
+
+/** The product's durable sold count (inventory verification) once it stopped changing. */
+async function settledSold(client: Api, adminToken: string, productId: number): Promise<number> {
+  let last = Number.NaN;
+  for (let round = 0; round < 30; round++) {
+    const verify = (await client.call('GET', '/api/admin/inventory/verify', undefined, adminToken)).body;
+    const row = verify.products?.find((p: { product_id: number }) => p.product_id === productId);
+    const sold = Number(row?.sold ?? Number.NaN);
+    if (sold === last) return sold;
+    last = sold;
+    await sleep(2_000);
+  }
+  return last;
 }
 
 /** Open-loop arrivals: request i leaves at i / rate seconds, whatever the answers before it. */
@@ -117,30 +155,20 @@ async function flashCrowd(
     const lag = (order * 1000) / spec.rate - (performance.now() - started);
     if (lag >= 1) await sleep(lag);
     const sent = performance.now();
-    pending.push(
-      client
-        .call(
-          'POST',
-          '/api/purchases',
-          { product_id: product.id, quantity: 1 },
-          buyers[order % buyers.length],
-        )
-        .then(
-          (reply) => ({ order, sent, done: performance.now(), status: reply.status, ms: reply.ms }),
-          () => ({ order, sent, done: performance.now(), status: 599, ms: performance.now() - sent }),
-        ),
-    );
+    pending.push(purchase(client.url, product.id, buyers[order % buyers.length] as string, order, sent));
   }
   const replies = await Promise.all(pending);
   const after = await emulation(emulationUrl);
 
   const sales = replies.filter((r) => r.status === 200);
-  const lastSale = Math.max(started, ...sales.map((r) => r.done));
+  // The rate the sale sustained: 90% of its sales over the time they took (one straggler answered
+  // at the gateway's timeout does not divide the whole sale by 30 s).
+  const saleTimes = sales.map((r) => r.done - started).sort((a, b) => a - b);
+  const p90Sale = percentile(saleTimes, 90);
   const latencies = replies.map((r) => r.ms).sort((a, b) => a - b);
   const firstArrivals = replies.slice(0, spec.stock);
-  const verify = (await client.call('GET', '/api/admin/inventory/verify', undefined, adminToken)).body;
-  const audited = verify.products?.find((p: { product_id: number }) => p.product_id === product.id);
-  const auditedSold = Number(audited?.sold ?? Number.NaN);
+  // Requests the gateway gave up on may still finish inside the runtime: count once it is quiet.
+  const auditedSold = await settledSold(client, adminToken, product.id);
   return {
     label: spec.label,
     strategy: spec.strategy,
@@ -150,7 +178,7 @@ async function flashCrowd(
     stock: spec.stock,
     sold: sales.length,
     oversold: Math.max(0, sales.length - spec.stock, auditedSold - spec.stock),
-    purchasesPerSecond: sales.length === 0 ? 0 : Math.round(sales.length / ((lastSale - started) / 1000)),
+    purchasesPerSecond: sales.length === 0 ? 0 : Math.round((0.9 * sales.length) / (p90Sale / 1000)),
     conflicts: after.conflicts - before.conflicts,
     throttles: after.throttles - before.throttles,
     p50: Math.round(percentile(latencies, 50)),
@@ -159,19 +187,15 @@ async function flashCrowd(
     refused4xx: replies.filter((r) => r.status >= 401 && r.status < 500).length,
     errors5xx: replies.filter((r) => r.status >= 500).length,
     fcfs: `${firstArrivals.filter((r) => r.status === 200).length}/${Math.min(spec.stock, arrivals)}`,
-    audit: audited
-      ? audited.ok && auditedSold === sales.length
-        ? 'consistent'
-        : `sold ${auditedSold}`
-      : 'missing',
+    durableSold: auditedSold,
   };
 }
 
 function table(rows: Row[]): string {
   const head =
-    '| strategy | K | arrivals/s | arrivals | stock | sold | oversold | durable purchases/s | conflicts | throttles | p50 ms | p99 ms | 400 sold out | 409/429 | 5xx | FCFS (first `stock` served) | audit |';
+    '| strategy | K | arrivals/s | arrivals | stock | sold | oversold | durable purchases/s | conflicts | throttles | p50 ms | p99 ms | 400 sold out | 409/429 | 5xx | FCFS (first `stock` served) | durable sold |';
   const line = (r: Row) =>
-    `| ${r.strategy} | ${r.shards} | ${r.rate} | ${r.arrivals} | ${r.stock} | ${r.sold} | ${r.oversold} | ${r.purchasesPerSecond} | ${r.conflicts} | ${r.throttles} | ${r.p50} | ${r.p99} | ${r.soldOut} | ${r.refused4xx} | ${r.errors5xx} | ${r.fcfs} | ${r.audit} |`;
+    `| ${r.strategy} | ${r.shards} | ${r.rate} | ${r.arrivals} | ${r.stock} | ${r.sold} | ${r.oversold} | ${r.purchasesPerSecond} | ${r.conflicts} | ${r.throttles} | ${r.p50} | ${r.p99} | ${r.soldOut} | ${r.refused4xx} | ${r.errors5xx} | ${r.fcfs} | ${r.durableSold} |`;
   return [head, `|${'---|'.repeat(17)}`, ...rows.map(line)].join('\n');
 }
 
@@ -264,9 +288,9 @@ async function main() {
     await warmUp(client, adminToken, buyers);
     progress('warm');
 
+    const today: Row[] = [];
     if (process.env.HOT_BENCH_SKIP_TODAY !== '1') {
       await emulation(emulated.url, { itemWcu: AWS_WCU });
-      const today: Row[] = [];
       for (const rate of RATES)
         for (const strategy of ['lock', 'atomic'] as const)
           today.push(
@@ -302,7 +326,7 @@ async function main() {
     );
     console.log(`${table(scaled)}\n`);
     console.log(`load average (1 min) at end: ${loadavg()[0]?.toFixed(2)} on ${cpus().length} cores`);
-    if (scaled.some((r) => r.oversold > 0)) process.exitCode = 1;
+    if ([...today, ...scaled].some((r) => r.oversold > 0)) process.exitCode = 1;
 
     const rateOf = (shards: number) =>
       scaled.find((r) => r.shards === shards && r.strategy === K_STRATEGIES[0])?.purchasesPerSecond ?? 0;
