@@ -234,10 +234,14 @@ async function main() {
   console.log(`# hot-product bench ${new Date().toISOString()} on ${machine}`);
   console.log(`load average (1 min) at start: ${loadBefore}\n`);
 
-  const [redis, dynamo] = await Promise.all([startRedisServer(), startDynamoDbLocal()]);
-  const stopping: { stop(): Promise<void> }[] = [redis, dynamo];
+  const stopping: { stop(): Promise<void> }[] = [];
   let runtime: { url: string; child: ChildProcess } | undefined;
   try {
+    // One after the other, each stopped at the end even if the next fails to start.
+    const dynamo = await startDynamoDbLocal();
+    stopping.push(dynamo);
+    const redis = await startRedisServer();
+    stopping.push(redis);
     await createTables(createDynamoClient({ AWS_REGION: 'us-east-1', DYNAMODB_ENDPOINT: dynamo.url }), {
       users: 'users',
       products: 'products',
