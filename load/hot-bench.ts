@@ -83,10 +83,18 @@ const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 
 async function emulation(url: string, limits?: { itemWcu: number }): Promise<Stats> {
-  const response = limits
-    ? await fetch(`${url}/emulation/limits`, { method: 'PUT', body: JSON.stringify(limits) })
-    : await fetch(`${url}/emulation/stats`);
-  return (await response.json()) as Stats;
+  // Tried again: on a loaded machine a kept-alive socket can close under the request.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const response = limits
+        ? await fetch(`${url}/emulation/limits`, { method: 'PUT', body: JSON.stringify(limits) })
+        : await fetch(`${url}/emulation/stats`);
+      return (await response.json()) as Stats;
+    } catch (error) {
+      if (attempt >= 3) throw error;
+      await sleep(500);
+    }
+  }
 }
 
 /** API Gateway's HTTP API integration timeout: past it the buyer gets 503 whatever the function does. */

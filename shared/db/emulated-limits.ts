@@ -343,6 +343,9 @@ export async function startEmulationProxy(
 
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
+    // A client that gives up mid-request (the SDK's request timeout) must not take the proxy down.
+    req.on('error', () => res.destroy());
+    res.on('error', () => undefined);
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       handle(req, res, Buffer.concat(chunks)).catch(() => {
