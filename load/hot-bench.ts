@@ -177,7 +177,7 @@ async function flashCrowd(
   const firstArrivals = replies.slice(0, spec.stock);
   // Requests the gateway gave up on may still finish inside the runtime: count once it is quiet.
   const auditedSold = await settledSold(client, adminToken, product.id);
-  return {
+  const row: Row = {
     label: spec.label,
     strategy: spec.strategy,
     shards: spec.shards,
@@ -197,14 +197,18 @@ async function flashCrowd(
     fcfs: `${firstArrivals.filter((r) => r.status === 200).length}/${Math.min(spec.stock, arrivals)}`,
     durableSold: auditedSold,
   };
+  progress(tableLine(row));
+  return row;
 }
 
 function table(rows: Row[]): string {
   const head =
     '| strategy | K | arrivals/s | arrivals | stock | sold | oversold | durable purchases/s | conflicts | throttles | p50 ms | p99 ms | 400 sold out | 409/429 | 5xx | FCFS (first `stock` served) | durable sold |';
-  const line = (r: Row) =>
-    `| ${r.strategy} | ${r.shards} | ${r.rate} | ${r.arrivals} | ${r.stock} | ${r.sold} | ${r.oversold} | ${r.purchasesPerSecond} | ${r.conflicts} | ${r.throttles} | ${r.p50} | ${r.p99} | ${r.soldOut} | ${r.refused4xx} | ${r.errors5xx} | ${r.fcfs} | ${r.durableSold} |`;
-  return [head, `|${'---|'.repeat(17)}`, ...rows.map(line)].join('\n');
+  return [head, `|${'---|'.repeat(17)}`, ...rows.map(tableLine)].join('\n');
+}
+
+function tableLine(r: Row): string {
+  return `| ${r.strategy} | ${r.shards} | ${r.rate} | ${r.arrivals} | ${r.stock} | ${r.sold} | ${r.oversold} | ${r.purchasesPerSecond} | ${r.conflicts} | ${r.throttles} | ${r.p50} | ${r.p99} | ${r.soldOut} | ${r.refused4xx} | ${r.errors5xx} | ${r.fcfs} | ${r.durableSold} |`;
 }
 
 /** Purchases spread over many products (each its own item), so handlers and the JVM are warm. */
