@@ -59,6 +59,17 @@ export const configSchema = z.object({
   /** Per-call timeouts, well below the functions' 10 s: an outage answers 503, never a hang. */
   DYNAMODB_CONNECT_TIMEOUT_MS: int(1_000),
   DYNAMODB_REQUEST_TIMEOUT_MS: int(3_000),
+
+  /**
+   * Local only: put DynamoDB's per-item limits in front of DynamoDB Local (shared/db/emulated-limits.ts
+   * has each number's AWS source). `npm start` then runs the emulating proxy and points every function
+   * at it. DYNAMODB_ITEM_WCU: write units one item takes per second (DynamoDB: 1,000; a transactional
+   * write of an item up to 1 KB costs 2). DYNAMODB_EMULATED_LATENCY_MS: median latency added to each
+   * item request (transactions twice), for DynamoDB's single-digit-millisecond answers.
+   */
+  DYNAMODB_EMULATE_LIMITS: flag(false),
+  DYNAMODB_ITEM_WCU: z.coerce.number().int().positive().default(1_000),
+  DYNAMODB_EMULATED_LATENCY_MS: z.coerce.number().min(0).max(1_000).default(4),
   REDIS_COMMAND_TIMEOUT_MS: int(2_000),
 
   REDIS_URL: z.string().min(1).optional(),

@@ -6,7 +6,11 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
 
 export class MissingPrerequisiteError extends Error {
   override readonly name = 'MissingPrerequisiteError';
@@ -128,6 +132,24 @@ export async function startDynamoDbLocal(
   const output = collect(child);
   await waitForPort(child, 'DynamoDB Local', port, 60_000, output);
   return track('DynamoDB Local', port, `http://127.0.0.1:${port}`, child);
+}
+
+/**
+ * DynamoDB's per-item limits emulated in front of `target` (bin/local/emulated-dynamodb.ts): a child
+ * process whose URL every DynamoDB client then uses. The limits come from `env` (shared/config.ts).
+ */
+export async function startEmulatedDynamoDb(
+  target: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<StartedProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'emulated-dynamodb.ts')], {
+    env: { ...env, EMULATION_TARGET: target, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output = collect(child);
+  await waitForPort(child, 'DynamoDB limits emulation', port, 60_000, output);
+  return track('DynamoDB limits emulation', port, `http://127.0.0.1:${port}`, child);
 }
 
 /** A private redis-server (no persistence) for tests and for `npm start` when no Redis answers. */

@@ -21,7 +21,13 @@ import { createApiServer } from './api-gateway.ts';
 import { FunctionPool, type PoolEvent } from './function-pool.ts';
 import { inProcessInvoker } from './invocation.ts';
 import { MetricRegistry, readStdout } from './metric-registry.ts';
-import { isListening, type StartedProcess, startDynamoDbLocal, startRedisServer } from './processes.ts';
+import {
+  isListening,
+  type StartedProcess,
+  startDynamoDbLocal,
+  startEmulatedDynamoDb,
+  startRedisServer,
+} from './processes.ts';
 import { type RuntimeSettings, runtimeSettings } from './settings.ts';
 import { prepareStore } from './store.ts';
 import { keyEnvironment, keyStorePath, loadOrCreateKeys } from './token-keys.ts';
@@ -101,6 +107,18 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       log(`started DynamoDB Local at ${dynamo.url} (data in ${join(dataDir, 'dynamodb')})`);
     } else {
       log(`using DynamoDB at ${env.DYNAMODB_ENDPOINT}`);
+    }
+
+    const emulated = parseConfig(env);
+    if (emulated.DYNAMODB_EMULATE_LIMITS) {
+      // One proxy for every function worker, so a conflict between two workers shows (see the file).
+      const emulation = await startEmulatedDynamoDb(env.DYNAMODB_ENDPOINT, env);
+      started.push(emulation);
+      log(
+        `emulating DynamoDB's per-item limits at ${emulation.url} in front of ${env.DYNAMODB_ENDPOINT} ` +
+          `(DYNAMODB_ITEM_WCU=${emulated.DYNAMODB_ITEM_WCU}); docs/operations.md`,
+      );
+      env.DYNAMODB_ENDPOINT = emulation.url;
     }
 
     const redisUrl = env.REDIS_URL ?? 'redis://127.0.0.1:6379';

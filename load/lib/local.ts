@@ -44,11 +44,13 @@ export async function startRuntime(
   env: Record<string, string>,
   /** Node options before the entry point, e.g. `--cpu-prof` (every thread writes a profile at exit). */
   nodeArgs: readonly string[] = [],
+  /** Where the runtime's stderr (its error log lines) goes: this terminal, or an open file's descriptor. */
+  stderr: 'inherit' | number = 'inherit',
 ): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'bin/start.ts'], {
     env: { ...process.env, ...env, PORT: String(port) },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'ignore', stderr],
   });
   // Generous: on a machine busy with other work, loading every handler through tsx can take a minute.
   const deadline = Date.now() + 120_000;

@@ -35,8 +35,15 @@ export function cancelledItems(error: unknown): (Record<string, unknown> | undef
   );
 }
 
+/**
+ * Cancelled for contention alone, so nothing was applied and the same transaction may go again: a
+ * conflict with another transaction, or the item's write capacity (`ThrottlingError`, which the SDK
+ * does not retry for a cancelled transaction as it does ProvisionedThroughputExceededException).
+ */
+const CONTENTION: readonly CancellationCode[] = ['TransactionConflict', 'ThrottlingError'];
 const isConflictOnly = (codes: CancellationCode[]) =>
-  codes.includes('TransactionConflict') && !codes.includes('ConditionalCheckFailed');
+  codes.some((code) => CONTENTION.includes(code)) &&
+  codes.every((code) => code === 'None' || CONTENTION.includes(code));
 
 export interface TransactRetry {
   readonly attempts: number;

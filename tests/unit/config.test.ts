@@ -2,6 +2,26 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../shared/config.ts';
 
 describe('parseConfig', () => {
+  it("leaves DynamoDB's limits emulation off, at AWS's 1,000 WCU per item and 4 ms, unless switched on", () => {
+    expect(parseConfig({})).toMatchObject({
+      DYNAMODB_EMULATE_LIMITS: false,
+      DYNAMODB_ITEM_WCU: 1000,
+      DYNAMODB_EMULATED_LATENCY_MS: 4,
+    });
+    expect(
+      parseConfig({
+        DYNAMODB_EMULATE_LIMITS: '1',
+        DYNAMODB_ITEM_WCU: '100',
+        DYNAMODB_EMULATED_LATENCY_MS: '0',
+      }),
+    ).toMatchObject({
+      DYNAMODB_EMULATE_LIMITS: true,
+      DYNAMODB_ITEM_WCU: 100,
+      DYNAMODB_EMULATED_LATENCY_MS: 0,
+    });
+    expect(() => parseConfig({ DYNAMODB_ITEM_WCU: '0' })).toThrow(/DYNAMODB_ITEM_WCU/);
+  });
+
   it("fills in the local runtime's defaults from an empty environment", () => {
     const config = parseConfig({});
     expect(config).toMatchObject({
