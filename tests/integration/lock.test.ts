@@ -9,6 +9,7 @@ import {
   lockPlacesKey,
   lockQueueKey,
   lockTicketsKey,
+  lockWakePrefix,
   RedisLock,
   withLock,
 } from '../../shared/lock/index.ts';
@@ -231,6 +232,7 @@ describe('first-come-first-served', () => {
       lockPlacesKey(resource),
       lockTicketsKey(resource),
       lockFenceKey(resource),
+      lockWakePrefix(resource),
       'dead-waiter',
       5_000,
       200,
