@@ -32,6 +32,7 @@ import { RedisLock } from '../shared/lock/index.ts';
 import { createRedis } from '../shared/redis.ts';
 import { holdsKey, RedisStock, stockKey, stockScripts } from '../shared/stock/index.ts';
 import { type BundleSaleResult, bundleSale } from './bundle-sale.ts';
+import { measureLockHandover } from './lib/lock-handover.ts';
 import { coldStartsAnswered, coldStartTable, measureColdStarts, nodeBaseline } from './lib/cold-start.ts';
 import { type Api, api, startRuntime, users } from './lib/local.ts';
 
@@ -257,6 +258,10 @@ async function main() {
       `| redis-benchmark EVALSHA of the same script (50 connections) | ${library.evalshaPerSecond} |`,
     );
     console.log(`| library reserve as share of redis-benchmark | ${library.reserveShareOfEvalsha}% |\n`);
+    const handover = await measureLockHandover();
+    console.log(
+      `lock hand-over: p50 ${handover.p50} ms, p99 ${handover.p99} ms, FIFO ${handover.fifo ? 'yes' : 'no'}\n`,
+    );
 
     await redis.stop();
     const e2eRedis = await startRedisServer();
@@ -310,6 +315,10 @@ async function main() {
         `| ${r.strategy} | ${r.arrival} | ${r.sold} | ${r.oversold} | ${r.soldOut} | ${r.lockConflicts} | ${r.errors5xx} | ${r.purchasesPerSecond} | ${r.requestsPerSecond} | ${r.p50} | ${r.p95} | ${r.p99} | ${r.max} | ${r.fcfs} | ${r.auditConsistent ? 'consistent' : 'INCONSISTENT'} |`,
       );
     }
+    const lockBurst = results.find((r) => r.strategy === 'lock' && r.arrival.endsWith('at once'));
+    console.log(
+      `\nlock burst: ${round(((lockBurst?.purchasesPerSecond ?? 0) / durable.parallel) * 100)}% of durable-write rate (${lockBurst?.purchasesPerSecond}/s vs ${durable.parallel}/s)`,
+    );
     const bundles: BundleSaleResult[] = [];
     for (const strategy of ['lock', 'atomic'] as const) {
       bundles.push(await bundleSale(client, adminToken, buyers.slice(0, 200), strategy));
@@ -329,7 +338,7 @@ async function main() {
     writeFileSync(
       file,
       JSON.stringify(
-        { machine, date: new Date().toISOString(), library, durable, results, bundles },
+        { machine, date: new Date().toISOString(), library, handover, durable, results, bundles },
         null,
         2,
       ),
