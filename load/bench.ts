@@ -32,9 +32,9 @@ import { RedisLock } from '../shared/lock/index.ts';
 import { createRedis } from '../shared/redis.ts';
 import { holdsKey, RedisStock, stockKey, stockScripts } from '../shared/stock/index.ts';
 import { type BundleSaleResult, bundleSale } from './bundle-sale.ts';
-import { measureLockHandover } from './lib/lock-handover.ts';
 import { coldStartsAnswered, coldStartTable, measureColdStarts, nodeBaseline } from './lib/cold-start.ts';
 import { type Api, api, startRuntime, users } from './lib/local.ts';
+import { measureLockHandover } from './lib/lock-handover.ts';
 
 const BUYERS = Number(process.env.BENCH_BUYERS ?? 300);
 const UNITS = Number(process.env.BENCH_UNITS ?? 100);
