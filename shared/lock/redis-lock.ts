@@ -105,7 +105,7 @@ export class RedisLock implements DistributedLock, LockInspector {
     try {
       let sent = Date.now();
       let position = await ask();
-      for (let attempt = 1; ; attempt++) {
+      for (let attempt = 1; ; ) {
         if (position <= 0) {
           acquired = true;
           // Validity counts from before the request was sent: the key may have been set any time
@@ -129,14 +129,30 @@ export class RedisLock implements DistributedLock, LockInspector {
         // ask takes the lock (checking the stock first would only delay the hand-over; the reserve
         // under the lock checks it anyway). Not woken, the ask keeps the place, and the caller
         // checks (beforeRetry) before the next wait.
+        const connection = await this.wakeUps.borrow();
+        if (connection.opened && Date.now() - sent > waitMs) {
+          // A new connection can take long to open on a busy machine (hundreds of waiters opening
+          // theirs at once): ask again first, so the place this waiter keeps does not run out
+          // before its wait even ends.
+          attempt++;
+          sent = Date.now();
+          position = await ask();
+          if (position <= 0 || attempt >= maxAttempts) {
+            this.wakeUps.giveBack(connection.client);
+            continue;
+          }
+        }
         sent = Date.now();
-        const waited = await this.wakeUps.waitThen(wakeKey, Math.min(remaining, waitMs), (next) =>
-          next.lockAcquireFair(...keys, token, ttlMs, placeTtlMs),
+        const waited = await this.wakeUps.waitThen(
+          connection.client,
+          wakeKey,
+          Math.min(deadline - performance.now(), waitMs),
+          (next) => next.lockAcquireFair(...keys, token, ttlMs, placeTtlMs),
         );
+        attempt++;
         if (waited === undefined) {
           // The wait failed (connection dropped) or was too short to start: ask on the shared
           // client. A grant whose reply was lost answers "already ours" there.
-          attempt++;
           sent = Date.now();
           position = await ask();
         } else {
@@ -262,18 +278,34 @@ export class WakeUpConnections {
   }
 
   /**
-   * BLPOP `key` for up to `timeoutMs`, with `then`'s command pipelined right behind it: Redis runs
-   * it as soon as the wait ends. `woken` when a wake-up came; undefined when the connection failed
-   * (whether `then` ran is unknown) or the wait is too short to block.
+   * A connection to block on: an idle one, or a new one once it is ready (`opened`: the caller may
+   * have waited for it). A new one that cannot connect is handed out anyway; its wait then fails.
+   */
+  async borrow(): Promise<{ client: Redis | Cluster; opened: boolean }> {
+    const idle = this.idle.pop();
+    if (idle) return { client: idle, opened: false };
+    const client = this.connect();
+    await client.connect().catch(() => undefined);
+    return { client, opened: true };
+  }
+
+  /**
+   * BLPOP `key` on `connection` for up to `timeoutMs`, with `then`'s command pipelined right behind
+   * it: Redis runs it as soon as the wait ends. `woken` when a wake-up came; undefined when the
+   * connection failed (whether `then` ran is unknown) or the wait is too short to block. The
+   * connection goes back to the pool, or is closed when it failed.
    */
   async waitThen(
+    connection: Redis | Cluster,
     key: string,
     timeoutMs: number,
     then: (pipeline: ChainableCommander) => ChainableCommander,
   ): Promise<{ woken: boolean; reply: unknown } | undefined> {
     // BLPOP's 0 means for ever; below a millisecond there is nothing worth waiting for.
-    if (this.closed || timeoutMs < 1) return undefined;
-    const connection = this.idle.pop() ?? this.connect();
+    if (this.closed || timeoutMs < 1) {
+      this.giveBack(connection);
+      return undefined;
+    }
     try {
       const replies = await then(connection.pipeline().blpop(key, timeoutMs / 1000)).exec();
       const [popped, next] = replies ?? [];
@@ -319,7 +351,7 @@ export class WakeUpConnections {
     return connection;
   }
 
-  private giveBack(connection: Redis | Cluster): void {
+  giveBack(connection: Redis | Cluster): void {
     if (!this.closed && this.idle.length < WakeUpConnections.MAX_IDLE) this.idle.push(connection);
     else this.discard(connection);
   }
