@@ -35,6 +35,7 @@ import {
 import { type BundleSaleResult, bundleSale } from './bundle-sale.ts';
 import { coldStartsAnswered, coldStartTable, measureColdStarts, nodeBaseline } from './lib/cold-start.ts';
 import { type Api, api, startRuntime, users } from './lib/local.ts';
+import { measureLockHandover } from './lib/lock-handover.ts';
 import { profileMarkdown, summarizeProfiles } from './lib/profile.ts';
 import { measureRefusals, type RefusalResult, refusalLine, refusalTable } from './lib/refusals.ts';
 import { measureReserve, reserveLine, timeOps } from './lib/reserve.ts';
@@ -192,10 +193,7 @@ async function sale(
 /** What the last line of `npm run bench` sums up: the hot path's three ratios. */
 interface HotPath {
   refusals?: RefusalResult;
-  /**
-   * MERGE POINT: the lock hand-over p50 (ms), from `measureLockHandover()` (the lock hand-over
-   * work, issue 17 item 2) once it lands; until then the line says n/a.
-   */
+  /** The median gap between a release and the next holder's grant (load/lib/lock-handover.ts). */
   lockHandoverP50Ms?: number;
   reserveShareOfEvalsha?: number;
 }
@@ -232,6 +230,11 @@ async function main(hot: HotPath) {
     );
     console.log(`| library reserve as share of redis-benchmark | ${library.reserveShareOfEvalsha}% |\n`);
     console.log(`${reserveLine(library)}\n`);
+    const handover = await measureLockHandover();
+    hot.lockHandoverP50Ms = handover.p50;
+    console.log(
+      `lock hand-over: p50 ${handover.p50} ms, p99 ${handover.p99} ms, FIFO ${handover.fifo ? 'yes' : 'no'}\n`,
+    );
 
     await redis.stop();
     const e2eRedis = await startRedisServer();
@@ -299,6 +302,10 @@ async function main(hot: HotPath) {
         `| ${r.strategy} | ${r.arrival} | ${r.sold} | ${r.oversold} | ${r.soldOut} | ${r.lockConflicts} | ${r.errors5xx} | ${r.purchasesPerSecond} | ${r.requestsPerSecond} | ${r.p50} | ${r.p95} | ${r.p99} | ${r.max} | ${r.fcfs} | ${r.auditConsistent ? 'consistent' : 'INCONSISTENT'} |`,
       );
     }
+    const lockBurst = results.find((r) => r.strategy === 'lock' && r.arrival.endsWith('at once'));
+    console.log(
+      `\nlock burst: ${round(((lockBurst?.purchasesPerSecond ?? 0) / durable.parallel) * 100)}% of durable-write rate (${lockBurst?.purchasesPerSecond}/s vs ${durable.parallel}/s)`,
+    );
     const bundles: BundleSaleResult[] = [];
     for (const strategy of ['lock', 'atomic'] as const) {
       bundles.push(await bundleSale(client, adminToken, buyers.slice(0, 200), strategy));
@@ -322,6 +329,7 @@ async function main(hot: HotPath) {
           machine,
           date: new Date().toISOString(),
           library,
+          handover,
           durable,
           roundTrips,
           refusals: hot.refusals,

@@ -169,7 +169,10 @@ export const configSchema = z.object({
   LOCK_WAIT_BUDGET_MS: int(LOCK_DEFAULTS.waitBudgetMs),
   /** An upper bound on attempts inside the budget (attempts = retries + 1). */
   LOCK_MAX_RETRIES: int(LOCK_DEFAULTS.maxAttempts),
-  /** The first backoff; it doubles up to LOCK_RETRY_MAX_DELAY_MS, with jitter. */
+  /**
+   * A lock waiter blocks until woken, or at most a quarter of its place's lifetime (10 × the max
+   * delay, at least 1 s; never below the first delay), then asks again: no polling backoff.
+   */
   LOCK_RETRY_DELAY_MS: int(LOCK_DEFAULTS.retryDelayMs),
   LOCK_RETRY_MAX_DELAY_MS: int(LOCK_DEFAULTS.maxRetryDelayMs),
 

@@ -9,7 +9,7 @@ export const LOCK_DEFAULTS = {
   waitBudgetMs: 8_000,
   /** An upper bound on attempts inside the budget. */
   maxAttempts: 5_000,
-  /** The first backoff; it doubles up to maxRetryDelayMs, with jitter. */
+  /** Waiters block until woken (redis-lock.ts); these only set how often one asks when not woken. */
   retryDelayMs: 2,
   maxRetryDelayMs: 50,
 } as const;

@@ -29,10 +29,17 @@ export interface AcquireOptions {
   /** Total time to keep trying before giving up with LockNotAcquiredError. */
   readonly waitBudgetMs?: number;
   readonly maxAttempts?: number;
-  /** First backoff; doubles per retry up to maxRetryDelayMs, with jitter. */
+  /** The shortest wait between two asks of a waiter that is not woken. */
   readonly retryDelayMs?: number;
+  /**
+   * Sets how long a waiter keeps its place without asking (10 × this, at least 1 s); a waiter that is
+   * not woken asks again after a quarter of that.
+   */
   readonly maxRetryDelayMs?: number;
-  /** Runs before each retry; throwing stops the wait (e.g. the stock sold out meanwhile). */
+  /**
+   * Runs before the next wait when a wait ended without a wake-up (not after a wake-up: the woken
+   * waiter has already taken the lock); throwing stops the wait (e.g. the stock sold out meanwhile).
+   */
   readonly beforeRetry?: () => Promise<void>;
 }
 

@@ -5,9 +5,7 @@
  * implements the same three calls.
  */
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Cluster, Redis } from 'ioredis';
-import { backoff, equalJitter } from '../retry.ts';
+import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import { LOCK_DEFAULTS } from './defaults.ts';
 import { LockNotAcquiredError } from './errors.ts';
 import type { AcquireOptions, DistributedLock, Lock, LockNode } from './ports.ts';
@@ -43,6 +41,10 @@ export const lockPlacesKey = (resource: string, ns = '') => `${ns}lockqt:{${reso
 export const lockTicketsKey = (resource: string, ns = '') => `${ns}lockqn:{${resource}}`;
 /** The fence counter: no TTL, it only grows (every grant takes a larger value). */
 export const lockFenceKey = (resource: string, ns = '') => `${ns}lockfence:{${resource}}`;
+/** The prefix of each waiter's wake-up list: `lockwake:{42}:<token>` (the script adds the token). */
+export const lockWakePrefix = (resource: string, ns = '') => `${ns}lockwake:{${resource}}:`;
+export const lockWakeKey = (resource: string, token: string, ns = '') =>
+  `${lockWakePrefix(resource, ns)}${token}`;
 
 /**
  * How long a waiter keeps its place in line between two asks. Long enough to survive an event-loop
@@ -50,8 +52,18 @@ export const lockFenceKey = (resource: string, ns = '') => `${ns}lockfence:{${re
  */
 const PLACE_TTL_MS = 1_000;
 
+/**
+ * How often a waiter asks again when no wake-up comes, as a share of its place's lifetime: a quarter
+ * leaves three quarters of slack for an event-loop stall before the place runs out.
+ */
+const ASKS_PER_PLACE_TTL = 4;
+
+/** How long a release's wake-up waits in the head's list: the head blocks on it within this. */
+const WAKE_TTL_MS = 5_000;
+
 export class RedisLock implements DistributedLock, LockInspector {
   private readonly defaults: Required<Omit<AcquireOptions, 'beforeRetry'>>;
+  private readonly wakeUps: WakeUpConnections;
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -60,6 +72,12 @@ export class RedisLock implements DistributedLock, LockInspector {
     private readonly ns = '',
   ) {
     this.defaults = { ...LOCK_DEFAULTS, ...defaults };
+    this.wakeUps = new WakeUpConnections(redis);
+  }
+
+  /** Closes the waiters' blocking connections (also done when the shared client ends). */
+  close(): void {
+    this.wakeUps.close();
   }
 
   async acquire(resource: string, options: AcquireOptions = {}): Promise<Lock> {
@@ -74,48 +92,94 @@ export class RedisLock implements DistributedLock, LockInspector {
       lockPlacesKey(resource, this.ns),
       lockTicketsKey(resource, this.ns),
       lockFenceKey(resource, this.ns),
+      lockWakePrefix(resource, this.ns),
     ] as const;
+    // retryDelayMs no longer paces anything: a waiter asks when woken, or once per waitMs.
     const placeTtlMs = Math.max(PLACE_TTL_MS, maxRetryDelayMs * 10);
+    const waitMs = Math.max(retryDelayMs, placeTtlMs / ASKS_PER_PLACE_TTL);
+    const wakeKey = lockWakeKey(resource, token, this.ns);
     const started = performance.now();
     const deadline = started + waitBudgetMs;
+    const ask = () => this.redis.lockAcquireFair(...keys, token, ttlMs, placeTtlMs);
     let acquired = false;
     try {
-      for (let attempt = 1; ; attempt++) {
-        const attemptStarted = Date.now();
-        const position = await this.redis.lockAcquireFair(...keys, token, ttlMs, placeTtlMs);
+      let sent = Date.now();
+      let position = await ask();
+      for (let attempt = 1; ; ) {
         if (position <= 0) {
           acquired = true;
-          const waitedMs = Math.round(performance.now() - started);
-          // Validity counts from before the request was sent: the key may have been set any time since.
+          // Validity counts from before the request was sent: the key may have been set any time
+          // since (for a woken waiter, any time during its wait: an early bound, so a safe one).
           return {
             resource,
             token,
             fence: -position,
-            validUntil: attemptStarted + ttlMs,
+            validUntil: sent + ttlMs,
             attempts: attempt,
-            waitedMs,
+            waitedMs: Math.round(performance.now() - started),
           };
         }
         const remaining = deadline - performance.now();
         if (attempt >= maxAttempts || remaining <= 0) {
           throw new LockNotAcquiredError(resource, attempt, Math.round(performance.now() - started));
         }
-        await sleep(
-          Math.min(remaining, pollDelay(position, attempt, retryDelayMs, maxRetryDelayMs, placeTtlMs)),
+        // Block until woken or waitMs, and ask again right behind the wait on the same connection:
+        // Redis runs the ask the moment the wait ends, without a round trip back here, so the
+        // hand-over costs the next holder no more than the release's own round trip. Woken, the
+        // ask takes the lock (checking the stock first would only delay the hand-over; the reserve
+        // under the lock checks it anyway). Not woken, the ask keeps the place, and the caller
+        // checks (beforeRetry) before the next wait.
+        const connection = await this.wakeUps.borrow();
+        if (connection.opened && Date.now() - sent > waitMs) {
+          // A new connection can take long to open on a busy machine (hundreds of waiters opening
+          // theirs at once): ask again first, so the place this waiter keeps does not run out
+          // before its wait even ends.
+          attempt++;
+          sent = Date.now();
+          position = await ask();
+          if (position <= 0 || attempt >= maxAttempts) {
+            this.wakeUps.giveBack(connection.client);
+            continue;
+          }
+        }
+        sent = Date.now();
+        const waited = await this.wakeUps.waitThen(
+          connection.client,
+          wakeKey,
+          Math.min(deadline - performance.now(), waitMs),
+          (next) => next.lockAcquireFair(...keys, token, ttlMs, placeTtlMs),
         );
-        await options.beforeRetry?.();
+        attempt++;
+        if (waited === undefined) {
+          // The wait failed (connection dropped) or was too short to start: ask on the shared
+          // client. A grant whose reply was lost answers "already ours" there.
+          sent = Date.now();
+          position = await ask();
+        } else {
+          position = waited.reply as number;
+        }
+        if (position > 0 && !waited?.woken) await options.beforeRetry?.();
       }
     } finally {
       // Giving up (budget spent, beforeRetry threw, Redis failed) must not leave a place in line that
-      // would hold up everyone behind it.
-      if (!acquired) await this.redis.lockLeave(keys[1], keys[2], token).catch(() => undefined);
+      // would hold up everyone behind it, nor a wake-up meant for it: the next head gets one instead.
+      if (!acquired)
+        await this.redis
+          .lockLeave(keys[1], keys[2], keys[0], keys[5], token, WAKE_TTL_MS)
+          .catch(() => undefined);
     }
   }
 
   async release(lock: Lock): Promise<'released' | 'not-held'> {
-    return (await this.redis.lockRelease(lockKey(lock.resource, this.ns), lock.token)) === 1
-      ? 'released'
-      : 'not-held';
+    const released = await this.redis.lockReleaseFair(
+      lockKey(lock.resource, this.ns),
+      lockQueueKey(lock.resource, this.ns),
+      lockPlacesKey(lock.resource, this.ns),
+      lockWakePrefix(lock.resource, this.ns),
+      lock.token,
+      WAKE_TTL_MS,
+    );
+    return released === 1 ? 'released' : 'not-held';
   }
 
   async inspect(resource: string): Promise<LockState> {
@@ -198,20 +262,104 @@ export class RedisLockNode implements LockNode {
 }
 
 /**
- * The head of the line asks again within a few ms while the holder works. The rest ask
- * later the further back they stand (by the time they ask again the line has moved up), but often
- * enough to keep their place: a quarter of the place's lifetime at most.
+ * The waiters' blocking connections. A BLPOP holds its connection until it answers, so it cannot
+ * share the client every other command is pipelined on: each waiting acquire borrows one of these
+ * (duplicates of the shared client, opened on first need, kept for the next wait up to MAX_IDLE).
+ * They close when the shared client ends, or by `close()`.
  */
-export function pollDelay(
-  position: number,
-  attempt: number,
-  baseMs: number,
-  maxMs: number,
-  placeTtlMs = PLACE_TTL_MS,
-): number {
-  // One head per resource, so asking every few ms costs little and keeps the hand-over gap short.
-  if (position <= 1) return backoff(attempt, baseMs, Math.min(maxMs, baseMs * 2));
-  return equalJitter(Math.min(Math.max(maxMs, placeTtlMs / 4), baseMs * 2 * position));
+export class WakeUpConnections {
+  private static readonly MAX_IDLE = 32;
+  private readonly idle: (Redis | Cluster)[] = [];
+  private readonly open = new Set<Redis | Cluster>();
+  private closed = false;
+
+  constructor(private readonly redis: Redis | Cluster) {
+    redis.once('end', () => this.close());
+  }
+
+  /**
+   * A connection to block on: an idle one, or a new one once it is ready (`opened`: the caller may
+   * have waited for it). A new one that cannot connect is handed out anyway; its wait then fails.
+   */
+  async borrow(): Promise<{ client: Redis | Cluster; opened: boolean }> {
+    const idle = this.idle.pop();
+    if (idle) return { client: idle, opened: false };
+    const client = this.connect();
+    await client.connect().catch(() => undefined);
+    return { client, opened: true };
+  }
+
+  /**
+   * BLPOP `key` on `connection` for up to `timeoutMs`, with `then`'s command pipelined right behind
+   * it: Redis runs it as soon as the wait ends. `woken` when a wake-up came; undefined when the
+   * connection failed (whether `then` ran is unknown) or the wait is too short to block. The
+   * connection goes back to the pool, or is closed when it failed.
+   */
+  async waitThen(
+    connection: Redis | Cluster,
+    key: string,
+    timeoutMs: number,
+    then: (pipeline: ChainableCommander) => ChainableCommander,
+  ): Promise<{ woken: boolean; reply: unknown } | undefined> {
+    // BLPOP's 0 means for ever; below a millisecond there is nothing worth waiting for.
+    if (this.closed || timeoutMs < 1) {
+      this.giveBack(connection);
+      return undefined;
+    }
+    try {
+      const replies = await then(connection.pipeline().blpop(key, timeoutMs / 1000)).exec();
+      const [popped, next] = replies ?? [];
+      if (!popped || !next || popped[0] || next[0]) throw popped?.[0] ?? next?.[0] ?? new Error('no reply');
+      this.giveBack(connection);
+      return { woken: popped[1] !== null, reply: next[1] };
+    } catch {
+      // A dropped or timed-out connection may still have a BLPOP outstanding: never reuse it.
+      this.discard(connection);
+      return undefined;
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const connection of this.open) connection.disconnect();
+    this.open.clear();
+    this.idle.length = 0;
+  }
+
+  private connect(): Redis | Cluster {
+    const blocking = {
+      // The BLPOP timeout bounds the wait; a command timeout shorter than it would cut it off.
+      commandTimeout: undefined,
+      // A connection that died mid-wait (a partition) fails the wait after its timeout plus 1 s.
+      blockingTimeout: 60_000,
+      blockingTimeoutGrace: 1_000,
+      // A failed wait is not retried on a new connection: the waiter asks the lock again instead.
+      maxRetriesPerRequest: 0,
+      enableAutoPipelining: false,
+      lazyConnect: true,
+    };
+    const connection = this.redis.isCluster
+      ? (this.redis as Cluster).duplicate([], {
+          enableAutoPipelining: false,
+          lazyConnect: true,
+          redisOptions: { ...(this.redis as Cluster).options.redisOptions, ...blocking },
+        })
+      : (this.redis as Redis).duplicate(blocking);
+    // Its failures are answered by the waiter (it asks again); nothing to print.
+    connection.on('error', () => undefined);
+    this.open.add(connection);
+    return connection;
+  }
+
+  giveBack(connection: Redis | Cluster): void {
+    if (!this.closed && this.idle.length < WakeUpConnections.MAX_IDLE) this.idle.push(connection);
+    else this.discard(connection);
+  }
+
+  private discard(connection: Redis | Cluster): void {
+    this.open.delete(connection);
+    connection.disconnect();
+  }
 }
 
 export interface WithLockResult<T> {

@@ -10,7 +10,7 @@
  * One clock: expires_at comes from Redis's TIME, and every decision about it (confirm, expire) is
  * taken with Redis's TIME too, in the code and in DynamoDB's condition, never the function's clock.
  */
-import { ulid } from 'ulid';
+
 import type { OrderRecord } from '../model.ts';
 import { DurableOutcomeUnknownError } from '../outcome.ts';
 import { InsufficientStockError, ProductNotFoundError, StockUnavailableError } from '../stock/errors.ts';
@@ -25,6 +25,7 @@ import {
   PurchaseLimitError,
 } from './errors.ts';
 import { OrderHistory } from './history.ts';
+import { newOrderId } from './ids.ts';
 import type { LiveDeals, OrderStore } from './ports.ts';
 
 export interface OrderRequest {
@@ -57,7 +58,7 @@ export class OrderService {
 
   async create(request: OrderRequest): Promise<OrderRecord> {
     const { userId, productId, quantity } = request;
-    const id = ulid();
+    const id = newOrderId();
     let reserved = await this.deps.deals.reserve(productId, quantity, id, userId);
     if (reserved.status === 'unknown') {
       if (!this.deps.restore) throw new StockUnavailableError(productId);

@@ -8,7 +8,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { lockFenceKey, lockKey, lockQueueKey } from '../../shared/lock/index.ts';
+import {
+  lockFenceKey,
+  lockKey,
+  lockQueueKey,
+  lockWakeKey,
+  RedisLock,
+  withLock,
+} from '../../shared/lock/index.ts';
 import { holdsKey, stockKey } from '../../shared/stock/index.ts';
 import { countStatuses, type Reply, startTestApi, type TestApi } from '../support/api.ts';
 import { services } from '../support/app.ts';
@@ -45,9 +52,38 @@ describe('on a 3-primary, 3-replica Redis Cluster', () => {
       lockKey('42', 'fs:s1:'),
       lockQueueKey('42', 'fs:s1:'),
       lockFenceKey('42', 'fs:s1:'),
+      lockWakeKey('42', 'some-waiter-token', 'fs:s1:'),
     ];
     const slots = await Promise.all(keys.map((k) => redis.cluster('KEYSLOT', k)));
     expect(new Set(slots).size).toBe(1);
+  });
+
+  it('hands a lock to 20 waiters in arrival order, each woken on its blocking cluster connection', async () => {
+    const { redis } = await services();
+    const locks = new RedisLock(redis, { waitBudgetMs: 60_000, maxRetryDelayMs: 1_000 });
+    const resource = `cluster-fifo-${Date.now()}`;
+    const holder = await locks.acquire(resource, { ttlMs: 60_000 });
+    const order: number[] = [];
+    const attempts: number[] = [];
+    const waiters: Promise<unknown>[] = [];
+    try {
+      for (let i = 0; i < 20; i++) {
+        waiters.push(
+          withLock(locks, resource, async (lock) => {
+            order.push(i);
+            attempts.push(lock.attempts);
+          }),
+        );
+        await until(`waiter ${i} in line`, async () => (await redis.zcard(lockQueueKey(resource))) === i + 1);
+      }
+      await locks.release(holder);
+      await Promise.all(waiters);
+    } finally {
+      locks.close();
+    }
+    expect(order).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    // One ask to join, one when woken: nobody polled, nobody waited out a timeout.
+    expect(attempts.filter((n) => n !== 2)).toEqual([]);
   });
 
   it.each(['lock', 'atomic'] as const)('sells exactly 10 units to 30 buyers (%s)', async (strategy) => {

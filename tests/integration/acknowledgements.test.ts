@@ -153,6 +153,7 @@ describe('a script resent after its reply was lost', () => {
       `lockqt:{${resource}}`,
       `lockqn:{${resource}}`,
       `lockfence:{${resource}}`,
+      `lockwake:{${resource}}:`,
     ] as const;
     // Acquired answers minus the grant's fence; the resend answers the same fence, not a new one.
     const fence = await redis.lockAcquireFair(...keys, 'token-a', 5_000, 1_000);

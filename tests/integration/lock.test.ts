@@ -9,6 +9,7 @@ import {
   lockPlacesKey,
   lockQueueKey,
   lockTicketsKey,
+  lockWakePrefix,
   RedisLock,
   withLock,
 } from '../../shared/lock/index.ts';
@@ -231,6 +232,7 @@ describe('first-come-first-served', () => {
       lockPlacesKey(resource),
       lockTicketsKey(resource),
       lockFenceKey(resource),
+      lockWakePrefix(resource),
       'dead-waiter',
       5_000,
       200,
@@ -247,6 +249,132 @@ describe('first-come-first-served', () => {
     await locks.release(next);
   });
 });
+
+describe('hand-over without polling', () => {
+  /** Every lockAcquireFair the server ran (6 keys: no other lock script has as many), as MONITOR saw it. */
+  async function watchAsks(run: () => Promise<Lock>): Promise<{ lock: Lock; asks: number }> {
+    const monitor = await redis.monitor();
+    const seen: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => seen.push(args));
+    try {
+      const lock = await run();
+      // MONITOR reports in execution order, and later than the replies: once it shows a marker
+      // sent after the lock was granted, it has shown every command before it.
+      const marker = `marker-${lock.token}`;
+      await redis.echo(marker);
+      await until('MONITOR caught up', () => seen.some((args) => args.includes(marker)));
+      const asks = seen.filter(
+        ([command, , keyCount, ...rest]) =>
+          /^eval(sha)?$/i.test(command ?? '') && keyCount === '6' && rest.includes(lock.token),
+      ).length;
+      return { lock, asks };
+    } finally {
+      monitor.disconnect();
+    }
+  }
+
+  it('wakes the waiter at the release: one ask to join the line and one when woken, nothing in between', async () => {
+    const resource = unique('wake');
+    const holder = await locks.acquire(resource, { ttlMs: 60_000 });
+    let released = 0;
+    const { lock, asks } = await watchAsks(async () => {
+      // Its place lasts 10 s, so without a wake-up it would ask again only after 2.5 s.
+      const waiter = locks.acquire(resource, patient);
+      await until('the waiter in line', async () => (await redis.zcard(lockQueueKey(resource))) === 1);
+      await sleep(300); // a poller would have asked dozens of times by now
+      released = performance.now();
+      await locks.release(holder);
+      return waiter;
+    });
+    const handOverMs = performance.now() - released;
+    expect(asks).toBe(2);
+    expect(lock.attempts).toBe(2);
+    // Woken by the release, not by its 2.5 s timeout (a generous bound for a loaded machine).
+    expect(handOverMs).toBeLessThan(1_000);
+    expect(await redis.get(lockKey(resource))).toBe(lock.token);
+    await locks.release(lock);
+  });
+
+  it('still gets a lock freed without a wake-up (forced release), after one wait', async () => {
+    const resource = unique('lost');
+    const holder = await locks.acquire(resource, { ttlMs: 60_000 });
+    // A place of 1 s: asks again every 250 ms when nobody wakes it.
+    const waiter = locks.acquire(resource, { waitBudgetMs: 10_000, maxRetryDelayMs: 100 });
+    await until('the waiter in line', async () => (await redis.zcard(lockQueueKey(resource))) === 1);
+    expect(await locks.forceRelease(resource)).toBe(true); // a plain DEL: no wake-up is pushed
+    const lock = await waiter;
+    expect(lock.attempts).toBeGreaterThanOrEqual(2);
+    expect(await redis.get(lockKey(resource))).toBe(lock.token);
+    expect(holder.token).not.toBe(lock.token);
+    await locks.release(lock);
+  });
+
+  it('keeps its place and gets the lock when its blocking connection is killed mid-wait', async () => {
+    const resource = unique('killed');
+    const holder = await locks.acquire(resource, { ttlMs: 60_000 });
+    const behind = new RedisLock(redis);
+    const first = locks.acquire(resource, patient);
+    await until('the first waiter in line', async () => (await redis.zcard(lockQueueKey(resource))) === 1);
+    const second = behind.acquire(resource, patient);
+    await until('the second waiter in line', async () => (await redis.zcard(lockQueueKey(resource))) === 2);
+    await until('both waiters blocking', async () => blockedClients(await redis.client('LIST')).length === 2);
+    for (const id of blockedClients(await redis.client('LIST'))) await redis.client('KILL', 'ID', id);
+    await locks.release(holder);
+    const firstLock = await first;
+    // The line kept its order: the second waiter is still behind the first, not served around it.
+    expect(await redis.get(lockKey(resource))).toBe(firstLock.token);
+    expect(await redis.zcard(lockQueueKey(resource))).toBe(1);
+    await locks.release(firstLock);
+    const secondLock = await second;
+    expect(await redis.get(lockKey(resource))).toBe(secondLock.token);
+    await behind.release(secondLock);
+    behind.close();
+  });
+
+  it('serves 50 waiters of one process in arrival order, one at a time, each woken by the one before', async () => {
+    const resource = unique('fifo50');
+    const holder = await locks.acquire(resource, { ttlMs: 60_000 });
+    const order: number[] = [];
+    const attempts: number[] = [];
+    let inside = 0;
+    let maxInside = 0;
+    const waiters: Promise<unknown>[] = [];
+    for (let i = 0; i < 50; i++) {
+      waiters.push(
+        withLock(
+          locks,
+          resource,
+          async (lock) => {
+            inside += 1;
+            maxInside = Math.max(maxInside, inside);
+            order.push(i);
+            attempts.push(lock.attempts);
+            await sleep(1);
+            inside -= 1;
+          },
+          patient,
+        ),
+      );
+      await until(`waiter ${i} in line`, async () => (await redis.zcard(lockQueueKey(resource))) === i + 1);
+    }
+    await locks.release(holder);
+    await Promise.all(waiters);
+    expect(order).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(maxInside).toBe(1);
+    // Each asked to join and once more when woken (a place of 10 s never needed a keep-alive ask here).
+    expect(attempts.filter((n) => n !== 2)).toEqual([]);
+    expect(await redis.exists(lockKey(resource), lockQueueKey(resource))).toBe(0);
+  });
+});
+
+/** The ids of the connections blocked in BLPOP (the waiters' wake-up connections). */
+function blockedClients(list: unknown): string[] {
+  return String(list)
+    .split('\n')
+    .filter((line) => / cmd=blpop /.test(line))
+    .map((line) => /(?:^|\s)id=(\d+)/.exec(line)?.[1] ?? '')
+    .filter(Boolean);
+}
 
 describe('withLock', () => {
   it('releases the lock when the critical section throws', async () => {
