@@ -5,5 +5,20 @@ export const handler = endpoint(
   'create-product',
   { body: schemas.createProductBody },
   { products: productAdmin },
-  async ({ body, caller, services }) => productView(await services.products.create(body, actorOf(caller))),
+  async ({ body, caller, services }) => {
+    // Named fields only: nothing else in the body can reach the product record.
+    const product = await services.products.create(
+      {
+        name: body.name,
+        description: body.description,
+        price: body.price,
+        stock: body.stock,
+        strategy: body.strategy,
+        components: body.components,
+        stock_shards: body.stock_shards,
+      },
+      actorOf(caller),
+    );
+    return productView(product);
+  },
 );
