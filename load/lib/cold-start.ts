@@ -100,7 +100,12 @@ function forgedToken(): string {
 export function httpEvent(
   method: string,
   path: string,
-  options: { routeKey?: string; headers?: Record<string, string>; body?: string } = {},
+  options: {
+    routeKey?: string;
+    headers?: Record<string, string>;
+    body?: string;
+    pathParameters?: Record<string, string>;
+  } = {},
 ): unknown {
   const now = new Date();
   const routeKey = options.routeKey ?? `${method} ${path}`;
@@ -122,6 +127,7 @@ export function httpEvent(
       time: now.toUTCString(),
       timeEpoch: now.getTime(),
     },
+    ...(options.pathParameters !== undefined && { pathParameters: options.pathParameters }),
     ...(options.body !== undefined && { body: options.body }),
     isBase64Encoded: false,
   };
@@ -141,7 +147,12 @@ export function probeOf(route: { method: string; path: string; access: 'public' 
       event: httpEvent('GET', '/api/no-such-route', { routeKey: '$default' }),
       expected: 404,
     };
-  const path = route.path.replace(/\{\w+\}/g, '1');
+  // Path parameters as API Gateway passes them: an id of 1, or the docs page's stylesheet.
+  const sample = (name: string) => (name === 'asset' ? 'swagger-ui.css' : '1');
+  const names = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1] as string);
+  const pathParameters =
+    names.length === 0 ? undefined : Object.fromEntries(names.map((n) => [n, sample(n)]));
+  const path = route.path.replace(/\{(\w+)\}/g, (_, name: string) => sample(name));
   const routeKey = `${route.method} ${route.path}`;
   const json = { 'content-type': 'application/json' };
   if (route.access !== 'public') {
@@ -149,6 +160,7 @@ export function probeOf(route: { method: string; path: string; access: 'public' 
       label: `${route.method} ${route.path}, forged token → 401`,
       event: httpEvent(route.method, path, {
         routeKey,
+        pathParameters,
         headers: { ...json, authorization: `Bearer ${forgedToken()}` },
         ...(route.method !== 'GET' && { body: '{}' }),
       }),
@@ -156,10 +168,14 @@ export function probeOf(route: { method: string; path: string; access: 'public' 
     };
   }
   if (route.method === 'GET')
-    return { label: `${routeKey} → 200`, event: httpEvent(route.method, path, { routeKey }), expected: 200 };
+    return {
+      label: `${routeKey} → 200`,
+      event: httpEvent(route.method, path, { routeKey, pathParameters }),
+      expected: 200,
+    };
   return {
     label: `${routeKey}, body {} → 422`,
-    event: httpEvent(route.method, path, { routeKey, headers: json, body: '{}' }),
+    event: httpEvent(route.method, path, { routeKey, pathParameters, headers: json, body: '{}' }),
     expected: 422,
   };
 }
