@@ -57,6 +57,22 @@ export interface ReconcileSummary {
   skipped?: boolean;
 }
 
+/** What one product's pass counts; a whole pass sums them over its products. */
+export type ProductTally = Omit<ReconcileSummary, 'products' | 'failed' | 'skipped'>;
+
+const emptyTally = (): ProductTally => ({
+  restored: 0,
+  holdsCommitted: 0,
+  holdsReleased: 0,
+  reservationsSettled: 0,
+  repaired: 0,
+  holds: 0,
+  drift: 0,
+  oversold: 0,
+});
+
+const TALLY_FIELDS = Object.keys(emptyTally()) as (keyof ProductTally)[];
+
 /**
  * What the hot deals (shared/orders) add to one product's pass: a restore that rebuilds reservations
  * instead of handing reserved units out twice, and the settling of its reservations.
@@ -170,18 +186,7 @@ export class Reconciler {
    * do not run at once.
    */
   async reconcileAll(): Promise<ReconcileSummary> {
-    const summary: ReconcileSummary = {
-      products: 0,
-      restored: 0,
-      holdsCommitted: 0,
-      holdsReleased: 0,
-      reservationsSettled: 0,
-      repaired: 0,
-      holds: 0,
-      drift: 0,
-      oversold: 0,
-      failed: 0,
-    };
+    const summary: ReconcileSummary = { products: 0, failed: 0, ...emptyTally() };
     const lease = this.deps.lease ? await this.deps.lease.acquire() : true;
     if (!lease) return { ...summary, skipped: true };
     const started = Date.now();
@@ -194,14 +199,7 @@ export class Reconciler {
           summary.products += 1;
           try {
             const one = await this.reconcileProduct(product);
-            summary.restored += one.restored;
-            summary.holdsCommitted += one.holdsCommitted;
-            summary.holdsReleased += one.holdsReleased;
-            summary.reservationsSettled += one.reservationsSettled;
-            summary.repaired += one.repaired;
-            summary.holds += one.holds;
-            summary.drift += one.drift;
-            summary.oversold += one.oversold;
+            for (const field of TALLY_FIELDS) summary[field] += one[field];
           } catch (error) {
             summary.failed += 1;
             this.deps.log.error('reconcile: product failed; the pass goes on', {
@@ -220,18 +218,9 @@ export class Reconciler {
     return summary;
   }
 
-  async reconcileProduct(product: ProductRecord): Promise<Omit<ReconcileSummary, 'products' | 'failed'>> {
+  async reconcileProduct(product: ProductRecord): Promise<ProductTally> {
     const { stock, log } = this.deps;
-    const result = {
-      restored: 0,
-      holdsCommitted: 0,
-      holdsReleased: 0,
-      reservationsSettled: 0,
-      repaired: 0,
-      holds: 0,
-      drift: 0,
-      oversold: belowZero(product) ? 1 : 0,
-    };
+    const result = { ...emptyTally(), oversold: belowZero(product) ? 1 : 0 };
     const product_id = product.id;
     const { deals } = this.deps;
 
