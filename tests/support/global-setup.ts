@@ -3,9 +3,12 @@
  * this run (never a developer's data, never the machine's shared 6379), the tables created from the
  * CDK stack's definitions, all stopped at the end.
  */
+
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { TestProject } from 'vitest/node';
 import { startDynamoDbLocal, startRedisServer } from '../../bin/local/processes.ts';
-import { createDynamoClient, createTables } from '../../shared/db/index.ts';
+import { createDocumentClient, createDynamoClient, createTables } from '../../shared/db/index.ts';
+import { SEQUENCE_SHARDS } from '../../shared/db/users.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -16,15 +19,32 @@ declare module 'vitest' {
   }
 }
 
+/**
+ * Service-level tests buy as made-up users (ids 1, 2, 41, 1000 + i, ...) without signing them up. Every
+ * file shares this DynamoDB, so a user signed up through the API must never get one of those ids, or
+ * their purchase list shows a stranger's purchases. Signed-up ids start at SIGNED_UP_IDS_FROM.
+ */
+export const SIGNED_UP_IDS_FROM = 1_000_000 * SEQUENCE_SHARDS;
+
 export async function startDynamoWithTables() {
   const dynamo = await startDynamoDbLocal();
-  await createTables(createDynamoClient({ AWS_REGION: 'us-east-1', DYNAMODB_ENDPOINT: dynamo.url }), {
+  const config = { AWS_REGION: 'us-east-1', DYNAMODB_ENDPOINT: dynamo.url };
+  await createTables(createDynamoClient(config), {
     users: 'users',
     products: 'products',
     purchases: 'purchases',
     orders: 'orders',
     audit: 'audit',
   });
+  const doc = createDocumentClient(config);
+  for (let shard = 0; shard < SEQUENCE_SHARDS; shard++) {
+    await doc.send(
+      new PutCommand({
+        TableName: 'users',
+        Item: { pk: `SEQUENCE#${shard}`, next_id: SIGNED_UP_IDS_FROM / SEQUENCE_SHARDS },
+      }),
+    );
+  }
   return dynamo;
 }
 
