@@ -65,6 +65,9 @@ export const saleMetrics = {
 
   /** A cold start (Powertools `captureColdStartMetric`); carries the extra dimension `function_name`. */
   ColdStart: 'Count',
+
+  /** A request refused with 429 by one of the abuse limits; carries the extra dimension `limit`. */
+  LimitReached: 'Count',
 } as const satisfies Record<string, MetricUnit>;
 
 export type SaleMetricName = keyof typeof saleMetrics;
@@ -82,6 +85,16 @@ export type HotDealOrderState = (typeof hotDealOrderStates)[number];
 /** The extra dimension of the breaker metrics and the values it takes. */
 export const BREAKER_DEPENDENCY_DIMENSION = 'dependency';
 export const breakerDependencies = ['redis', 'dynamodb'] as const;
+
+/** The extra dimension of `LimitReached` and the values it takes (shared/limits/errors.ts LimitName). */
+export const LIMIT_DIMENSION = 'limit';
+export const limitNames = [
+  'login-username',
+  'login-address',
+  'signup-address',
+  'purchases-in-flight',
+  'lock-line',
+] as const;
 
 /** The extra dimension Powertools adds to `ColdStart`. */
 export const COLD_START_FUNCTION_DIMENSION = 'function_name';

@@ -11,13 +11,14 @@ import { Construct } from 'constructs';
 import type { FunctionName, TableName } from '#shared/routes';
 import type { EndpointFunction } from './endpoint-function.ts';
 import type { FailedInvocations } from './failed-invocations.ts';
-import { breakerDependencies, hotDealOrderStates } from './metric-names.ts';
+import { breakerDependencies, hotDealOrderStates, limitNames } from './metric-names.ts';
 import type { PublicApi } from './public-api.ts';
 import type { RedisCache } from './redis-cache.ts';
 import {
   breakerMetric,
   coldStartsByFunction,
   hotDealOrders,
+  limitReached,
   perSecond,
   SALE_PERIOD,
   saleMetric,
@@ -172,6 +173,12 @@ export class SaleDashboard extends Construct {
         'Circuit breakers',
         breakerDependencies.map((d) => breakerMetric('BreakerOpened', d, `${d} opened`)),
         { right: breakerDependencies.map((d) => breakerMetric('BreakerRejected', d, `${d} fast 503s`)) },
+      ),
+      // Abuse controls at work (docs/security.md): credential stuffing shows as login-* 429s, a buyer
+      // hammering purchases as purchases-in-flight and lock-line.
+      graph(
+        '429s by limit',
+        limitNames.map((limit) => limitReached(limit)),
       ),
     );
 

@@ -9,6 +9,7 @@ import {
   COLD_START_FUNCTION_DIMENSION,
   HOT_DEAL_STATE_DIMENSION,
   type HotDealOrderState,
+  LIMIT_DIMENSION,
   METRICS_NAMESPACE,
   METRICS_SERVICE,
   type SaleMetricName,
@@ -52,6 +53,11 @@ export function perSecond(name: SaleMetricName, label: string): cloudwatch.MathE
 
 export function hotDealOrders(state: HotDealOrderState): cloudwatch.Metric {
   return saleMetric('HotDealOrders', 'Sum', { label: state, extra: { [HOT_DEAL_STATE_DIMENSION]: state } });
+}
+
+/** 429s of one abuse limit (login-username, purchases-in-flight, ...). */
+export function limitReached(limit: string): cloudwatch.Metric {
+  return saleMetric('LimitReached', 'Sum', { label: limit, extra: { [LIMIT_DIMENSION]: limit } });
 }
 
 /** A breaker metric (BreakerOpened, BreakerRejected) of one dependency. */

@@ -141,6 +141,12 @@ export const configSchema = z.object({
    * every refusal is still counted in the SoldOut metric. 1 writes every one, 0 none.
    */
   SOLD_OUT_LOG_EVERY: int(100),
+  /**
+   * One in this many 429s of each limit writes its `limit reached` line (marked `sampled_one_in`): a
+   * client hammering a limit would otherwise write a line per request. Every one is counted in the
+   * LimitReached metric. 1 writes every one, 0 none.
+   */
+  LIMIT_LOG_EVERY: int(100),
   /** A hot deal's `max_per_user` when its start names none (0: no cap). */
   HOTDEAL_DEFAULT_MAX_PER_USER: int(0),
 

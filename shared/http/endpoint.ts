@@ -23,6 +23,7 @@ import { ForbiddenError, NotAuthenticatedError } from '../auth/errors.ts';
 import type { Principal } from '../auth/tokens.ts';
 import { CircuitOpenError } from '../breaker/index.ts';
 import { config, requireResources } from '../config.ts';
+import { type LimitName, TooManyRequestsError } from '../limits/errors.ts';
 import { logger } from '../logger.ts';
 import {
   type EndpointName,
@@ -32,7 +33,7 @@ import {
   routeOf,
 } from '../routes.ts';
 import { accountService } from '../wiring/auth.ts';
-import { breakerRejected, correlate, metrics } from '../wiring/metrics.ts';
+import { breakerRejected, correlate, limitReached, metrics } from '../wiring/metrics.ts';
 import { needsBeyond, type Provider } from '../wiring/provider.ts';
 import { tokenVerifier } from '../wiring/tokens.ts';
 import { tracer } from '../wiring/tracing.ts';
@@ -228,12 +229,24 @@ const correlation = (): MiddlewareObj<HttpEvent> => ({
   },
 });
 
+/** 429s seen by this container, per limit: the log samples them (LIMIT_LOG_EVERY), the metric counts all. */
+const limitRefusals = new Map<LimitName, number>();
+
+function limitRefused(limit: LimitName): void {
+  limitReached(limit);
+  const every = config().LIMIT_LOG_EVERY;
+  const seen = limitRefusals.get(limit) ?? 0;
+  limitRefusals.set(limit, seen + 1);
+  if (every === 1) logger.warn('limit reached', { limit });
+  else if (every > 0 && seen % every === 0) logger.warn('limit reached', { limit, sampled_one_in: every });
+}
+
 const errorMapping = (): MiddlewareObj<HttpEvent, HttpResult> => ({
   onError: async (request) => {
     if (request.error instanceof CircuitOpenError) breakerRejected(request.error.dependency);
     const mapped = toErrorResponse(request.error);
     if (mapped.status >= 500) logger.error('request failed', { error: request.error as Error });
-    else if (mapped.status === 429) logger.warn('limit reached', { limit: mapped.body.limit });
+    else if (request.error instanceof TooManyRequestsError) limitRefused(request.error.limit);
     request.response = json(mapped.status, mapped.body, mapped.headers);
   },
 });

@@ -15,11 +15,14 @@ import {
   BREAKER_DEPENDENCY_DIMENSION,
   HOT_DEAL_STATE_DIMENSION,
   hotDealOrderStates,
+  LIMIT_DIMENSION,
+  type limitNames,
   METRICS_NAMESPACE,
   METRICS_SERVICE,
   type SaleMetricName,
   saleMetrics,
 } from '../../lib/metric-names.ts';
+import type { LimitName } from '../limits/errors.ts';
 import { logger } from '../logger.ts';
 import type { EventLog } from '../stock/ports.ts';
 
@@ -69,6 +72,16 @@ export function breakerOpened(dependency: string): void {
 
 export function breakerRejected(dependency: string): void {
   addWith('BreakerRejected', BREAKER_DEPENDENCY_DIMENSION, dependency);
+}
+
+/** The dashboard's list of limits (lib/metric-names.ts) and the limits themselves are one set. */
+type SameSet<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const limitsListed: SameSet<LimitName, (typeof limitNames)[number]> = true;
+void limitsListed;
+
+/** A 429 from an abuse limit: every one is counted, though only a sample is logged (shared/http). */
+export function limitReached(limit: LimitName): void {
+  addWith('LimitReached', LIMIT_DIMENSION, limit);
 }
 
 const purchaseOutcomes: Record<string, SaleMetricName> = {

@@ -178,6 +178,7 @@ describe('operations, synthesized from cdk.json defaults', () => {
         BreakerOpened: 'Count',
         BreakerRejected: 'Count',
         ColdStart: 'Count',
+        LimitReached: 'Count',
       });
       expect(hotDealOrderStates).toEqual(['PENDING', 'CONFIRMED', 'CANCELLED', 'EXPIRED']);
     });

@@ -110,6 +110,24 @@ describe('GET /api/admin/metrics', () => {
     expect(total(after, 'OversellDetected')).toBe(0);
   });
 
+  it('counts every 429 of an abuse limit by the limit that refused it', async () => {
+    const before = await adminMetrics();
+    const victim = await api.user('limited');
+    const statuses: number[] = [];
+    // One after another, as a credential-stuffing script does; the 21st failure is past the limit.
+    for (let i = 0; i < 24; i++) {
+      const reply = await api.request('POST', '/api/auth/login', {
+        body: { username: victim.username, password: `wrong-password-${i}` },
+      });
+      statuses.push(reply.status);
+    }
+    const refused = statuses.filter((s) => s === 429).length;
+    expect(refused).toBeGreaterThanOrEqual(3);
+    const after = await adminMetrics();
+    const counted = (s: MetricsSnapshot) => total(s, 'LimitReached', { limit: 'login-username' });
+    expect(counted(after) - counted(before)).toBe(refused);
+  });
+
   it('emits only metrics the dashboard and alarms know, under the FlashSale namespace and service', async () => {
     const snapshot = await adminMetrics();
     expect(snapshot.metrics.length).toBeGreaterThan(0);
@@ -120,7 +138,7 @@ describe('GET /api/admin/metrics', () => {
       // Bounded dimensions only: no user, no product id.
       expect(
         Object.keys(m.dimensions).every((d) =>
-          ['service', 'state', 'dependency', 'function_name'].includes(d),
+          ['service', 'state', 'dependency', 'function_name', 'limit'].includes(d),
         ),
       ).toBe(true);
     }
