@@ -231,6 +231,36 @@ describe('one reconcile after a failover that lost the last writes: Redis = Dyna
     });
   });
 
+  it('does not put back the reservation of an order cancelled after the index listed it as PENDING', async () => {
+    const product = await dealProduct(10);
+    const failover = await snapshot(product.id);
+    const [gone, live] = [
+      await ok.orders.create({ userId: 1, productId: product.id, quantity: 2 }),
+      await ok.orders.create({ userId: 2, productId: product.id, quantity: 1 }),
+    ];
+    await failover();
+    const doc = dynamo();
+    let cancelled = false;
+    doc.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        // The page of PENDING orders is read; then the buyer cancels (its release finds nothing in Redis).
+        if (!cancelled && context.commandName === 'QueryCommand') {
+          cancelled = true;
+          expect(await ok.orders.cancel(1, gone.id)).toMatchObject({ status: 'CANCELLED' });
+        }
+        return result;
+      },
+      { step: 'initialize', name: 'cancel-after-listing' },
+    );
+    await hotDeals(base, { doc }).reconciler.reconcileProduct((await base.products.get(product.id, true))!);
+    expect(cancelled).toBe(true);
+    const { reservations } = await ok.redisDeals.reservations(product.id);
+    expect(reservations.map((r) => r.orderId)).toEqual([live.id]);
+    expect(await audit(ok.reconciler, product.id)).toMatchObject({ ok: true, redis_stock: 9, reserved: 1 });
+    await confirmAll(product.id, [live]);
+  });
+
   it('never sets Redis above DynamoDB when a cancel lands between the repair’s read of the free units and its release in Redis', async () => {
     const product = await dealProduct(10);
     const order = await ok.orders.create({ userId: 1, productId: product.id, quantity: 2 });
