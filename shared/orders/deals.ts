@@ -229,8 +229,13 @@ export class DealService implements DealReconcilePort {
    * One product's reservations against its orders, within the per-pass budget of order reads, in a
    * rotating window kept between passes (expired reservations first): CONFIRMED → commit;
    * CANCELLED/EXPIRED → release; PENDING past expires_at → expire (and release); no order and stale
-   * → release. Then a page of PENDING orders from the index: past their time without a reservation
-   * (Redis lost it) → expire. A closed deal not finished (a crashed end) is finished here.
+   * → release. Then a page of PENDING orders from the index without a reservation (Redis lost it):
+   * past their time → expire; live → reservation put back. Last, with every reservation known to be
+   * a durable PENDING order, available = DynamoDB's free units: after a failover that lost the last
+   * writes, one pass leaves available + reserved = DynamoDB's stock (a deal larger than the budget
+   * takes more passes; meanwhile Redis is below, never above). An order read costs a second read
+   * when the last step has something to repair. A closed deal not finished (a crashed end) is
+   * finished here. Counts what it settled, reservations put back included.
    */
   async settle(product: ProductRecord): Promise<number> {
     const productId = product.id;
@@ -254,40 +259,88 @@ export class DealService implements DealReconcilePort {
     ];
     const checked = [...expired, ...rotation].slice(0, budget);
     let settled = 0;
-    let durablePending = 0;
+    // The orders of the reservations left, each seen as a durable PENDING order: none is in flight.
+    const pending: string[] = [];
     for (const r of checked) {
       const result = await this.settleReservation(productId, r, now, settings);
       if (result === 'settled') settled += 1;
-      if (result === 'pending') durablePending += 1;
+      if (result === 'pending') pending.push(r.orderId);
     }
     const lastRotated = checked.filter((r) => r.expiresAtMs > now).at(-1);
     await this.deps.deals.setCursor(productId, 'reservations', lastRotated?.orderId ?? null);
-    // Every reservation was looked at and each left is a durable PENDING order: none is in flight, so
-    // Redis's available can be set to DynamoDB's free units (a failover may have left it off).
-    if (checked.length === ordered.length && durablePending === ordered.length - settled)
-      await this.alignFree(productId, durablePending);
+    const allKnown = checked.length === ordered.length && pending.length === ordered.length - settled;
 
-    // PENDING orders past their time whose reservation Redis no longer has: one page per pass.
+    // A page of PENDING orders per pass whose reservation Redis no longer has (a failover lost their
+    // admission): past their time → expire; live → put the reservation back, so Redis counts their
+    // units as reserved again and their cancel or expiry gives them back.
     {
       const cursor = await this.deps.deals.cursor(productId, 'pending');
       const page = await this.deps.orders.pagePending(productId, cursor, budget);
       const reserved = new Set(reservations.map((r) => r.orderId));
       for (const order of page.orders) {
-        if (reserved.has(order.id) || Date.parse(order.expires_at) > now) continue;
-        if ((await this.deps.orderService.expire(order)).won) settled += 1;
+        if (reserved.has(order.id)) continue;
+        if (Date.parse(order.expires_at) <= now) {
+          if ((await this.deps.orderService.expire(order)).won) settled += 1;
+        } else if (await this.restoreReservation(productId, order, deal)) {
+          settled += 1;
+          pending.push(order.id);
+        }
       }
       await this.deps.deals.setCursor(productId, 'pending', page.cursor);
     }
+    // Every reservation was looked at and each left is a durable PENDING order: none is in flight, so
+    // Redis's available can be set to DynamoDB's free units (a failover may have left it off).
+    if (allKnown) await this.alignFree(productId, pending);
     return settled;
   }
 
-  /** Redis's available = DynamoDB's deal_free, if nothing moved meanwhile (compare-and-set). */
-  private async alignFree(productId: number, reservations: number): Promise<void> {
+  /**
+   * Put back the reservation of a PENDING order (from the index) that Redis does not have. The index
+   * may lag behind a cancel whose release already ran (a reservation put back then would give its
+   * units back twice), so the order is read again, consistently, after Redis's reservations were: a
+   * PENDING order then was settled by nobody before that read, and whoever settles it later finds
+   * the reservation (its release gives the units back) or not (the next pass settles the reservation
+   * put back). Either way the units come back once. True when this call put it back.
+   */
+  private async restoreReservation(
+    productId: number,
+    listed: OrderRecord,
+    deal: DealState,
+  ): Promise<boolean> {
+    const order = await this.deps.orders.get(listed.id);
+    if (order?.status !== 'PENDING' || (order.deal_generation ?? 0) !== (deal.generation ?? 0)) return false;
+    const result = await this.deps.deals.restoreReservation(productId, {
+      orderId: order.id,
+      quantity: order.quantity,
+      userId: order.user_id,
+      expiresAtMs: Date.parse(order.expires_at),
+      generation: order.deal_generation ?? 0,
+    });
+    if (result !== 'restored') return false;
+    this.deps.log.warn('reconcile: reservation of a PENDING order put back (Redis had lost it)', {
+      repair: 'restore-reservation',
+      product_id: productId,
+      order_id: order.id,
+      quantity: order.quantity,
+    });
+    return true;
+  }
+
+  /**
+   * Redis's available = DynamoDB's free units, if nothing moved meanwhile (compare-and-set on the
+   * reservations, by id, and on available). `pending` are the orders of Redis's reservations, each
+   * read as a durable PENDING order before the free units are read here; each is read again after:
+   * still PENDING, so none was settled before that read with its release in Redis still to come
+   * (which would add its units on top of free units that already have them). So Redis never ends
+   * above DynamoDB; a PENDING order Redis has no reservation for leaves it below, never above.
+   */
+  private async alignFree(productId: number, pending: readonly string[]): Promise<void> {
     const observed = await this.deps.stock.peek(productId);
     const durable = await this.deps.products.get(productId, true);
     if (!observed || durable?.deal?.status !== 'open' || durable.deal_free === undefined) return;
     if (observed.available === durable.deal_free) return;
-    if (await this.deps.deals.repair(productId, observed.available, durable.deal_free, reservations)) {
+    for (const id of pending) if ((await this.deps.orders.get(id))?.status !== 'PENDING') return;
+    if (await this.deps.deals.repair(productId, observed.available, durable.deal_free, pending)) {
       this.deps.log.warn('reconcile: deal stock set to the durable free units', {
         repair: 'set-deal-stock',
         product_id: productId,

@@ -87,6 +87,9 @@ export type OrderReserveResult =
 
 export type ReservationReleaseResult = 'released' | 'no-reservation' | 'stock-missing';
 
+/** 'present': the live store has it already; 'stock-missing': no live stock or deal to put it in. */
+export type ReservationRestoreResult = 'restored' | 'present' | 'stock-missing';
+
 export interface Reservation {
   readonly orderId: string;
   readonly quantity: number;
@@ -150,9 +153,20 @@ export interface LiveDeals {
   setCursor(productId: number, name: string, value: string | null): Promise<void>;
   /**
    * Set available to `target` (DynamoDB's free units) if it still reads `observed`, no ordinary hold
-   * exists and exactly `reservations` reservations do (each known to be a durable PENDING order).
+   * exists and the reservations are exactly the orders `reservations` names (each known to be a
+   * durable PENDING order).
    */
-  repair(productId: number, observed: number, target: number, reservations: number): Promise<boolean>;
+  repair(
+    productId: number,
+    observed: number,
+    target: number,
+    reservations: readonly string[],
+  ): Promise<boolean>;
+  /**
+   * Put back the reservation of a durable PENDING order the live store lost, `available` untouched
+   * (a failover lost its admission); the buyer's count with it.
+   */
+  restoreReservation(productId: number, reservation: Reservation): Promise<ReservationRestoreResult>;
   /** Lower available to DynamoDB's free units (never raise it); the units now available. */
   lowerTo(productId: number, free: number): Promise<number | null>;
   /** Rebuild everything of a product the live store lost, unless its stock is back. True when rebuilt. */

@@ -13,6 +13,7 @@ import type {
   OrderReserveResult,
   Reservation,
   ReservationReleaseResult,
+  ReservationRestoreResult,
 } from './ports.ts';
 
 export const dealKey = (productId: number, ns = '') => `${ns}deal:{${productId}}`;
@@ -21,6 +22,7 @@ export const dealUsersKey = (productId: number, ns = '') => `${ns}dealusers:{${p
 export const reservationsKey = (productId: number, ns = '') => `${ns}reservations:{${productId}}`;
 
 const RELEASE_CODES = { 1: 'released', 0: 'no-reservation', 2: 'stock-missing' } as const;
+const RESTORE_CODES = { 1: 'restored', 0: 'present', [-2]: 'stock-missing' } as const;
 
 export const reservationValue = (r: Omit<Reservation, 'orderId'>) =>
   `${r.quantity}:${r.userId}:${r.expiresAtMs}:${r.generation}`;
@@ -177,16 +179,38 @@ export class RedisDeals implements LiveDeals {
     else if (await this.redis.exists(key)) await this.redis.hset(key, `reconcile_${name}`, value);
   }
 
-  async repair(productId: number, observed: number, target: number, reservations: number): Promise<boolean> {
+  async repair(
+    productId: number,
+    observed: number,
+    target: number,
+    reservations: readonly string[],
+  ): Promise<boolean> {
     const code = await this.redis.dealRepair(
       stockKey(productId, this.ns),
       holdsKey(productId, this.ns),
       reservationsKey(productId, this.ns),
       String(observed),
       target,
-      reservations,
+      ...reservations,
     );
     return code === 1;
+  }
+
+  async restoreReservation(productId: number, reservation: Reservation): Promise<ReservationRestoreResult> {
+    const code = await this.redis.reservationRestore(
+      stockKey(productId, this.ns),
+      reservationsKey(productId, this.ns),
+      dealUsersKey(productId, this.ns),
+      dealKey(productId, this.ns),
+      reservation.orderId,
+      reservationValue(reservation),
+      reservation.userId,
+      reservation.quantity,
+      reservation.generation,
+    );
+    const result = RESTORE_CODES[code as keyof typeof RESTORE_CODES];
+    if (!result) throw new Error(`reservationRestore returned unknown code ${code}`);
+    return result;
   }
 
   async lowerTo(productId: number, free: number): Promise<number | null> {

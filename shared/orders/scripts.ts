@@ -168,17 +168,40 @@ end
 return 1`,
   },
   /**
+   * Put back the reservation of a durable PENDING order that Redis no longer has (a failover lost
+   * the order's admission: its reservation, its decrement and the buyer's count). `available` is not
+   * touched: the units were taken from it before the loss, and the deal's repair (below) sets it from
+   * DynamoDB's free units, which exclude this order. The buyer's count goes up only for the deal now
+   * running, as the release takes it down only for that deal. KEYS stock, reservations, dealusers,
+   * deal; ARGV order id, value "<quantity>:<user id>:<expires_at ms>:<generation>", user id, quantity,
+   * generation. 1 put back, 0 already there, -2 no live stock or deal (the restore rebuilds both).
+   */
+  reservationRestore: {
+    numberOfKeys: 4,
+    lua: `
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('EXISTS', KEYS[4]) == 0 then return -2 end
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then return 0 end
+if (redis.call('HGET', KEYS[4], 'generation') or '0') == ARGV[5] then
+  redis.call('HINCRBY', KEYS[3], ARGV[3], ARGV[4])
+end
+return 1`,
+  },
+  /**
    * Set a deal's `available` to DynamoDB's free units once every reservation in Redis is known to be
    * a durable PENDING order (so none is in flight): only if no ordinary hold exists, the reservations
-   * are still the `expected` many, and `available` still reads `observed` (anything in between
-   * changes one of them). KEYS stock, holds, reservations; ARGV observed, target, expected.
+   * are exactly the `expected` orders (ids, not a count: a release and a new reservation in between
+   * would keep the count), and `available` still reads `observed` (anything in between changes one
+   * of them). KEYS stock, holds, reservations; ARGV observed, target, then the expected order ids.
    * 1 repaired, 0 something in flight, -1 changed meanwhile, -2 no live stock.
    */
   dealRepair: {
     numberOfKeys: 3,
     lua: `
 if redis.call('HLEN', KEYS[2]) > 0 then return 0 end
-if redis.call('HLEN', KEYS[3]) ~= tonumber(ARGV[3]) then return 0 end
+if redis.call('HLEN', KEYS[3]) ~= #ARGV - 2 then return 0 end
+for i = 3, #ARGV do
+  if redis.call('HEXISTS', KEYS[3], ARGV[i]) == 0 then return 0 end
+end
 local available = redis.call('HGET', KEYS[1], 'available')
 if not available then return -2 end
 if available ~= ARGV[1] then return -1 end
@@ -250,13 +273,24 @@ declare module 'ioredis' {
       ...args: (string | number)[]
     ): Result<number, Context>;
     dealLowerTo(stockKey: string, free: number): Result<number, Context>;
+    reservationRestore(
+      stockKey: string,
+      reservationsKey: string,
+      dealUsersKey: string,
+      dealKey: string,
+      orderId: string,
+      value: string,
+      userId: number,
+      quantity: number,
+      generation: number,
+    ): Result<number, Context>;
     dealRepair(
       stockKey: string,
       holdsKey: string,
       reservationsKey: string,
       observed: string,
       target: number,
-      expected: number,
+      ...expected: string[]
     ): Result<number, Context>;
   }
 }

@@ -42,7 +42,10 @@ export interface ReconcileSummary {
   restored: number;
   holdsCommitted: number;
   holdsReleased: number;
-  /** Hot-deal reservations settled (committed, released or expired) by the deals port. */
+  /**
+   * Hot-deal reservations settled (committed, released or expired) by the deals port, and those of
+   * PENDING orders it put back after the live store lost them.
+   */
   reservationsSettled: number;
   repaired: number;
   /** Holds in Redis when the pass looked (in flight or stale): what the store has handed out unsettled. */

@@ -175,6 +175,126 @@ describe('Redis losing data mid-deal: every 202 stays confirmable, the cap holds
   });
 });
 
+/** Redis's side of the audit for one product: available + held + reserved = DynamoDB's stock. */
+async function audit(
+  reconciler: { verify(ids: readonly number[]): Promise<{ products: unknown[] }> },
+  id: number,
+) {
+  return (await reconciler.verify([id])).products[0];
+}
+
+describe('one reconcile after a failover that lost the last writes: Redis = DynamoDB', () => {
+  it('puts back the reservations of PENDING orders the replica never got, and their buyers’ counts', async () => {
+    const product = await dealProduct(12, { maxPerUser: 3 });
+    const create = (userId: number, quantity: number) =>
+      ok.orders.create({ userId, productId: product.id, quantity });
+    const kept = await create(1, 2);
+    const confirmedLate = await create(2, 1);
+    const cancelledLate = await create(3, 2);
+    const failover = await snapshot(product.id);
+    // What the primary acknowledged after the replica's last sync: two PENDING orders, one order
+    // placed and confirmed, one placed and cancelled, a confirm and a cancel of older orders.
+    const lost = [await create(4, 2), await create(5, 1)];
+    const confirmedLost = await create(6, 1);
+    await ok.orders.confirm(6, confirmedLost.id);
+    await ok.orders.cancel(7, (await create(7, 1)).id);
+    await ok.orders.confirm(2, confirmedLate.id);
+    await ok.orders.cancel(3, cancelledLate.id);
+    await failover();
+    const reserved = [kept, ...lost];
+
+    const summary = await ok.reconciler.reconcileProduct((await base.products.get(product.id, true))!);
+    // 12 − 2 confirmed − 5 reserved (2 + 2 + 1) = 5 free.
+    expect(await audit(ok.reconciler, product.id)).toMatchObject({
+      ok: true,
+      db_stock: 10,
+      redis_stock: 5,
+      held: 0,
+      reserved: 5,
+    });
+    // Settled: a commit, a release and the two reservations put back.
+    expect(summary).toMatchObject({ reservationsSettled: 4 });
+    const { reservations } = await ok.redisDeals.reservations(product.id);
+    expect(reservations.map((r) => r.orderId).sort()).toEqual(reserved.map((o) => o.id).sort());
+    expect(await base.redis.hgetall(dealUsersKey(product.id))).toMatchObject({ 1: '2', 4: '2', 5: '1' });
+    // A put-back reservation settles as any other: its cancel gives its unit back in Redis too.
+    await ok.orders.cancel(5, lost[1]!.id);
+    expect(await audit(ok.reconciler, product.id)).toMatchObject({ ok: true, redis_stock: 6, reserved: 4 });
+    const capped = await outcome(create(4, 2));
+    expect(capped.error).toBeInstanceOf(PurchaseLimitError);
+    await confirmAll(product.id, [confirmedLate, confirmedLost, kept, lost[0]!]);
+    expect(await audit(ok.reconciler, product.id)).toMatchObject({
+      ok: true,
+      db_stock: 6,
+      redis_stock: 6,
+      reserved: 0,
+    });
+  });
+
+  it('does not put back the reservation of an order cancelled after the index listed it as PENDING', async () => {
+    const product = await dealProduct(10);
+    const failover = await snapshot(product.id);
+    const [gone, live] = [
+      await ok.orders.create({ userId: 1, productId: product.id, quantity: 2 }),
+      await ok.orders.create({ userId: 2, productId: product.id, quantity: 1 }),
+    ];
+    await failover();
+    const doc = dynamo();
+    let cancelled = false;
+    doc.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        // The page of PENDING orders is read; then the buyer cancels (its release finds nothing in Redis).
+        if (!cancelled && context.commandName === 'QueryCommand') {
+          cancelled = true;
+          expect(await ok.orders.cancel(1, gone.id)).toMatchObject({ status: 'CANCELLED' });
+        }
+        return result;
+      },
+      { step: 'initialize', name: 'cancel-after-listing' },
+    );
+    await hotDeals(base, { doc }).reconciler.reconcileProduct((await base.products.get(product.id, true))!);
+    expect(cancelled).toBe(true);
+    const { reservations } = await ok.redisDeals.reservations(product.id);
+    expect(reservations.map((r) => r.orderId)).toEqual([live.id]);
+    expect(await audit(ok.reconciler, product.id)).toMatchObject({ ok: true, redis_stock: 9, reserved: 1 });
+    await confirmAll(product.id, [live]);
+  });
+
+  it('never sets Redis above DynamoDB when a cancel lands between the repair’s read of the free units and its release in Redis', async () => {
+    const product = await dealProduct(10);
+    const order = await ok.orders.create({ userId: 1, productId: product.id, quantity: 2 });
+    // Redis a unit short of DynamoDB's free units, so the pass repairs it.
+    await base.redis.hincrby(stockKey(product.id), 'available', -1);
+    const doc = dynamo();
+    let cancelled = false;
+    doc.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { TableName?: string };
+        // The buyer's cancel reaches DynamoDB just before the pass reads the product's free units;
+        // its release in Redis comes after the pass.
+        if (!cancelled && context.commandName === 'GetItemCommand' && input.TableName === 'products') {
+          cancelled = true;
+          expect(await ok.orderTable.settle(order, 'CANCELLED', new Date().toISOString())).toBe(true);
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'cancel-before-free-units' },
+    );
+    await hotDeals(base, { doc }).reconciler.reconcileProduct((await base.products.get(product.id, true))!);
+    expect(cancelled).toBe(true);
+    expect(await ok.redisDeals.release(product.id, order.id)).toBe('released');
+
+    const durable = await base.products.get(product.id, true);
+    const live = await base.stock.peek(product.id);
+    const redisReserved = await ok.redisDeals.reserved(product.id);
+    expect(live!.available + redisReserved).toBeLessThanOrEqual(durable!.stock);
+    // The next pass, with nothing in flight, brings Redis up to DynamoDB.
+    await ok.reconciler.reconcileProduct(durable!);
+    expect(await audit(ok.reconciler, product.id)).toMatchObject({ ok: true, redis_stock: 10, reserved: 0 });
+  });
+});
+
 describe('FLUSHALL in the middle of a stampede over HTTP', () => {
   let api: TestApi;
   beforeAll(async () => {
