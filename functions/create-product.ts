@@ -16,6 +16,7 @@ export const handler = endpoint(
         strategy: body.strategy,
         components: body.components,
         stock_shards: body.stock_shards,
+        max_per_user: body.max_per_user,
       },
       actorOf(caller),
     );

@@ -56,6 +56,12 @@ export interface ProductRecord {
    * under a lower one comes from a holder whose lock expired, and is refused.
    */
   readonly lock_fence?: number;
+  /**
+   * The most units of this product one buyer may hold over all their plain purchases (a bundle's
+   * components count for their products); absent: no cap. Counted in a per-(product, buyer) item
+   * written in the purchase's own transaction, only while the product has a cap.
+   */
+  readonly max_per_user?: number;
   readonly created_at: string;
   readonly updated_at: string;
 }

@@ -38,8 +38,9 @@ const SEQUENCE_ID = 0;
  * A sharded product's stock shard lives in the products table under a negative id: shard 3 of
  * product 42 is `-4203`, so a console reader sees which product it belongs to, products (positive
  * ids) never collide with it, and the table keeps its one key (no new table, no key change for the
- * stack). Each shard item carries `stock` (its part of the durable stock) and `price` (the durable
- * price condition of a sale written to it); the product item keeps the product and `adjusted`.
+ * stack). Each shard item carries `stock` (its part of the durable stock), `price` and
+ * `max_per_user` (the durable price and per-buyer cap a sale written to it is checked against); the
+ * product item keeps the product and `adjusted`.
  */
 export const SHARD_ID_FACTOR = 100;
 export const shardItemId = (productId: number, shard: number) => -(productId * SHARD_ID_FACTOR + shard);
@@ -69,6 +70,14 @@ function withShards(
 /** A product row a change of its stock may touch: no deal open, no deal units still reserved. */
 const NO_DEAL =
   '(attribute_not_exists(deal) OR deal.#s <> :open) AND (attribute_not_exists(deal_reserved) OR deal_reserved <= :zero)';
+
+/** A shard item's share of a product update: the price and the per-buyer cap a sale is checked against. */
+function shardTermsUpdate(changes: ProductChanges): string {
+  const sets = ['updated_at = :now'];
+  if (changes.price !== undefined) sets.push('price = :price');
+  if (typeof changes.max_per_user === 'number') sets.push('max_per_user = :cap');
+  return `SET ${sets.join(', ')}${changes.max_per_user === null ? ' REMOVE max_per_user' : ''}`;
+}
 
 /** Added units per shard: the same even spread the product's creation used. */
 const spreadOf = (delta: number, shards: number): ShardTake[] =>
@@ -107,6 +116,7 @@ export class ProductRepository implements ProductStore, DealProductStore {
           shard,
           stock: units,
           price: product.price,
+          ...(product.max_per_user !== undefined && { max_per_user: product.max_per_user }),
           updated_at: product.updated_at,
         },
       },
@@ -146,28 +156,43 @@ export class ProductRepository implements ProductStore, DealProductStore {
     return found;
   }
 
-  /** Name, description or price, with the audit row; false when the product does not exist. */
+  /**
+   * Name, description, price or per-buyer cap, with the audit row; false when the product does not
+   * exist. A cap of null removes the attribute: "no cap" is its absence, which a sale's condition
+   * checks (`attribute_not_exists`), never a stored null.
+   */
   async update(id: number, changes: ProductChanges, audit: AuditEntry): Promise<boolean> {
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = { ':now': audit.at };
     const sets = ['updated_at = :now'];
+    const removes: string[] = [];
     for (const [field, value] of Object.entries(changes)) {
       if (value === undefined) continue;
       names[`#${field}`] = field;
+      if (field === 'max_per_user' && value === null) {
+        removes.push(`#${field}`);
+        continue;
+      }
       values[`:${field}`] = value;
       sets.push(`#${field} = :${field}`);
     }
-    // A sharded product's sales are priced by its shard items: the new price goes on each, together.
-    const shards = changes.price === undefined ? 1 : ((await this.shardCount(id)) ?? 1);
-    const shardPrices =
+    // A sharded product's sales are checked against its shard items: a new price or cap goes on
+    // each, together.
+    const terms = changes.price !== undefined || changes.max_per_user !== undefined;
+    const shards = terms ? ((await this.shardCount(id)) ?? 1) : 1;
+    const shardTerms =
       shards > 1
         ? shardKeys(id, shards).map((Key) => ({
             Update: {
               TableName: this.tableName,
               Key,
-              UpdateExpression: 'SET price = :price, updated_at = :now',
+              UpdateExpression: shardTermsUpdate(changes),
               ConditionExpression: 'attribute_exists(id)',
-              ExpressionAttributeValues: { ':price': changes.price, ':now': audit.at },
+              ExpressionAttributeValues: {
+                ':now': audit.at,
+                ...(changes.price !== undefined && { ':price': changes.price }),
+                ...(typeof changes.max_per_user === 'number' && { ':cap': changes.max_per_user }),
+              },
             },
           }))
         : [];
@@ -179,13 +204,13 @@ export class ProductRepository implements ProductStore, DealProductStore {
             Update: {
               TableName: this.tableName,
               Key: { id },
-              UpdateExpression: `SET ${sets.join(', ')}`,
+              UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
               ConditionExpression: 'attribute_exists(id)',
               ...(Object.keys(names).length > 0 && { ExpressionAttributeNames: names }),
               ExpressionAttributeValues: values,
             },
           },
-          ...shardPrices,
+          ...shardTerms,
           auditPut(this.auditTable, audit),
         ],
       });

@@ -21,6 +21,18 @@ const NO_DEAL =
 const onDeal = (item: Record<string, unknown> | undefined) =>
   (item?.deal as { status?: string } | undefined)?.status === 'open' || Number(item?.deal_reserved ?? 0) > 0;
 
+/**
+ * A buyer's units of one capped product over their plain purchases, beside the purchases (never in
+ * an index: it has neither user_id nor stock_product_id, and the admin's listing skips rows without
+ * user_id). Its own item per (product, buyer), so the cap adds no hot item: only one buyer's own
+ * concurrent purchases of the product meet on it.
+ */
+export const capCountId = (productId: number, userId: number) => `capcount#${productId}#${userId}`;
+
+/** The durable per-buyer cap of a product or shard item as read back (absent: none). */
+const capOf = (item: Record<string, unknown> | undefined): number | null =>
+  item?.max_per_user === undefined || item.max_per_user === null ? null : Number(item.max_per_user);
+
 export class PurchaseRepository implements PurchaseStore, PurchaseListing {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -38,6 +50,8 @@ export class PurchaseRepository implements PurchaseStore, PurchaseListing {
     fences: ReadonlyMap<number, number> = new Map(),
     /** A sharded product's units per shard (the live store's holds): its shard items are decremented. */
     shards: ReadonlyMap<number, readonly ShardTake[]> = new Map(),
+    /** A buyer's plain purchase: each capped product's cap as the sale saw it (absent: no cap checks). */
+    caps?: ReadonlyMap<number, number>,
   ): Promise<RecordOutcome> {
     // One token per attempt: a resend after an unknown outcome gets this attempt's answer, and the
     // row says which attempt wrote it.
@@ -82,13 +96,19 @@ export class PurchaseRepository implements PurchaseStore, PurchaseListing {
         quantity: take.quantity,
       }));
     });
+    // With caps, every item the sale decrements also says which cap the sale was judged under (the
+    // product and its shard items carry the durable one): a stale live cap is refused, never used.
     const decrements = targets.map(({ line, shard, quantity }) => {
       const price = charged.get(line.product_id);
       const fence = fences.get(line.product_id);
+      const cap = caps?.get(line.product_id);
       const conditions = [
         'attribute_exists(id)',
         'stock >= :q',
         ...(price === undefined ? [] : ['price = :p']),
+        ...(caps === undefined
+          ? []
+          : [cap === undefined ? 'attribute_not_exists(max_per_user)' : 'max_per_user = :cap']),
         ...(fence === undefined ? [] : ['(attribute_not_exists(lock_fence) OR lock_fence <= :f)']),
         // Not on a hot deal, nor on one whose end has not settled its orders: those units are the
         // deal's, sold only through its orders (shared/orders). A shard item never has a deal.
@@ -107,7 +127,29 @@ export class PurchaseRepository implements PurchaseStore, PurchaseListing {
             ...(shard === undefined && { ':open': 'open', ':zero': 0 }),
             ...(price !== undefined && { ':p': price }),
             ...(fence !== undefined && { ':f': fence }),
+            ...(cap !== undefined && { ':cap': cap }),
           },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+        },
+      };
+    });
+    // The buyer's count of each capped product: up by the units, only while it stays within the cap.
+    // A request for more than the cap alone has no room at all: `bought <= :room` is false for a
+    // missing count too, so it is refused whatever was bought before.
+    const counted = lines.flatMap((line) => {
+      const cap = caps?.get(line.product_id);
+      return cap === undefined ? [] : [{ line, cap }];
+    });
+    const counts = counted.map(({ line, cap }) => {
+      const room = cap - line.quantity;
+      return {
+        Update: {
+          TableName: this.tableName,
+          Key: { id: capCountId(line.product_id, purchase.user_id) },
+          UpdateExpression: 'ADD bought :q SET updated_at = :now',
+          ConditionExpression:
+            room >= 0 ? 'attribute_not_exists(bought) OR bought <= :room' : 'bought <= :room',
+          ExpressionAttributeValues: { ':q': line.quantity, ':room': room, ':now': purchase.purchased_at },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
         },
       };
@@ -126,6 +168,7 @@ export class PurchaseRepository implements PurchaseStore, PurchaseListing {
           },
           ...lineRows,
           ...decrements,
+          ...counts,
         ],
       });
       return { status: 'recorded' };
@@ -138,6 +181,7 @@ export class PurchaseRepository implements PurchaseStore, PurchaseListing {
       }
       const failed = codes?.slice(1 + lineRows.length) ?? [];
       const current = cancelledItems(error)?.slice(1 + lineRows.length) ?? [];
+      const countsFrom = targets.length;
       const refused = targets
         .map(({ line, shard, quantity }, i) => ({ line, shard, quantity, item: current[i], code: failed[i] }))
         .filter((r) => r.code === 'ConditionalCheckFailed');
@@ -165,6 +209,42 @@ export class PurchaseRepository implements PurchaseStore, PurchaseListing {
             })),
         };
       }
+      const priceOff = (r: (typeof refused)[number]) => {
+        const price = charged.get(r.line.product_id);
+        return price !== undefined && Number(r.item?.price) !== price;
+      };
+      // Judged under a cap that is not the durable one: neither the buyer's count nor its refusal
+      // means anything yet. The durable caps (and prices, if they moved too) go back to be set live.
+      if (caps !== undefined) {
+        const recapped = refused.filter((r) => capOf(r.item) !== (caps.get(r.line.product_id) ?? null));
+        if (recapped.length > 0) {
+          const changedCaps = new Map(recapped.map((r) => [r.line.product_id, capOf(r.item)]));
+          const changedPrices = new Map(
+            refused.filter(priceOff).map((r) => [r.line.product_id, Number(r.item?.price)]),
+          );
+          return {
+            status: 'cap-changed',
+            caps: [...changedCaps].map(([productId, cap]) => ({ productId, cap })),
+            prices: [...changedPrices].map(([productId, price]) => ({ productId, price })),
+          };
+        }
+      }
+      // The buyer is at a cap: that refusal stands at any price, so it wins over a price change.
+      const limits = counted
+        .map(({ line, cap }, i) => ({
+          line,
+          cap,
+          item: current[countsFrom + i],
+          code: failed[countsFrom + i],
+        }))
+        .filter((c) => c.code === 'ConditionalCheckFailed')
+        .map((c) => ({
+          productId: c.line.product_id,
+          limit: c.cap,
+          already: Number(c.item?.bought ?? 0),
+          requested: c.line.quantity,
+        }));
+      if (limits.length > 0) return { status: 'limit', limits };
       if (refused.length > 0) {
         const prices = new Map(refused.map((r) => [r.line.product_id, Number(r.item?.price)]));
         return {

@@ -70,6 +70,7 @@ export const adminPage = `<!doctype html>
         <input name="price" type="number" min="0" placeholder="price" required aria-label="price">
         <input name="stock" type="number" min="0" placeholder="stock" required aria-label="stock">
         <select name="strategy" aria-label="strategy"><option>lock</option><option>atomic</option></select>
+        <input name="max_per_user" type="number" min="1" placeholder="max per buyer" aria-label="max per buyer">
         <button type="submit">Create</button>
       </form>
     </section>
@@ -161,7 +162,8 @@ export const adminPage = `<!doctype html>
       '<input name="reason" placeholder="reason" required aria-label="reason"><button>Adjust</button></form>' +
       '<div class="row"><button class="quiet release">Release lock</button>' +
       '<button class="quiet deal-start">Start deal</button><button class="quiet deal-end">End deal</button></div>';
-    $('h3 span', el).textContent = '#' + product.id + ' ' + product.name + ' · ' + product.price + ' won';
+    $('h3 span', el).textContent = '#' + product.id + ' ' + product.name + ' · ' + product.price + ' won' +
+      (product.max_per_user ? ' · at most ' + product.max_per_user + ' per buyer' : '');
     $('.adjust', el).addEventListener('submit', act(async (e) => {
       const form = new FormData(e.target);
       const r = await api('POST', '/admin/products/' + product.id + '/stock-adjustments',
@@ -254,7 +256,8 @@ export const adminPage = `<!doctype html>
   $('#create-form').addEventListener('submit', act(async (e) => {
     const form = new FormData(e.target);
     const p = await api('POST', '/products', { name: form.get('name'), price: Number(form.get('price')),
-      stock: Number(form.get('stock')), strategy: form.get('strategy') });
+      stock: Number(form.get('stock')), strategy: form.get('strategy'),
+      max_per_user: form.get('max_per_user') ? Number(form.get('max_per_user')) : null });
     e.target.reset();
     return 'Created #' + p.id + ' ' + p.name;
   }));

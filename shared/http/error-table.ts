@@ -23,10 +23,10 @@ import {
   OrderNotPendingError,
   OrderNotRecordedError,
   OrderOutcomeUnknownError,
-  PurchaseLimitError,
 } from '../orders/errors.ts';
 import {
   AdjustmentOutcomeUnknownError,
+  CapChangedError,
   DealActiveError,
   IdempotencyKeyReusedError,
   InsufficientStockError,
@@ -36,6 +36,7 @@ import {
   ProductInDealError,
   ProductNotFoundError,
   PurchaseInProgressError,
+  PurchaseLimitError,
   PurchaseNotRecordedError,
   PurchaseOutcomeUnknownError,
   StockUnavailableError,
@@ -183,6 +184,7 @@ export const errorTable: readonly Rule[] = [
   [TooManyProductsError, plain(422, 'TOO_MANY_PRODUCTS')],
   [PurchaseInProgressError, plain(409, 'PURCHASE_IN_PROGRESS', { 'retry-after': '1' })],
   [PriceChangedError, plain(409, 'PRICE_CHANGED', { 'retry-after': '1' })],
+  [CapChangedError, plain(409, 'CAP_CHANGED', { 'retry-after': '1' })],
   [
     PurchaseNotRecordedError,
     () => ({
@@ -228,7 +230,13 @@ export const errorTable: readonly Rule[] = [
     PurchaseLimitError,
     (e: PurchaseLimitError) => ({
       status: 409,
-      body: { detail: e.message, code: 'PURCHASE_LIMIT', limit: e.limit, already: e.already },
+      body: {
+        detail: e.message,
+        code: 'PURCHASE_LIMIT',
+        product_id: e.productId,
+        limit: e.limit,
+        already: e.already,
+      },
     }),
   ],
   [OrderNotFoundError, plain(404, 'ORDER_NOT_FOUND')],

@@ -62,6 +62,12 @@ export const product = z.object({
     .max(64)
     .describe('DynamoDB items carrying the durable stock (extension); `stock` is their sum'),
   components: z.array(component).optional().describe("A bundle's parts"),
+  max_per_user: z
+    .number()
+    .int()
+    .positive()
+    .nullable()
+    .describe('Most units one buyer may hold over their plain purchases; null: no cap (extension)'),
   created_at: time,
   updated_at: time,
 });

@@ -68,6 +68,11 @@ export const createProductBody = z.object({
     .max(MAX_CART_ITEMS)
     .refine(distinctProducts, 'must name each product once')
     .optional(),
+  /**
+   * Extension: the most units of this product one buyer may hold over all their plain purchases
+   * (bundles count for their components); null or absent: no cap.
+   */
+  max_per_user: wholeNumber.positive().max(MAX_QUANTITY).nullish(),
 });
 
 /** A positive integer in a path: API Gateway hands it over as a string. */
@@ -153,17 +158,22 @@ export const hotDealStartBody = z.object({
     .optional(),
 });
 
-/** `PATCH /api/products/{id}`: any of name, description, price; at least one. */
+/** `PATCH /api/products/{id}`: any of name, description, price, max_per_user (null: no cap); at least one. */
 export const updateProductBody = z
   .object({
     name: createProductBody.shape.name.optional(),
     description: createProductBody.shape.description,
     price: createProductBody.shape.price.optional(),
+    max_per_user: createProductBody.shape.max_per_user,
   })
   .strict()
   .refine(
-    (body) => body.name !== undefined || body.description !== undefined || body.price !== undefined,
-    'send at least one of name, description, price',
+    (body) =>
+      body.name !== undefined ||
+      body.description !== undefined ||
+      body.price !== undefined ||
+      body.max_per_user !== undefined,
+    'send at least one of name, description, price, max_per_user',
   );
 
 /** `POST /api/admin/products/{id}/stock-adjustments`: units to add (positive) or remove (negative). */

@@ -19,6 +19,7 @@ export const productView = (p: ProductWithLiveStock) => ({
   strategy: p.strategy,
   stock_shards: p.stock_shards ?? 1,
   ...(p.components && { components: p.components }),
+  max_per_user: p.max_per_user ?? null,
   created_at: p.created_at,
   updated_at: p.updated_at,
 });

@@ -34,19 +34,7 @@ export class DealOnShardedProductError extends Error {
 }
 
 /** The buyer's pending and confirmed units plus this order would pass the deal's max_per_user. */
-export class PurchaseLimitError extends Error {
-  override readonly name = 'PurchaseLimitError';
-  constructor(
-    readonly productId: number,
-    readonly limit: number,
-    readonly already: number,
-    readonly requested: number,
-  ) {
-    super(
-      `At most ${limit} per buyer in this deal; you have ${already} pending or confirmed, ${requested} requested`,
-    );
-  }
-}
+export { PurchaseLimitError } from '../stock/errors.ts';
 
 /** No such order, or not the caller's (the same answer, so ids cannot be probed). */
 export class OrderNotFoundError extends Error {

@@ -47,7 +47,10 @@ export class TooManyProductsError extends Error {
     readonly count: number,
     readonly limit: number,
   ) {
-    super(`This purchase touches ${count} products; at most ${limit} fit in one purchase`);
+    // A product with a per-buyer cap counts twice: its buyer count is one more durable item.
+    super(
+      `This purchase touches ${count} products; at most ${limit} fit in one purchase (a capped product counts twice)`,
+    );
   }
 }
 
@@ -125,6 +128,39 @@ export class PriceChangedError extends Error {
   override readonly name = 'PriceChangedError';
   constructor(readonly prices: readonly { readonly productId: number; readonly price: number }[]) {
     super(`The price of product ${prices.map((p) => p.productId).join(', ')} changed; try again`);
+  }
+}
+
+/**
+ * The buyer's units of a product plus this request would pass its per-buyer cap: a product's
+ * `max_per_user` on plain purchases (`scope: 'product'`), or a hot deal's on its orders (`'deal'`).
+ */
+export class PurchaseLimitError extends Error {
+  override readonly name = 'PurchaseLimitError';
+  constructor(
+    readonly productId: number,
+    readonly limit: number,
+    readonly already: number,
+    readonly requested: number,
+    readonly scope: 'product' | 'deal' = 'deal',
+  ) {
+    super(
+      scope === 'deal'
+        ? `At most ${limit} per buyer in this deal; you have ${already} pending or confirmed, ${requested} requested`
+        : `At most ${limit} of product ${productId} per buyer; you have bought ${already}, ${requested} requested`,
+    );
+  }
+}
+
+/**
+ * The purchase carried a per-buyer cap that is no longer the product's durable one (it changed while
+ * the purchase was in flight, or the live store missed the change). Nothing was bought; the live cap
+ * is set right before this is thrown, and the purchase use-case tries once more under the durable cap.
+ */
+export class CapChangedError extends Error {
+  override readonly name = 'CapChangedError';
+  constructor(readonly caps: readonly { readonly productId: number; readonly cap: number | null }[]) {
+    super(`The per-buyer cap of product ${caps.map((c) => c.productId).join(', ')} changed; try again`);
   }
 }
 

@@ -6,6 +6,7 @@ export {
 } from './adjustments.ts';
 export {
   AdjustmentOutcomeUnknownError,
+  CapChangedError,
   DealActiveError,
   IdempotencyKeyReusedError,
   InsufficientStockError,
@@ -15,6 +16,7 @@ export {
   ProductInDealError,
   ProductNotFoundError,
   PurchaseInProgressError,
+  PurchaseLimitError,
   PurchaseNotRecordedError,
   PurchaseOutcomeUnknownError,
   StockUnavailableError,

@@ -19,6 +19,8 @@ export interface ProductChanges {
   readonly name?: string | undefined;
   readonly description?: string | null | undefined;
   readonly price?: number | undefined;
+  /** The per-buyer cap of plain purchases; null removes it. */
+  readonly max_per_user?: number | null | undefined;
 }
 
 /** `changed`: a sale changed the stock since it was read; read again and retry. */
@@ -109,6 +111,28 @@ export type RecordOutcome =
   | {
       readonly status: 'price-changed';
       readonly prices: readonly { readonly productId: number; readonly price: number }[];
+    }
+  /**
+   * The buyer's units of these products plus this purchase would pass their per-buyer caps
+   * (`already`: the buyer's units so far, as DynamoDB counts them).
+   */
+  | {
+      readonly status: 'limit';
+      readonly limits: readonly {
+        readonly productId: number;
+        readonly limit: number;
+        readonly already: number;
+        readonly requested: number;
+      }[];
+    }
+  /**
+   * The purchase carried a per-buyer cap that is not the product's durable one (`cap`: the durable
+   * one, null for none); `prices`: the durable prices that differ too, if any.
+   */
+  | {
+      readonly status: 'cap-changed';
+      readonly caps: readonly { readonly productId: number; readonly cap: number | null }[];
+      readonly prices: readonly { readonly productId: number; readonly price: number }[];
     };
 
 export interface PurchaseStore {
@@ -121,6 +145,13 @@ export interface PurchaseStore {
     fences?: ReadonlyMap<number, number>,
     /** Per sharded product, the shards its hold took from: those shard items are decremented. */
     shards?: ReadonlyMap<number, readonly ShardTake[]>,
+    /**
+     * A buyer's plain purchase: the per-buyer cap of each capped product as the sale saw it (a product
+     * absent here had none). Every line's cap is then part of the durable condition, and each capped
+     * product's count for the buyer goes up in the same transaction, only within the cap. Absent: no
+     * cap is checked or counted (writers that are not a buyer's plain purchase).
+     */
+    caps?: ReadonlyMap<number, number>,
   ): Promise<RecordOutcome>;
   get(id: string): Promise<PurchaseRecord | null>;
   listByUser(userId: number, limit?: number): Promise<PurchaseRecord[]>;
@@ -137,6 +168,8 @@ export interface LiveStock {
   readonly onDeal?: boolean;
   /** A sharded product's available units per stock shard (Σ = available). */
   readonly shards?: readonly number[];
+  /** The per-buyer cap of plain purchases; absent: none. */
+  readonly maxPerUser?: number;
 }
 
 /** What the live store needs to put a product on sale. */
@@ -148,6 +181,8 @@ export interface StockSeed {
   readonly components?: readonly Component[] | undefined;
   /** A sharded product's durable stock per shard: the live store keeps a counter for each. */
   readonly shard_stock?: readonly number[] | undefined;
+  /** The per-buyer cap of plain purchases, carried live so a sale knows which counts to write. */
+  readonly max_per_user?: number | undefined;
 }
 
 export type ReserveAllResult =
@@ -220,6 +255,8 @@ export interface LiveStockStore {
   ): Promise<number | null>;
   /** Set a product's live price to the durable one, if the store has the product. */
   setPrice(productId: number, price: number): Promise<void>;
+  /** Set a product's live per-buyer cap to the durable one (null: none), if the store has the product. */
+  setCap(productId: number, cap: number | null): Promise<void>;
   release(productId: number, holdId: string): Promise<ReleaseResult>;
   /**
    * Mark the product as having units on their way in (a 0-unit hold under `holdId`), so no repair

@@ -30,6 +30,8 @@ export interface NewProduct {
   readonly components?: readonly Component[] | undefined;
   /** DynamoDB items the durable stock is split across (1: the product item itself, today's design). */
   readonly stock_shards?: number | undefined;
+  /** The most units of it one buyer may hold over their plain purchases; none when absent or null. */
+  readonly max_per_user?: number | null | undefined;
 }
 
 export interface ProductWithLiveStock extends ProductRecord {
@@ -117,6 +119,8 @@ export class ProductService {
       ...(input.components && { components: input.components }),
       // Only a sharded product carries the field: an unsharded one is stored exactly as before.
       ...(shards > 1 && { stock_shards: shards, shard_stock: splitAcrossShards(input.stock, shards) }),
+      // No cap is no attribute (a sale's condition checks its absence), never a stored null.
+      ...(input.max_per_user != null && { max_per_user: input.max_per_user }),
       created_at: at,
       updated_at: at,
     };
@@ -130,6 +134,7 @@ export class ProductService {
           price: product.price,
           strategy: product.strategy,
           ...(shards > 1 && { stock_shards: shards }),
+          ...(product.max_per_user !== undefined && { max_per_user: product.max_per_user }),
         },
       }),
     );
@@ -151,17 +156,21 @@ export class ProductService {
   }
 
   /**
-   * Name, description or price. A new price goes to Redis after DynamoDB: a sale priced from the old
-   * live price in between is refused by the durable price condition and priced again.
+   * Name, description, price or per-buyer cap. A new price or cap goes to Redis after DynamoDB: a
+   * sale priced or capped from the old live value in between is refused by the durable condition and
+   * tried again under the new one.
    */
   async update(id: number, changes: ProductChanges, actor: string): Promise<ProductWithLiveStock> {
     const before = await this.products.get(id, true);
     if (!before) throw new ProductNotFoundError(id);
     const changed = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
-    const was = Object.fromEntries(Object.keys(changed).map((k) => [k, before[k as keyof ProductChanges]]));
+    const was = Object.fromEntries(
+      Object.keys(changed).map((k) => [k, before[k as keyof ProductChanges] ?? null]),
+    );
     const entry = this.entry('product.update', actor, { product_id: id, detail: { from: was, to: changed } });
     if (!(await this.products.update(id, changes, entry))) throw new ProductNotFoundError(id);
     if (changes.price !== undefined) await this.stock.setPrice(id, changes.price);
+    if (changes.max_per_user !== undefined) await this.stock.setCap(id, changes.max_per_user);
     const product = await this.products.get(id, true);
     if (!product) throw new ProductNotFoundError(id);
     const live = await this.stock.availableOf([id]);

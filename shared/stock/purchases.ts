@@ -16,12 +16,14 @@ import type { AcquireOptions, DistributedLock, Lock } from '../lock/index.ts';
 import { LOCK_DEFAULTS, LockLostError, LockNotAcquiredError, withLocks } from '../lock/index.ts';
 import type { ProductRecord, PurchaseRecord, StockLine } from '../model.ts';
 import {
+  CapChangedError,
   DealActiveError,
   IdempotencyKeyReusedError,
   InsufficientStockError,
   PriceChangedError,
   ProductNotFoundError,
   PurchaseInProgressError,
+  PurchaseLimitError,
   PurchaseOutcomeUnknownError,
   StockUnavailableError,
 } from './errors.ts';
@@ -106,13 +108,14 @@ export class PurchaseService {
   /**
    * One purchase. A sale priced from a live price that changed meanwhile is refused by DynamoDB
    * (the price is part of the durable condition); the live price is then set right and the sale is
-   * tried once more, so the buyer pays the durable price or is told why not.
+   * tried once more, so the buyer pays the durable price or is told why not. A per-buyer cap the live
+   * store had wrong is refused and set right the same way, so the buyer is judged by the durable cap.
    */
   async purchase(request: PurchaseRequest): Promise<PurchaseRecord> {
     try {
       return await this.purchaseOnce(request);
     } catch (error) {
-      if (!(error instanceof PriceChangedError)) throw error;
+      if (!(error instanceof PriceChangedError || error instanceof CapChangedError)) throw error;
       return this.purchaseOnce(request);
     }
   }
@@ -344,7 +347,8 @@ export class PurchaseService {
       ...(fingerprint && { request_fingerprint: fingerprint }),
     };
     // A sharded product's hold names the shards its units came from: the durable write goes there.
-    return recordAndSettle(this.deps, purchase, lines, fences, fields, reserved.takes);
+    // The caps the sale saw go too: DynamoDB counts the buyer's units of each capped product.
+    return recordAndSettle(this.deps, purchase, lines, fences, fields, reserved.takes, plan.caps);
   }
 }
 
@@ -371,5 +375,6 @@ function outcomeOf(error: unknown): string {
   if (error instanceof IdempotencyKeyReusedError) return 'key-reused';
   if (error instanceof TooManyRequestsError) return 'limited';
   if (error instanceof DealActiveError) return 'deal-active';
+  if (error instanceof PurchaseLimitError) return 'purchase-limit';
   return 'error';
 }

@@ -52,6 +52,9 @@ export const formatTakes = (takes: readonly ShardTake[]): string =>
     .map((t) => `${t.shard}.${t.quantity}`)
     .join(',');
 
+/** What a sale reads of a product's live hash, in this order. */
+const LIVE_FIELDS = ['available', 'price', 'strategy', 'components', 'deal', 'cap'] as const;
+
 function decode<T>(table: Record<number, T>, code: number, script: string): T {
   const value = table[code];
   if (value === undefined) throw new Error(`${script} returned unknown code ${code}`);
@@ -108,6 +111,7 @@ export class RedisStock implements LiveStockStore {
       seed.price,
       seed.strategy,
       components,
+      seed.max_per_user ?? 0,
       ...(seed.shard_stock ?? []),
     );
   }
@@ -122,6 +126,7 @@ export class RedisStock implements LiveStockStore {
         seed.price,
         seed.strategy,
         components,
+        seed.max_per_user ?? 0,
         ...(seed.shard_stock ?? []),
       )) === 1
     );
@@ -166,12 +171,12 @@ export class RedisStock implements LiveStockStore {
   async peekMany(productIds: readonly number[]): Promise<Map<number, LiveStock>> {
     const replies = await this.readEach(
       productIds,
-      (client, key) => client.hmget(key, 'available', 'price', 'strategy', 'components', 'deal'),
-      (pipeline, key) => pipeline.hmget(key, 'available', 'price', 'strategy', 'components', 'deal'),
+      (client, key) => client.hmget(key, ...LIVE_FIELDS),
+      (pipeline, key) => pipeline.hmget(key, ...LIVE_FIELDS),
     );
     const live = new Map<number, LiveStock>();
     productIds.forEach((id, i) => {
-      const [available, price, strategy, components, deal] = (replies[i] ?? []) as (string | null)[];
+      const [available, price, strategy, components, deal, cap] = (replies[i] ?? []) as (string | null)[];
       if (available === null || available === undefined) return;
       live.set(id, {
         available: Number(available),
@@ -179,6 +184,7 @@ export class RedisStock implements LiveStockStore {
         strategy: strategy === 'atomic' ? 'atomic' : 'lock',
         components: components ? (JSON.parse(components) as Component[]) : [],
         ...(deal !== null && deal !== undefined && { onDeal: true }),
+        ...(Number(cap) > 0 && { maxPerUser: Number(cap) }),
       });
     });
     return live;
@@ -295,6 +301,10 @@ export class RedisStock implements LiveStockStore {
 
   async setPrice(productId: number, price: number): Promise<void> {
     await this.redis.stockSetPrice(this.stockKeyOf(productId), price);
+  }
+
+  async setCap(productId: number, cap: number | null): Promise<void> {
+    await this.redis.stockSetCap(this.stockKeyOf(productId), cap ?? 0);
   }
 
   /** The units are sold for good: drop the hold. False when there was none (already settled). */

@@ -14,6 +14,11 @@ export interface SalePlan {
   /** Products sold under the `lock` strategy, ascending id. */
   readonly lockedProducts: readonly number[];
   readonly shortages: readonly Shortage[];
+  /**
+   * The per-buyer cap of each capped product among the lines, as the live store has it: the durable
+   * write counts the buyer's units of those products, and checks every line's cap is still this.
+   */
+  readonly caps: ReadonlyMap<number, number>;
 }
 
 /** The product ids a request needs live stock for beyond the requested ones: bundle components. */
@@ -39,11 +44,20 @@ export function planSale(requested: readonly StockLine[], live: ReadonlyMap<numb
       total_price: product.price * item.quantity,
     };
   });
-  if (units.size > MAX_LINES_PER_PURCHASE) throw new TooManyProductsError(units.size, MAX_LINES_PER_PURCHASE);
+  const caps = new Map<number, number>();
+  for (const productId of units.keys()) {
+    const cap = live.get(productId)?.maxPerUser;
+    if (cap !== undefined) caps.set(productId, cap);
+  }
+  // A capped product's buyer count is one more item in the durable transaction (at most 100 items):
+  // it takes a second of the purchase's places.
+  if (units.size + caps.size > MAX_LINES_PER_PURCHASE)
+    throw new TooManyProductsError(units.size + caps.size, MAX_LINES_PER_PURCHASE);
   const lines = [...units]
     .map(([productId, quantity]) => ({ productId, quantity }))
     .sort((a, b) => a.productId - b.productId);
   return {
+    caps,
     items,
     lines,
     lockedProducts: lines.filter((l) => live.get(l.productId)?.strategy === 'lock').map((l) => l.productId),

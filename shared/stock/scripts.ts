@@ -1,6 +1,7 @@
 /**
  * The stock's Lua. Each product has two keys in one hash slot:
- *   stock:{42}  hash  available, price, strategy   (the live gate in front of DynamoDB)
+ *   stock:{42}  hash  available, price, strategy, components, cap   (the live gate in front of DynamoDB;
+ *                     `cap`: the per-buyer cap of plain purchases, absent when there is none)
  *   holds:{42}  hash  <purchase id> -> "<quantity>:<redis time ms>"   (units taken, not yet settled)
  * so at every instant: initial stock = available + held units + units in durable purchases.
  * Times come from Redis's own clock (TIME), so every function and the reconciler agree on a hold's age.
@@ -171,15 +172,16 @@ end
 return taken`,
   },
   /**
-   * A new product's live stock, whatever was there before (holds under its id dropped too). ARGV[5..]:
-   * a sharded product's units per shard.
+   * A new product's live stock, whatever was there before (holds under its id dropped too). ARGV[5]:
+   * the per-buyer cap (0: none); ARGV[6..]: a sharded product's units per shard.
    */
   stockPut: {
     numberOfKeys: 2,
     lua: `${PUT_SHARDS}
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('HSET', KEYS[1], 'available', ARGV[1], 'price', ARGV[2], 'strategy', ARGV[3], 'components', ARGV[4])
-put_shards(KEYS[1], 5)
+if tonumber(ARGV[5]) > 0 then redis.call('HSET', KEYS[1], 'cap', ARGV[5]) end
+put_shards(KEYS[1], 6)
 return 1`,
   },
   /**
@@ -232,15 +234,27 @@ redis.call('HSET', KEYS[1], 'price', ARGV[1])
 return 1`,
   },
   /**
-   * Put a product's live stock in place unless it is already there (restore from DynamoDB). ARGV[5..]:
-   * a sharded product's durable stock per shard.
+   * The durable per-buyer cap (0: none, the field removed), only on a product the store has (never a
+   * hash without `available`).
+   */
+  stockSetCap: {
+    numberOfKeys: 1,
+    lua: `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if tonumber(ARGV[1]) > 0 then redis.call('HSET', KEYS[1], 'cap', ARGV[1]) else redis.call('HDEL', KEYS[1], 'cap') end
+return 1`,
+  },
+  /**
+   * Put a product's live stock in place unless it is already there (restore from DynamoDB). ARGV[5]:
+   * the per-buyer cap (0: none); ARGV[6..]: a sharded product's durable stock per shard.
    */
   stockLoad: {
     numberOfKeys: 1,
     lua: `${PUT_SHARDS}
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'available', ARGV[1], 'price', ARGV[2], 'strategy', ARGV[3], 'components', ARGV[4])
-put_shards(KEYS[1], 5)
+if tonumber(ARGV[5]) > 0 then redis.call('HSET', KEYS[1], 'cap', ARGV[5]) end
+put_shards(KEYS[1], 6)
 return 1`,
   },
   /**
@@ -326,9 +340,13 @@ declare module 'ioredis' {
       price: number,
       strategy: string,
       components: string,
+      /** 0: none. */
+      cap: number,
       ...shardStock: number[]
     ): Result<number, Context>;
     stockSetPrice(stockKey: string, price: number): Result<number, Context>;
+    /** 0: none. */
+    stockSetCap(stockKey: string, cap: number): Result<number, Context>;
     /** numberOfKeys is given per call: stock:{id}, holds:{id} and any other in-flight hashes. */
     stockLowerTo(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Result<number, Context>;
     stockLoad(
@@ -337,6 +355,8 @@ declare module 'ioredis' {
       price: number,
       strategy: string,
       components: string,
+      /** 0: none. */
+      cap: number,
       ...shardStock: number[]
     ): Result<number, Context>;
     /** numberOfKeys is given per call: stock:{id}, holds:{id} and any other in-flight hashes. */

@@ -5,6 +5,8 @@
  *   duplicate           → release ours; the first request with this Idempotency-Key is the outcome
  *   insufficient        → release; DynamoDB holds less than the live store believed
  *   price-changed       → release; the live price is set to the durable one (never charge a stale one)
+ *   limit               → release; the buyer's units would pass a product's per-buyer cap
+ *   cap-changed         → release; the live cap is set to the durable one (the buyer is judged by it)
  *   fenced              → release; a newer lock holder wrote first, this one's lock had expired
  *   deal-active         → release; a hot deal runs on a product (its orders sell it)
  *   threw (outcome unknown) → ask DynamoDB; release only when the purchase is certainly absent, and
@@ -15,18 +17,20 @@ import { LockLostError } from '../lock/errors.ts';
 import type { PurchaseRecord, ShardTake, StockLine } from '../model.ts';
 import { DurableOutcomeUnknownError } from '../outcome.ts';
 import {
+  CapChangedError,
   DealActiveError,
   IdempotencyKeyReusedError,
   InsufficientStockError,
   PriceChangedError,
   PurchaseInProgressError,
+  PurchaseLimitError,
   PurchaseNotRecordedError,
   PurchaseOutcomeUnknownError,
 } from './errors.ts';
 import type { EventLog, LiveStockStore, PurchaseStore } from './ports.ts';
 
 export interface SettlementDeps {
-  readonly stock: Pick<LiveStockStore, 'commitAll' | 'releaseAll' | 'setPrice' | 'lowerTo'>;
+  readonly stock: Pick<LiveStockStore, 'commitAll' | 'releaseAll' | 'setPrice' | 'setCap' | 'lowerTo'>;
   readonly purchases: Pick<PurchaseStore, 'record' | 'get'>;
   readonly log: EventLog;
   /** Other capabilities' in-flight hashes of a product (hot-deal reservations), for `lowerTo`. */
@@ -43,11 +47,13 @@ export async function recordAndSettle(
   measured: Record<string, unknown> = {},
   /** Per sharded product, the shards its holds took from. */
   shards?: ReadonlyMap<number, readonly ShardTake[]>,
+  /** A buyer's plain purchase: the per-buyer cap of each capped product, as the sale saw it. */
+  caps?: ReadonlyMap<number, number>,
 ): Promise<PurchaseRecord> {
   let recorded: Awaited<ReturnType<PurchaseStore['record']>>;
   const started = performance.now();
   try {
-    recorded = await deps.purchases.record(purchase, fences, shards);
+    recorded = await deps.purchases.record(purchase, fences, shards, caps);
   } catch (error) {
     return settleFailedWrite(deps, purchase, lines, error);
   } finally {
@@ -77,6 +83,25 @@ export async function recordAndSettle(
   if (recorded.status === 'deal-active') {
     // A deal opened in DynamoDB after the live store let this purchase in: the deal's orders sell it.
     throw new DealActiveError(recorded.productIds);
+  }
+  if (recorded.status === 'limit') {
+    // The buyer's own count refused it: nothing of the stock is wrong, only this buyer is at the cap.
+    const [first] = recorded.limits;
+    if (!first) throw new RangeError('limit without a product');
+    throw new PurchaseLimitError(first.productId, first.limit, first.already, first.requested, 'product');
+  }
+  if (recorded.status === 'cap-changed') {
+    // The live cap was stale (a change in flight, or a live store that missed it): put the durable
+    // cap live, and the durable price too where that changed as well, then say so.
+    await Promise.all([
+      ...recorded.caps.map((c) => deps.stock.setCap(c.productId, c.cap)),
+      ...recorded.prices.map((p) => deps.stock.setPrice(p.productId, p.price)),
+    ]);
+    deps.log.warn('durable per-buyer cap refused a sale capped live', {
+      caps: recorded.caps,
+      purchase_id: purchase.id,
+    });
+    throw new CapChangedError(recorded.caps);
   }
   if (recorded.status === 'price-changed') {
     // The live price was stale: never charge it. Put the durable price live, then say so.

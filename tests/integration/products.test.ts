@@ -64,6 +64,7 @@ describe('POST /api/products', () => {
       redis_stock: 100,
       strategy: 'lock',
       stock_shards: 1,
+      max_per_user: null,
       created_at: expect.stringMatching(ISO_UTC),
       updated_at: reply.body.created_at,
     });

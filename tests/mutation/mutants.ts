@@ -189,6 +189,18 @@ export const mutants: readonly Mutant[] = [
     testNamePattern: 'failover that loses the last reservations',
   },
   {
+    id: 'plain-cap-off-by-one',
+    // The buyer's count item is the only gate of a product's per-buyer cap: nothing in Redis backs it.
+    breaks:
+      "a buyer holds at most a product's max_per_user units over their plain purchases, however they race",
+    file: 'shared/db/purchases.ts',
+    find: 'const room = cap - line.quantity;',
+    replace: 'const room = cap - line.quantity + 1;',
+    project: 'integration',
+    tests: ['tests/integration/purchase-cap.test.ts'],
+    testNamePattern: 'racing one-unit purchases',
+  },
+  {
     id: 'fence-condition-dropped',
     breaks: 'a holder paused past its TTL writes after a newer holder (the durable write ignores the fence)',
     file: 'shared/db/purchases.ts',

@@ -18,10 +18,12 @@ import {
 } from '../../shared/http/errors.ts';
 import { LockLostError, LockNotAcquiredError, LockQuorumUnavailableError } from '../../shared/lock/errors.ts';
 import {
+  CapChangedError,
   IdempotencyKeyReusedError,
   InsufficientStockError,
   ProductNotFoundError,
   PurchaseInProgressError,
+  PurchaseLimitError,
   PurchaseNotRecordedError,
   PurchaseOutcomeUnknownError,
   StockUnavailableError,
@@ -46,6 +48,8 @@ const cases: [string, Error, number, string][] = [
   ],
   ['IdempotencyKeyReusedError', new IdempotencyKeyReusedError('idem-x'), 422, 'IDEMPOTENCY_KEY_REUSED'],
   ['PurchaseInProgressError', new PurchaseInProgressError('idem-x'), 409, 'PURCHASE_IN_PROGRESS'],
+  ['PurchaseLimitError', new PurchaseLimitError(7, 3, 3, 1, 'product'), 409, 'PURCHASE_LIMIT'],
+  ['CapChangedError', new CapChangedError([{ productId: 7, cap: 2 }]), 409, 'CAP_CHANGED'],
   [
     'PurchaseNotRecordedError',
     new PurchaseNotRecordedError('p1', { cause: secretCause }),
@@ -143,6 +147,26 @@ describe('the error table', () => {
     expect(toErrorResponse(new InsufficientStockError(7, 3, 1)).body).toMatchObject({
       product_id: 7,
       available: 1,
+    });
+  });
+
+  it("tells a buyer at a product's per-buyer cap which product, the cap and what they already bought", () => {
+    const response = toErrorResponse(new PurchaseLimitError(7, 3, 2, 2, 'product'));
+    expect(response).toEqual({
+      status: 409,
+      body: {
+        detail: 'At most 3 of product 7 per buyer; you have bought 2, 2 requested',
+        code: 'PURCHASE_LIMIT',
+        product_id: 7,
+        limit: 3,
+        already: 2,
+      },
+    });
+  });
+
+  it('asks a buyer whose sale met a cap change twice to retry after a second', () => {
+    expect(toErrorResponse(new CapChangedError([{ productId: 7, cap: null }])).headers).toEqual({
+      'retry-after': '1',
     });
   });
 

@@ -122,6 +122,11 @@ describe('createProductBody', () => {
     expect(createProductBody.parse({ ...valid, strategy: 'atomic' }).strategy).toBe('atomic');
   });
 
+  it('accepts a positive per-buyer cap, or null for none', () => {
+    expect(createProductBody.parse({ ...valid, max_per_user: 3 }).max_per_user).toBe(3);
+    expect(createProductBody.parse({ ...valid, max_per_user: null }).max_per_user).toBeNull();
+  });
+
   it('trims the name and refuses a blank one', () => {
     expect(createProductBody.parse({ ...valid, name: '  Lamp  ' }).name).toBe('Lamp');
     expect(createProductBody.safeParse({ ...valid, name: '   ' }).success).toBe(false);
@@ -137,6 +142,9 @@ describe('createProductBody', () => {
     ['an infinite stock', { stock: Number.POSITIVE_INFINITY }, 'stock'],
     ['an unknown strategy', { strategy: 'optimistic' }, 'strategy'],
     ['a missing name', { name: undefined }, 'name'],
+    ['a zero per-buyer cap', { max_per_user: 0 }, 'max_per_user'],
+    ['a negative per-buyer cap', { max_per_user: -2 }, 'max_per_user'],
+    ['a fractional per-buyer cap', { max_per_user: 1.5 }, 'max_per_user'],
   ])('refuses %s, naming the field', (_why, patch, field) => {
     const result = createProductBody.safeParse({ ...valid, ...patch });
     expect(result.success).toBe(false);
