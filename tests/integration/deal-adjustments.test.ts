@@ -5,11 +5,17 @@
  * adjustments every unit is accounted for, Redis = DynamoDB, and the audit log lists each adjustment.
  * Also the faults: an adjustment whose answer is lost during a deal, and one racing the deal's end.
  */
+import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditRepository } from '../../shared/db/audit.ts';
 import { OrderRepository, ProductRepository } from '../../shared/db/index.ts';
 import type { DealProduct, OrderRecord } from '../../shared/model.ts';
-import { Reconciler, StockAdjustmentService } from '../../shared/stock/index.ts';
+import {
+  adjustmentHoldId,
+  auditIdOfHold,
+  Reconciler,
+  StockAdjustmentService,
+} from '../../shared/stock/index.ts';
 import { countStatuses, type Reply, startTestApi, type TestApi } from '../support/api.ts';
 import { services } from '../support/app.ts';
 import { hotDeals } from '../support/deals.ts';
@@ -280,6 +286,31 @@ describe('adjustments racing the deal and its faults', () => {
     const sales = await Promise.all(shoppers.map((s) => buy(s.token, product.id)));
     expect(countStatuses(sales)).toEqual({ 200: remaining, 400: 2 });
     expect((await stockAdjustRows(product.id)).length).toBe(12);
+  });
+
+  it("a deal start between an addition's durable write and its credit leaves Redis = DynamoDB (the mark is dropped, the credit adds nothing)", async () => {
+    const product = await api.product(10);
+    const base = stack();
+    const { deals, products } = hotDeals(base);
+    const holdId = adjustmentHoldId(ulid());
+    expect(await base.stock.mark(product.id, holdId)).toBe(true);
+    const entry = {
+      id: auditIdOfHold(holdId) as string,
+      at: new Date().toISOString(),
+      actor: 'user:1',
+      action: 'stock.adjust' as const,
+      product_id: product.id,
+      delta: 5,
+      reason: 'slow addition',
+    };
+    expect(await products.adjustStock(product.id, 5, entry)).toEqual({ status: 'adjusted' });
+    await deals.start(product.id, {}, 'user:1');
+    expect(await base.stock.credit(product.id, holdId, 5)).toBe('no-mark');
+    const l = await ledger(product.id);
+    expect(l.product).toMatchObject({ stock: 15, deal_free: 15, adjusted: 5 });
+    expect(l.available).toBe(15);
+    expect(l.holds).toBe(0);
+    base.redis.disconnect();
   });
 
   it.each([-3, 4])(
