@@ -66,7 +66,10 @@ function withShards(
   };
 }
 
-/** A product row a change of its stock may touch: no deal open, no deal units still reserved. */
+/**
+ * No hot deal holds the product: none open, no deal units still reserved. A change of the plain stock
+ * requires it; an adjustment during a deal requires its negation and moves deal_free with the stock.
+ */
 const NO_DEAL =
   '(attribute_not_exists(deal) OR deal.#s <> :open) AND (attribute_not_exists(deal_reserved) OR deal_reserved <= :zero)';
 
@@ -262,6 +265,8 @@ export class ProductRepository implements ProductStore, DealProductStore {
     audit: AuditEntry,
     /** A sharded product's units per shard: where removed ones were held, or where added ones go. */
     perShard?: readonly ShardTake[],
+    /** Whether a deal held the product at the caller's read: the pool tried first. */
+    onDeal = false,
   ): Promise<AdjustOutcome> {
     const shards = id > SEQUENCE_ID ? ((await this.shardCount(id)) ?? 1) : 1;
     if (shards > 1) return this.adjustShards(id, delta, audit, perShard ?? spreadOf(delta, shards));
@@ -270,7 +275,7 @@ export class ProductRepository implements ProductStore, DealProductStore {
     // try next. The pool changes only at a start or an end, so a second attempt is rare and a third
     // rarer still. A new attempt needs a new token (the first one's parameters differ); the audit
     // row's own condition (attribute_not_exists) still lets at most one attempt land.
-    let pool: 'stock' | 'deal' = 'stock';
+    let pool: 'stock' | 'deal' = onDeal ? 'deal' : 'stock';
     for (let attempt = 0; ; attempt++) {
       const outcome = await this.adjustPool(id, delta, audit, pool, attempt);
       if (outcome.status !== 'other-pool') return outcome;

@@ -23,6 +23,7 @@
 import { ulid } from 'ulid';
 import {
   type AuditEntry,
+  type DealProduct,
   type ProductRecord,
   type ShardTake,
   shardsOf,
@@ -40,6 +41,12 @@ import {
 import type { EventLog, LiveStockStore, ProductStore } from './ports.ts';
 
 const HOLD_PREFIX = 'adjust-';
+
+/** Whether a hot deal holds the product (open, or its end has not settled every order). */
+const dealHolds = (product: ProductRecord) => {
+  const { deal, deal_reserved } = product as DealProduct;
+  return deal?.status === 'open' || (deal_reserved ?? 0) > 0;
+};
 
 /** The Redis hold of an adjustment in flight, named after its audit row. */
 export const adjustmentHoldId = (auditId: string) => `${HOLD_PREFIX}${auditId}`;
@@ -105,7 +112,7 @@ export class StockAdjustmentService {
 
     let outcome: Awaited<ReturnType<ProductStore['adjustStock']>>;
     try {
-      outcome = await products.adjustStock(productId, delta, entry, perShard);
+      outcome = await products.adjustStock(productId, delta, entry, perShard, dealHolds(product));
     } catch (error) {
       if (error instanceof DurableOutcomeUnknownError) {
         log.error('stock adjustment outcome unknown; its hold is left to the reconciler', {

@@ -61,6 +61,11 @@ export interface ProductStore {
     delta: number,
     audit: AuditEntry,
     perShard?: readonly ShardTake[],
+    /**
+     * Whether a hot deal held the product when the caller read it: the pool tried first. Only a
+     * guess to save a round trip; the write's condition decides.
+     */
+    onDeal?: boolean,
   ): Promise<AdjustOutcome>;
 }
 

@@ -313,6 +313,44 @@ describe('adjustments racing the deal and its faults', () => {
     base.redis.disconnect();
   });
 
+  it('writes to the pool that holds the product when the write lands, whatever the caller read before', async () => {
+    const plain = await api.product(10);
+    const onDeal = await api.product(10);
+    await startDeal(onDeal.id);
+    const { products } = hotDeals(stack());
+    const entry = (product_id: number, delta: number) => ({
+      id: ulid(),
+      at: new Date().toISOString(),
+      actor: 'user:1',
+      action: 'stock.adjust' as const,
+      product_id,
+      delta,
+      reason: 'stale read',
+    });
+    // A stale guess each way (a deal started or ended since the read): the condition sends it over.
+    expect(await products.adjustStock(plain.id, -2, entry(plain.id, -2), undefined, true)).toEqual({
+      status: 'adjusted',
+    });
+    expect(await products.adjustStock(onDeal.id, -2, entry(onDeal.id, -2), undefined, false)).toEqual({
+      status: 'adjusted',
+    });
+    expect(await productRow(plain.id)).toMatchObject({ stock: 8, adjusted: -2 });
+    expect((await productRow(plain.id))?.deal_free).toBeUndefined();
+    expect(await productRow(onDeal.id)).toMatchObject({ stock: 8, deal_free: 8, adjusted: -2 });
+    // Beyond the free units in the right pool: refused, with the free units, nothing written.
+    expect(await products.adjustStock(onDeal.id, -9, entry(onDeal.id, -9), undefined, false)).toEqual({
+      status: 'insufficient',
+      stock: 8,
+    });
+    expect(await productRow(onDeal.id)).toMatchObject({ stock: 8, deal_free: 8, adjusted: -2 });
+    expect((await stockAdjustRows(onDeal.id)).map((e) => e.delta)).toEqual([-2]);
+    // Redis was left out on purpose (the durable step alone): one reconcile pass brings each pool to it.
+    const { reconciler } = await services();
+    for (const id of [plain.id, onDeal.id]) await reconciler.reconcileProduct((await productRow(id))!);
+    expect(await verifyRow(plain.id)).toMatchObject({ db_stock: 8, redis_stock: 8, ok: true });
+    expect(await verifyRow(onDeal.id)).toMatchObject({ db_stock: 8, redis_stock: 8, ok: true });
+  });
+
   it.each([-3, 4])(
     'settles a %i adjustment whose answer was lost during a deal through its audit row',
     async (d) => {
