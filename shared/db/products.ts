@@ -67,7 +67,10 @@ function withShards(
   };
 }
 
-/** A product row a change of its stock may touch: no deal open, no deal units still reserved. */
+/**
+ * No hot deal holds the product: none open, no deal units still reserved. A change of the plain stock
+ * requires it; an adjustment during a deal requires its negation and moves deal_free with the stock.
+ */
 const NO_DEAL =
   '(attribute_not_exists(deal) OR deal.#s <> :open) AND (attribute_not_exists(deal_reserved) OR deal_reserved <= :zero)';
 
@@ -276,8 +279,10 @@ export class ProductRepository implements ProductStore, DealProductStore {
   /**
    * Add `delta` units (negative: remove) to the durable stock and to its running Σ of adjustments,
    * with the audit row, in one transaction: initial_stock + adjusted = stock + sold stays true. Never
-   * below zero. The audit row's id is the transaction's token, so a resend after a lost answer is
-   * applied once at most.
+   * below zero. While a hot deal holds the product (open, or its end has not settled every order)
+   * the units are the deal's: `deal_free` moves with the stock (so stock = deal_free + deal_reserved
+   * stays true), and a removal takes only free units, never those of a PENDING order. The audit row's
+   * id is the transaction's token, so a resend after a lost answer is applied once at most.
    */
   async adjustStock(
     id: number,
@@ -285,22 +290,46 @@ export class ProductRepository implements ProductStore, DealProductStore {
     audit: AuditEntry,
     /** A sharded product's units per shard: where removed ones were held, or where added ones go. */
     perShard?: readonly ShardTake[],
+    /** Whether a deal held the product at the caller's read: the pool tried first. */
+    onDeal = false,
   ): Promise<AdjustOutcome> {
     const shards = id > SEQUENCE_ID ? ((await this.shardCount(id)) ?? 1) : 1;
     if (shards > 1) return this.adjustShards(id, delta, audit, perShard ?? spreadOf(delta, shards));
+    // The pool is decided by the condition, not by a read that a deal's start or end could overtake:
+    // each attempt requires the state it writes for, and a refusal's item (ALL_OLD) names the pool to
+    // try next. The pool changes only at a start or an end, so a second attempt is rare and a third
+    // rarer still. A new attempt needs a new token (the first one's parameters differ); the audit
+    // row's own condition (attribute_not_exists) still lets at most one attempt land.
+    let pool: 'stock' | 'deal' = onDeal ? 'deal' : 'stock';
+    for (let attempt = 0; ; attempt++) {
+      const outcome = await this.adjustPool(id, delta, audit, pool, attempt);
+      if (outcome.status !== 'other-pool') return outcome;
+      if (attempt >= 3) return { status: 'busy' };
+      pool = outcome.pool;
+    }
+  }
+
+  /** One attempt of an adjustment, on the durable stock alone (`stock`) or on a deal's too (`deal`). */
+  private async adjustPool(
+    id: number,
+    delta: number,
+    audit: AuditEntry,
+    pool: 'stock' | 'deal',
+    attempt: number,
+  ): Promise<AdjustOutcome | { readonly status: 'other-pool'; readonly pool: 'stock' | 'deal' }> {
+    const onDeal = pool === 'deal';
     try {
       await transactWrite(this.doc, {
-        ClientRequestToken: audit.id,
+        ClientRequestToken: attempt === 0 ? audit.id : `${audit.id}-${attempt}`,
         TransactItems: [
           {
             Update: {
               TableName: this.tableName,
               Key: { id },
-              UpdateExpression:
-                'SET stock = stock + :d, adjusted = if_not_exists(adjusted, :zero) + :d, updated_at = :now',
-              // Not while a hot deal runs (or its end has not settled its orders): the deal's units
-              // move only through its orders, gated by deal_free (shared/orders).
-              ConditionExpression: `attribute_exists(id) AND stock >= :least AND ${NO_DEAL}`,
+              UpdateExpression: `SET stock = stock + :d, adjusted = if_not_exists(adjusted, :zero) + :d, ${onDeal ? 'deal_free = deal_free + :d, ' : ''}updated_at = :now`,
+              ConditionExpression: onDeal
+                ? `attribute_exists(id) AND NOT (${NO_DEAL}) AND deal_free >= :least`
+                : `attribute_exists(id) AND stock >= :least AND ${NO_DEAL}`,
               ExpressionAttributeNames: { '#s': 'status' },
               ExpressionAttributeValues: {
                 ':d': delta,
@@ -322,9 +351,9 @@ export class ProductRepository implements ProductStore, DealProductStore {
         const current = cancelledItems(error)?.[0];
         if (!current || id === SEQUENCE_ID) return { status: 'not-found' };
         const deal = current.deal as { status?: string } | undefined;
-        if (deal?.status === 'open' || Number(current.deal_reserved ?? 0) > 0)
-          return { status: 'deal-active' };
-        return { status: 'insufficient', stock: Number(current.stock) };
+        const dealHolds = deal?.status === 'open' || Number(current.deal_reserved ?? 0) > 0;
+        if (dealHolds !== onDeal) return { status: 'other-pool', pool: dealHolds ? 'deal' : 'stock' };
+        return { status: 'insufficient', stock: Number(onDeal ? current.deal_free : current.stock) };
       }
       throw error;
     }

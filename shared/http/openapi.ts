@@ -119,13 +119,16 @@ export const operations = {
     body: schemas.stockAdjustmentBody,
     response: responses.stockAdjustment,
     errors: {
-      400: 'INSUFFICIENT_STOCK: removing more than is unsold',
+      400: 'INSUFFICIENT_STOCK: removing more than is unsold (during a hot deal: more than its free units)',
       ...notFound,
+      409: 'PRODUCT_BUSY: a hot deal kept starting and ending under it',
       503: 'ADJUSTMENT_OUTCOME_UNKNOWN (the audit log tells) or STOCK_UNAVAILABLE',
     },
     description:
       'Safe while a sale runs: after any mix of adjustments and purchases, initial stock + Σ deltas = ' +
-      'remaining + Σ sold, in DynamoDB and in Redis. Recorded in the audit log.',
+      'remaining + Σ sold, in DynamoDB and in Redis. During a hot deal it moves the deal’s free units: ' +
+      'added ones are orderable at once, and units reserved by PENDING orders are never removed. ' +
+      'Recorded in the audit log.',
   },
   'list-purchases': {
     query: schemas.adminPurchasesQuery,

@@ -5,7 +5,11 @@
  *   deal:{42}          hash  open (0/1), generation, ends_at_ms (0 = none), max_per_user (0 = none), reservation_ttl_ms
  *   reservations:{42}  hash  <order id> -> "<quantity>:<user id>:<expires_at ms>:<generation>"
  *   dealusers:{42}     hash  <user id> -> units pending + confirmed in this generation (the cap's fast count)
- * so at every instant: initial = available + held + reserved + units in durable purchases.
+ * so at every instant: initial + Σ adjustments = available + held + reserved + units in durable
+ * purchases. A stock adjustment during a deal moves `available` (the deal's free units) through
+ * holds:{42} as it does outside one (shared/stock/adjustments.ts): a removal's hold, an addition's
+ * 0-unit mark. dealStart, dealFinish and dealRestore count holds out of the units they load and drop
+ * the marks (dropMarks).
  * Reservations are not holds (holds:{42}) on purpose: the core reconciler releases a hold after 60 s,
  * a reservation lives for its TTL. Times come from Redis's clock (TIME): expires_at and every
  * decision about it use that one clock. Redis is the fast gate; DynamoDB's counters (deal_free, the
@@ -18,6 +22,18 @@ import { NOW_MS } from '../lua.ts';
 const heldUnits = (holdsKey: string) => `local held = 0
 for _, v in ipairs(redis.call('HVALS', ${holdsKey})) do
   held = held + tonumber(string.match(v, '^(%d+)'))
+end`;
+
+/**
+ * Lua: drop the marks of stock additions on their way in (0-unit holds, stockMark in
+ * shared/stock/scripts.ts) from KEYS[holds]. The count a deal's start, end or rebuild sets comes from
+ * DynamoDB: it has an addition's units if its write landed, and then the addition's credit must not
+ * add them again; without its mark the credit adds nothing (if the write lands only later, Redis shows
+ * fewer units than DynamoDB until the reconciler's repair: never more).
+ */
+const dropMarks = (holdsKey: string) => `local marks = redis.call('HGETALL', ${holdsKey})
+for i = 1, #marks, 2 do
+  if string.sub(marks[i + 1], 1, 2) == '0:' then redis.call('HDEL', ${holdsKey}, marks[i]) end
 end`;
 
 export const orderScripts = {
@@ -113,6 +129,7 @@ return now`,
     lua: `
 if redis.call('HGET', KEYS[3], 'generation') == ARGV[1] and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 ${heldUnits('KEYS[2]')}
+${dropMarks('KEYS[2]')}
 redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
 redis.call('HSET', KEYS[1], 'available', math.max(0, tonumber(ARGV[2]) - held), 'price', ARGV[3],
   'strategy', ARGV[4], 'components', ARGV[5], 'deal', ARGV[1])
@@ -131,6 +148,7 @@ return 1`,
 redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 ${heldUnits('KEYS[2]')}
+${dropMarks('KEYS[2]')}
 redis.call('HDEL', KEYS[1], 'deal')
 redis.call('HSET', KEYS[1], 'available', math.max(0, tonumber(ARGV[1]) - held))
 return 1`,
@@ -148,6 +166,7 @@ return 1`,
     lua: `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 ${heldUnits('KEYS[2]')}
+${dropMarks('KEYS[2]')}
 redis.call('DEL', KEYS[4], KEYS[5])
 redis.call('HSET', KEYS[1], 'available', math.max(0, tonumber(ARGV[1]) - held), 'price', ARGV[2],
   'strategy', ARGV[3], 'components', ARGV[4])

@@ -9,10 +9,21 @@
  * so no repair runs in between), raises the durable stock with the audit row, then credits the live
  * count and drops the mark in one script. Either way a request that dies leaves a hold the reconciler
  * settles by the audit row: there, the change landed (commit); absent, it did not (release).
+ *
+ * During a hot deal the same steps move the deal's pool: Redis's `available` is then the deal's free
+ * units (reservations already taken out), so a removal's hold takes only units no order reserved and
+ * an addition's credit is orderable at once; DynamoDB's transaction moves `deal_free` with the stock
+ * and refuses a removal beyond it. Which pool the durable write moves is decided by its condition at
+ * the moment it lands (shared/db/products.ts), so a deal starting or ending in between cannot split
+ * the change. A deal's start, end or rebuild sets `available` from DynamoDB minus the holds: a
+ * removal still held is counted out, and the marks of additions are dropped (their credit then does
+ * nothing), so Redis never shows units DynamoDB lacks; at worst it shows fewer until the reconciler's
+ * repair (docs/hot-deals.md, "Stock adjustments during a deal").
  */
 import { ulid } from 'ulid';
 import {
   type AuditEntry,
+  type DealProduct,
   type ProductRecord,
   type ShardTake,
   shardsOf,
@@ -22,6 +33,7 @@ import { DurableOutcomeUnknownError } from '../outcome.ts';
 import {
   AdjustmentOutcomeUnknownError,
   InsufficientStockError,
+  ProductBusyError,
   ProductInDealError,
   ProductNotFoundError,
   StockUnavailableError,
@@ -29,6 +41,12 @@ import {
 import type { EventLog, LiveStockStore, ProductStore } from './ports.ts';
 
 const HOLD_PREFIX = 'adjust-';
+
+/** Whether a hot deal holds the product (open, or its end has not settled every order). */
+const dealHolds = (product: ProductRecord) => {
+  const { deal, deal_reserved } = product as DealProduct;
+  return deal?.status === 'open' || (deal_reserved ?? 0) > 0;
+};
 
 /** The Redis hold of an adjustment in flight, named after its audit row. */
 export const adjustmentHoldId = (auditId: string) => `${HOLD_PREFIX}${auditId}`;
@@ -46,10 +64,7 @@ export interface StockAdjustmentView {
 
 export interface AdjustmentDeps {
   readonly products: Pick<ProductStore, 'get' | 'adjustStock'>;
-  readonly stock: Pick<
-    LiveStockStore,
-    'reserveAll' | 'release' | 'commit' | 'mark' | 'credit' | 'availableOf'
-  >;
+  readonly stock: Pick<LiveStockStore, 'withdraw' | 'release' | 'commit' | 'mark' | 'credit' | 'availableOf'>;
   /** Puts back a product the live store lost (deal-aware), as a purchase would. */
   readonly restore: (product: ProductRecord) => Promise<boolean>;
   readonly log: EventLog;
@@ -97,7 +112,7 @@ export class StockAdjustmentService {
 
     let outcome: Awaited<ReturnType<ProductStore['adjustStock']>>;
     try {
-      outcome = await products.adjustStock(productId, delta, entry, perShard);
+      outcome = await products.adjustStock(productId, delta, entry, perShard, dealHolds(product));
     } catch (error) {
       if (error instanceof DurableOutcomeUnknownError) {
         log.error('stock adjustment outcome unknown; its hold is left to the reconciler', {
@@ -115,7 +130,9 @@ export class StockAdjustmentService {
       if (live) await stock.release(productId, holdId);
       if (outcome.status === 'not-found') throw new ProductNotFoundError(productId);
       if (outcome.status === 'deal-active') throw new ProductInDealError(productId);
-      // Redis had the units unsold but DynamoDB does not: Redis is ahead, and the reconciler lowers it.
+      if (outcome.status === 'busy') throw new ProductBusyError(productId, 'adjusted');
+      // Redis had the units unsold but DynamoDB does not (during a deal: not free): Redis is ahead,
+      // and the reconciler lowers it.
       throw new InsufficientStockError(productId, -delta, outcome.stock);
     }
 
@@ -133,22 +150,24 @@ export class StockAdjustmentService {
     };
   }
 
-  /** Take unsold units as a hold; refused when fewer are unsold. Answers a sharded product's shards. */
+  /**
+   * Take unsold units as a hold (during a hot deal: free ones, no order's reservation); refused when
+   * fewer are there. Answers a sharded product's shards.
+   */
   private async take(
     product: ProductRecord,
     quantity: number,
     holdId: string,
   ): Promise<readonly ShardTake[] | undefined> {
-    const line = [{ productId: product.id, quantity }];
-    let result = await this.deps.stock.reserveAll(line, holdId);
+    let result = await this.deps.stock.withdraw(product.id, quantity, holdId);
     if (result.status === 'unknown') {
       await this.deps.restore(product);
-      result = await this.deps.stock.reserveAll(line, holdId);
+      result = await this.deps.stock.withdraw(product.id, quantity, holdId);
     }
-    if (result.status === 'insufficient') throw InsufficientStockError.of(result.shortages);
-    if (result.status === 'unknown') throw new StockUnavailableError(product.id);
-    // On a hot deal nothing was held: DynamoDB's answer (deal-active) is the one the caller gets.
-    return result.status === 'reserved' ? result.takes?.get(product.id) : undefined;
+    if (result.status === 'insufficient')
+      throw new InsufficientStockError(product.id, quantity, result.available);
+    if (result.status !== 'reserved') throw new StockUnavailableError(product.id);
+    return result.takes;
   }
 
   /**

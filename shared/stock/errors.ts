@@ -175,7 +175,10 @@ export class AdjustmentOutcomeUnknownError extends Error {
   }
 }
 
-/** A product with an open hot deal cannot be deleted: its orders still need it. */
+/**
+ * A product with an open hot deal cannot be deleted: its orders still need it. (A stock adjustment
+ * goes through during a deal: it moves the deal's free units.)
+ */
 export class ProductInDealError extends Error {
   override readonly name = 'ProductInDealError';
   constructor(readonly productId: number) {
@@ -183,10 +186,16 @@ export class ProductInDealError extends Error {
   }
 }
 
-/** A delete kept losing the race to sales changing the stock; try again. */
+/**
+ * A delete kept losing the race to sales changing the stock, or an adjustment to a hot deal starting
+ * and ending under it; try again.
+ */
 export class ProductBusyError extends Error {
   override readonly name = 'ProductBusyError';
-  constructor(readonly productId: number) {
-    super(`Product ${productId} kept selling while it was being deleted; try again`);
+  constructor(
+    readonly productId: number,
+    readonly doing: 'deleted' | 'adjusted' = 'deleted',
+  ) {
+    super(`Product ${productId} kept changing while it was being ${doing}; try again`);
   }
 }

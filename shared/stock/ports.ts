@@ -29,10 +29,15 @@ export type RemoveOutcome = 'deleted' | 'not-found' | 'deal-active' | 'changed';
 export type AdjustOutcome =
   | { readonly status: 'adjusted' }
   | { readonly status: 'not-found' }
-  /** Removing more than the durable stock holds (`stock`: what it holds). */
+  /**
+   * Removing more than the durable stock holds (`stock`: what it holds; during a hot deal, its free
+   * units, those no PENDING order holds).
+   */
   | { readonly status: 'insufficient'; readonly stock: number }
-  /** A hot deal is open (or its end has not settled its orders): its units move only through orders. */
-  | { readonly status: 'deal-active' };
+  /** A sharded product claims a hot deal (none opens on one; the rule stays where the data is). */
+  | { readonly status: 'deal-active' }
+  /** A hot deal kept starting or ending under the write (each attempt found the other pool). */
+  | { readonly status: 'busy' };
 
 /**
  * Products in the durable store. Every change but a sale takes an audit row (AuditEntry), written in
@@ -49,14 +54,20 @@ export interface ProductStore {
   /** Unless a hot deal is open on it, and only while its stock is `stock`; its purchases stay. */
   remove(id: number, stock: number, audit: AuditEntry): Promise<RemoveOutcome>;
   /**
-   * stock += delta and adjusted += delta, never below zero. `perShard`: on a sharded product, the
-   * units per shard (removed: where the live store held them; added: where they go).
+   * stock += delta and adjusted += delta, never below zero; during a hot deal deal_free += delta too,
+   * never below zero (a removal takes only units no PENDING order holds). `perShard`: on a sharded
+   * product, the units per shard (removed: where the live store held them; added: where they go).
    */
   adjustStock(
     id: number,
     delta: number,
     audit: AuditEntry,
     perShard?: readonly ShardTake[],
+    /**
+     * Whether a hot deal held the product when the caller read it: the pool tried first. Only a
+     * guess to save a round trip; the write's condition decides.
+     */
+    onDeal?: boolean,
   ): Promise<AdjustOutcome>;
 }
 
@@ -229,6 +240,11 @@ export interface LiveStockStore {
   peek(productId: number): Promise<LiveStock | null>;
   peekMany(productIds: readonly number[]): Promise<Map<number, LiveStock>>;
   availableOf(productIds: readonly number[]): Promise<Map<number, number | null>>;
+  /**
+   * A stock adjustment's removal: `quantity` units held under `holdId` from the product's `available`,
+   * whether an ordinary sale or a hot deal sells it (never 'deal-active').
+   */
+  withdraw(productId: number, quantity: number, holdId: string): Promise<ReserveResult>;
   /** Every line under one hold id, or none. */
   reserveAll(lines: readonly StockLine[], holdId: string): Promise<ReserveAllResult>;
   commitAll(lines: readonly StockLine[], holdId: string): Promise<void>;

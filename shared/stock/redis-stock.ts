@@ -207,12 +207,24 @@ export class RedisStock implements LiveStockStore {
   }
 
   async reserve(productId: number, quantity: number, holdId: string): Promise<ReserveResult> {
-    const [code, available, spec] = await this.redis.stockReserve(
-      this.stockKeyOf(productId),
-      this.holdsKeyOf(productId),
-      quantity,
-      holdId,
-    );
+    return this.take(productId, quantity, holdId, false);
+  }
+
+  /** An adjustment's removal: a hold on whatever the product sells from, a hot deal's pool included. */
+  async withdraw(productId: number, quantity: number, holdId: string): Promise<ReserveResult> {
+    return this.take(productId, quantity, holdId, true);
+  }
+
+  private async take(
+    productId: number,
+    quantity: number,
+    holdId: string,
+    anyPool: boolean,
+  ): Promise<ReserveResult> {
+    const keys = [this.stockKeyOf(productId), this.holdsKeyOf(productId)] as const;
+    const [code, available, spec] = anyPool
+      ? await this.redis.stockReserve(...keys, quantity, holdId, '1')
+      : await this.redis.stockReserve(...keys, quantity, holdId);
     const status = decode(RESERVE_CODES, code, 'stockReserve');
     if (status === 'unknown' || status === 'deal-active') return { status };
     const takes = parseTakes(spec);

@@ -80,7 +80,9 @@ export const stockScripts = {
   /**
    * Check and decrement atomically, recording the hold. Returns {code, available, shards}: 1
    * reserved, 0 short, -1 no live stock, -3 the product is on a hot deal (sold only through its
-   * orders); `shards` is the hold's "<shard>.<units>[,...]" on a sharded product, '' otherwise. A hold
+   * orders); `shards` is the hold's "<shard>.<units>[,...]" on a sharded product, '' otherwise.
+   * ARGV[3] = '1' (a stock adjustment removing units) takes them from whatever `available` is, a hot
+   * deal's free units included: they leave the deal's pool as they would leave an ordinary sale's. A hold
    * with this id already there is success: ioredis resends a script whose reply a dropped connection
    * lost, and the purchase claim (one request per purchase id) rules out a second request with the
    * same id.
@@ -94,7 +96,7 @@ if not state[1] then return {-1, 0} end
 local available = tonumber(state[1])
 local held = redis.call('HGET', KEYS[2], ARGV[2])
 if held then return {1, available, shards_of_hold(held)} end
-if redis.call('HEXISTS', KEYS[1], 'deal') == 1 then return {-3, available} end
+if ARGV[3] ~= '1' and redis.call('HEXISTS', KEYS[1], 'deal') == 1 then return {-3, available} end
 if available < qty then return {0, available} end
 ${NOW_MS}
 local shards = tonumber(state[2]) or 1
@@ -326,6 +328,7 @@ declare module 'ioredis' {
       holdsKey: string,
       quantity: number,
       holdId: string,
+      anyPool?: '1',
     ): Result<[number, number, string?], Context>;
     stockRelease(stockKey: string, holdsKey: string, holdId: string): Result<number, Context>;
     /** numberOfKeys is given per call: 2 × the number of lines. */
