@@ -131,6 +131,9 @@ export interface PurchaseRecord {
  */
 export const MAX_LINES_PER_PURCHASE = 49;
 
+/** DynamoDB's limit on the items of one transaction (TransactWriteItems). */
+export const MAX_TRANSACTION_ITEMS = 100;
+
 export type OrderStatus = 'PENDING' | 'CONFIRMED' | 'CANCELLED' | 'EXPIRED';
 
 /** A hot-deal order: PENDING from the 202 on, then exactly one of CONFIRMED, CANCELLED, EXPIRED. */

@@ -8,7 +8,12 @@ import {
   QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { Page, PurchaseFilter, PurchaseListing } from '../admin/ports.ts';
-import { MAX_LINES_PER_PURCHASE, type PurchaseRecord, type ShardTake } from '../model.ts';
+import {
+  MAX_LINES_PER_PURCHASE,
+  MAX_TRANSACTION_ITEMS,
+  type PurchaseRecord,
+  type ShardTake,
+} from '../model.ts';
 import type { PurchaseStore, RecordOutcome } from '../stock/ports.ts';
 import { allPages, onePage } from './pagination.ts';
 import { shardItemId } from './products.ts';
@@ -154,6 +159,14 @@ export class PurchaseRepository implements PurchaseStore, PurchaseListing {
         },
       };
     });
+    // DynamoDB takes at most 100 items in a transaction. The sale plan keeps products and counts within
+    // it; only a sharded product's hold that fell back to many shards at the end of a sale can pass
+    // it (a cart of several such lines). Said before anything is sent: the buyer can buy them apart.
+    const items = 1 + lineRows.length + decrements.length + counts.length;
+    if (items > MAX_TRANSACTION_ITEMS) {
+      const spread = [...new Set(targets.filter((t) => t.shard !== undefined).map((t) => t.line.product_id))];
+      return { status: 'too-spread', items, productIds: spread };
+    }
     try {
       await transactWrite(this.doc, {
         ClientRequestToken: attempt,

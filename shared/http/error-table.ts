@@ -39,6 +39,7 @@ import {
   PurchaseLimitError,
   PurchaseNotRecordedError,
   PurchaseOutcomeUnknownError,
+  StockTooSpreadError,
   StockUnavailableError,
   TooManyProductsError,
 } from '../stock/errors.ts';
@@ -185,6 +186,7 @@ export const errorTable: readonly Rule[] = [
   [PurchaseInProgressError, plain(409, 'PURCHASE_IN_PROGRESS', { 'retry-after': '1' })],
   [PriceChangedError, plain(409, 'PRICE_CHANGED', { 'retry-after': '1' })],
   [CapChangedError, plain(409, 'CAP_CHANGED', { 'retry-after': '1' })],
+  [StockTooSpreadError, plain(409, 'STOCK_TOO_SPREAD')],
   [
     PurchaseNotRecordedError,
     () => ({

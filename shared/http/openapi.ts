@@ -59,7 +59,7 @@ export const operations = {
     errors: {
       400: 'INSUFFICIENT_STOCK',
       404: 'PRODUCT_NOT_FOUND',
-      409: "LOCK_CONFLICT, PURCHASE_IN_PROGRESS, PURCHASE_LIMIT (the buyer's units would pass a product's max_per_user), PRICE_CHANGED or CAP_CHANGED",
+      409: "LOCK_CONFLICT, PURCHASE_IN_PROGRESS, PURCHASE_LIMIT (the buyer's units would pass a product's max_per_user), PRICE_CHANGED, CAP_CHANGED, or STOCK_TOO_SPREAD (a cart whose sharded products' last units span more than one transaction's 100 writes: buy them on their own)",
       422: 'VALIDATION_ERROR, IDEMPOTENCY_KEY_REUSED or TOO_MANY_PRODUCTS',
       503: 'PURCHASE_NOT_RECORDED or PURCHASE_OUTCOME_UNKNOWN',
     },

@@ -54,6 +54,23 @@ export class TooManyProductsError extends Error {
   }
 }
 
+/**
+ * The units held for a cart sit on more stock shards than one DynamoDB transaction can write (the
+ * end of a sale, where a sharded product's last units are one or two per shard). Buying those
+ * products one per purchase always fits: one product's shards are at most 64 items.
+ */
+export class StockTooSpreadError extends Error {
+  override readonly name = 'StockTooSpreadError';
+  constructor(
+    readonly productIds: readonly number[],
+    readonly items: number,
+  ) {
+    super(
+      `The last units of product${productIds.length === 1 ? '' : 's'} ${productIds.join(', ')} are spread over too many stock shards to sell in one purchase with the rest of this cart (${items} writes, at most 100); buy ${productIds.length === 1 ? 'it' : 'them'} in a purchase of ${productIds.length === 1 ? 'its' : 'their'} own`,
+    );
+  }
+}
+
 /** The same Idempotency-Key arrived with a different request body. */
 export class IdempotencyKeyReusedError extends Error {
   override readonly name = 'IdempotencyKeyReusedError';

@@ -19,6 +19,7 @@ export {
   PurchaseLimitError,
   PurchaseNotRecordedError,
   PurchaseOutcomeUnknownError,
+  StockTooSpreadError,
   StockUnavailableError,
   TooManyProductsError,
 } from './errors.ts';

@@ -118,6 +118,15 @@ export type RecordOutcome =
         readonly stored: number;
       }[];
     }
+  /**
+   * The units held are spread over more stock shards than one DynamoDB transaction can write (100
+   * items): the last units of these sharded products sit one or two per shard. Nothing was sent.
+   */
+  | {
+      readonly status: 'too-spread';
+      readonly items: number;
+      readonly productIds: readonly number[];
+    }
   /** The purchase was priced from a live price that is no longer the durable one. */
   | {
       readonly status: 'price-changed';

@@ -25,6 +25,7 @@ import {
   PurchaseInProgressError,
   PurchaseLimitError,
   PurchaseOutcomeUnknownError,
+  StockTooSpreadError,
   StockUnavailableError,
 } from './errors.ts';
 import type {
@@ -375,6 +376,7 @@ function outcomeOf(error: unknown): string {
   if (error instanceof IdempotencyKeyReusedError) return 'key-reused';
   if (error instanceof TooManyRequestsError) return 'limited';
   if (error instanceof DealActiveError) return 'deal-active';
+  if (error instanceof StockTooSpreadError) return 'too-spread';
   if (error instanceof PurchaseLimitError) return 'purchase-limit';
   return 'error';
 }

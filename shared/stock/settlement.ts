@@ -9,6 +9,7 @@
  *   cap-changed         → release; the live cap is set to the durable one (the buyer is judged by it)
  *   fenced              → release; a newer lock holder wrote first, this one's lock had expired
  *   deal-active         → release; a hot deal runs on a product (its orders sell it)
+ *   too-spread          → release; the holds span more shard items than one transaction writes
  *   threw (outcome unknown) → ask DynamoDB; release only when the purchase is certainly absent, and
  *                          leave the holds to the reconciler when even that is unknown.
  * Every exit leaves `initial = available + held + durable` true.
@@ -26,6 +27,7 @@ import {
   PurchaseLimitError,
   PurchaseNotRecordedError,
   PurchaseOutcomeUnknownError,
+  StockTooSpreadError,
 } from './errors.ts';
 import type { EventLog, LiveStockStore, PurchaseStore } from './ports.ts';
 
@@ -83,6 +85,14 @@ export async function recordAndSettle(
   if (recorded.status === 'deal-active') {
     // A deal opened in DynamoDB after the live store let this purchase in: the deal's orders sell it.
     throw new DealActiveError(recorded.productIds);
+  }
+  if (recorded.status === 'too-spread') {
+    deps.log.warn('purchase refused: its holds span more stock shards than one transaction writes', {
+      purchase_id: purchase.id,
+      items: recorded.items,
+      product_ids: recorded.productIds,
+    });
+    throw new StockTooSpreadError(recorded.productIds, recorded.items);
   }
   if (recorded.status === 'limit') {
     // The buyer's own count refused it: nothing of the stock is wrong, only this buyer is at the cap.

@@ -224,6 +224,41 @@ it('refuses a hot deal on a sharded product with 409 SHARDED_PRODUCT', async () 
   expect(reply.body).toMatchObject({ code: 'SHARDED_PRODUCT', detail: expect.stringContaining('shards') });
 });
 
+describe.each(['lock', 'atomic'] as const)('%s strategy: a cart past one transaction', (strategy) => {
+  it('refuses a cart whose held units span more than 100 writes with 409 STOCK_TOO_SPREAD, writing nothing; each product alone sells', async () => {
+    // Three products of 64 shards with one unit each: 40 units of each is 40 shard writes per line,
+    // 1 + 3 line rows + 120 decrements in all, past DynamoDB's 100 items in one transaction.
+    const products = await Promise.all([0, 1, 2].map(() => api.product(64, { strategy, stockShards: 64 })));
+    const [buyer] = buyers;
+    if (!buyer) throw new Error('no buyer');
+    const cart = await api.request('POST', '/api/purchases', {
+      token: buyer.token,
+      body: { items: products.map((p) => ({ product_id: p.id, quantity: 40 })) },
+    });
+    expect(cart.status).toBe(409);
+    expect(cart.body.code).toBe('STOCK_TOO_SPREAD');
+    expect(cart.body.detail).toContain('in a purchase of');
+    for (const p of products) {
+      // Nothing written, the holds given back to the shards they came from.
+      expect(await shardItems(p.id, 64)).toEqual(Array.from({ length: 64 }, () => 1));
+      expect(await stockOf(p.id)).toMatchObject({ db_stock: 64, redis_stock: 64 });
+    }
+    const mine = await api.request('GET', '/api/purchases/me', { token: buyer.token });
+    expect(
+      mine.body.filter((x: { items: { product_id: number }[] }) =>
+        x.items.some((i) => i.product_id === products[0]?.id),
+      ),
+    ).toEqual([]);
+    // One product per purchase always fits (at most 64 shard writes): the same units sell.
+    for (const p of products) expect((await buy(buyer.token, p.id, 40)).status).toBe(200);
+    for (const p of products) {
+      const left = await shardItems(p.id, 64);
+      expect(left.reduce((a, b) => a + b, 0)).toBe(24);
+      expect(await verified(p.id)).toMatchObject({ sold: 40, ok: true });
+    }
+  });
+});
+
 describe('reconciler', () => {
   it('restores a lost sharded product shard by shard from DynamoDB, and sells on', async () => {
     const { catalog, stock, redis, reconciler, purchaseService } = stack();

@@ -26,6 +26,7 @@ import {
   PurchaseLimitError,
   PurchaseNotRecordedError,
   PurchaseOutcomeUnknownError,
+  StockTooSpreadError,
   StockUnavailableError,
 } from '../../shared/stock/errors.ts';
 
@@ -50,6 +51,7 @@ const cases: [string, Error, number, string][] = [
   ['PurchaseInProgressError', new PurchaseInProgressError('idem-x'), 409, 'PURCHASE_IN_PROGRESS'],
   ['PurchaseLimitError', new PurchaseLimitError(7, 3, 3, 1, 'product'), 409, 'PURCHASE_LIMIT'],
   ['CapChangedError', new CapChangedError([{ productId: 7, cap: 2 }]), 409, 'CAP_CHANGED'],
+  ['StockTooSpreadError', new StockTooSpreadError([7, 8], 131), 409, 'STOCK_TOO_SPREAD'],
   [
     'PurchaseNotRecordedError',
     new PurchaseNotRecordedError('p1', { cause: secretCause }),
