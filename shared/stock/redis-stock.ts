@@ -122,6 +122,7 @@ export class RedisStock implements LiveStockStore {
     return (
       (await this.redis.stockLoad(
         this.stockKeyOf(seed.id),
+        this.holdsKeyOf(seed.id),
         seed.stock,
         seed.price,
         seed.strategy,

@@ -249,14 +249,45 @@ return 1`,
   /**
    * Put a product's live stock in place unless it is already there (restore from DynamoDB). ARGV[5]:
    * the per-buyer cap (0: none); ARGV[6..]: a sharded product's durable stock per shard.
+   * Holds that outlived the count (KEYS[2]) are units a purchase in flight took: they stay off sale
+   * (from their shards too), so the count never starts above what DynamoDB can still sell. An
+   * addition's mark (a 0-unit hold) is dropped: the durable count has its units if its write landed,
+   * and its credit must not add them again; if the write lands later, Redis shows fewer units than
+   * DynamoDB until the reconciler's repair (never more). As dealRestore does (shared/orders).
    */
   stockLoad: {
-    numberOfKeys: 1,
-    lua: `${PUT_SHARDS}
+    numberOfKeys: 2,
+    lua: `${PUT_SHARDS}${SHARDS_OF_HOLD}
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'available', ARGV[1], 'price', ARGV[2], 'strategy', ARGV[3], 'components', ARGV[4])
+redis.call('HSET', KEYS[1], 'price', ARGV[2], 'strategy', ARGV[3], 'components', ARGV[4])
 if tonumber(ARGV[5]) > 0 then redis.call('HSET', KEYS[1], 'cap', ARGV[5]) end
 put_shards(KEYS[1], 6)
+local held = 0
+local holds = redis.call('HGETALL', KEYS[2])
+for i = 1, #holds, 2 do
+  local qty = tonumber(string.match(holds[i + 1], '^(%d+)'))
+  if qty == 0 then
+    redis.call('HDEL', KEYS[2], holds[i])
+  else
+    held = held + qty
+    for shard, n in string.gmatch(shards_of_hold(holds[i + 1]), '(%d+)%.(%d+)') do
+      redis.call('HINCRBY', KEYS[1], 's' .. shard, -tonumber(n))
+    end
+  end
+end
+local shards = tonumber(redis.call('HGET', KEYS[1], 'shards')) or 1
+if shards > 1 then
+  -- Σ shards = available, always: a shard below zero (its hold's write already landed) counts as 0.
+  local sum = 0
+  for s = 0, shards - 1 do
+    local units = math.max(0, tonumber(redis.call('HGET', KEYS[1], 's' .. s)))
+    redis.call('HSET', KEYS[1], 's' .. s, units)
+    sum = sum + units
+  end
+  redis.call('HSET', KEYS[1], 'available', sum)
+else
+  redis.call('HSET', KEYS[1], 'available', math.max(0, tonumber(ARGV[1]) - held))
+end
 return 1`,
   },
   /**
@@ -354,6 +385,7 @@ declare module 'ioredis' {
     stockLowerTo(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Result<number, Context>;
     stockLoad(
       stockKey: string,
+      holdsKey: string,
       available: number,
       price: number,
       strategy: string,

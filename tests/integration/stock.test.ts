@@ -27,6 +27,23 @@ describe('RedisStock', () => {
     expect(await stock.peek(id)).toEqual({ available: 10, price: 500, strategy: 'atomic', components: [] });
   });
 
+  it('restores a lost count without the units its surviving holds took, and drops an addition mark so its credit cannot add twice', async () => {
+    const id = await seeded(10);
+    expect(await stock.reserve(id, 3, 'in-flight')).toMatchObject({ status: 'reserved', available: 7 });
+    expect(await stock.mark(id, 'adjust-1')).toBe(true);
+    // The count is lost, its holds are not; DynamoDB still has the 10 (the held purchase has not
+    // written) plus the addition's 5, which landed before the restore read it.
+    await redis.del(stockKey(id));
+    expect(await stock.load({ id, stock: 15, price: 500, strategy: 'atomic' })).toBe(true);
+    expect((await stock.peek(id))?.available).toBe(12);
+    // The addition's credit finds no mark: its units are in the restored count already.
+    expect(await stock.credit(id, 'adjust-1', 5)).toBe('no-mark');
+    expect((await stock.peek(id))?.available).toBe(12);
+    // The held purchase lands and commits: 12 + 3 held = 15 − 3 sold, exact.
+    await stock.commit(id, 'in-flight');
+    expect((await stock.peek(id))?.available).toBe(12);
+  });
+
   it('reserves atomically and records the hold with its quantity and Redis time', async () => {
     const id = await seeded(10);
     const before = await redisMs();
