@@ -10,7 +10,7 @@ import { ProductRepository, shardItemId } from '../../shared/db/products.ts';
 import type { DealState } from '../../shared/model.ts';
 import { countStatuses, type Reply, startTestApi, type TestApi } from '../support/api.ts';
 import { services } from '../support/app.ts';
-import { dynamo, flushAll } from '../support/services.ts';
+import { dynamo, flushAll, stack } from '../support/services.ts';
 
 const K = 8;
 let api: TestApi;
@@ -203,6 +203,20 @@ describe('a hot deal on a K = 8 product', () => {
     expect(after.pooled).toBeNull();
     expect(await live(product.id)).toEqual({ shards: after.shards, available: 37 });
     expect((await reconciler.reconcileAll()).repaired).toBe(0);
+  });
+
+  it('gives a removal still held at the end the fullest shards, so its release puts the units back there', async () => {
+    const product = await api.product(16, { stockShards: K, price: 1500 });
+    expect((await start(product.id)).status).toBe(200);
+    // A removal's hold taken during the deal comes from the pool: it names no shard.
+    const { stock, redis } = stack();
+    expect(await stock.withdraw(product.id, 5, 'held-at-end')).toMatchObject({ status: 'reserved' });
+    expect((await end(product.id)).body).toMatchObject({ db_stock: 16, redis_stock: 11 });
+    expect(await live(product.id)).toEqual({ shards: [0, 0, 1, 2, 2, 2, 2, 2], available: 11 });
+    expect(await redis.hget(`holds:{${product.id}}`, 'held-at-end')).toMatch(/^5:\d+:0\.2,1\.2,2\.1$/);
+    expect(await stock.release(product.id, 'held-at-end')).toBe('released');
+    expect(await live(product.id)).toEqual({ shards: Array(K).fill(2), available: 16 });
+    expect(await audited(product.id)).toMatchObject({ db_stock: 16, redis_stock: 16, held: 0, ok: true });
   });
 
   it('resumes a start that died after DynamoDB pooled the shards, and a second deal pools again', async () => {
