@@ -4,6 +4,7 @@
  * is left back over the shards. Races over the real handler path, the shard items read straight
  * from DynamoDB Local and the shard counters from Redis.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProductRepository, shardItemId } from '../../shared/db/products.ts';
@@ -137,30 +138,36 @@ describe('a hot deal on a K = 8 product', () => {
     expect(tally).toMatchObject({ drift: 0, repaired: 0, restored: 0, oversold: 0 });
   }, 120_000);
 
-  it('never oversells to plain purchases racing the deal start', async () => {
-    const product = await api.product(100, { stockShards: K, price: 1500 });
-    const [startReply, ...plain] = await Promise.all([
-      start(product.id),
-      ...buyers.slice(0, 150).map((b) => buy(b.token, product.id)),
-    ]);
-    expect(startReply?.status).toBe(200);
-    const sold = plain.filter((r) => r.status === 200).length;
-    // Each refusal says why: sold out, or the deal's.
-    for (const r of plain.filter((r) => r.status !== 200))
-      expect(['DEAL_ACTIVE', 'INSUFFICIENT_STOCK']).toContain(r.body.code);
-    // Every unit no plain purchase got is the deal's: once the reconciler has aligned Redis with
-    // DynamoDB (a purchase durable but still held at the start counts as taken), orders get them all.
-    const { reconciler, productTable } = await services();
-    await reconciler.reconcileProduct((await productTable.get(product.id, true))!);
-    const orders: Reply[] = await Promise.all(buyers.slice(150, 300).map((b) => order(b.token, product.id)));
-    const admitted = orders.filter((r) => r.status === 202).length;
-    expect(sold + admitted).toBe(100);
-    for (const [i, r] of orders.entries())
-      if (r.status === 202) await act(buyers[150 + i]!.token, r.body.id, 'confirm');
-    expect((await end(product.id)).body).toMatchObject({ db_stock: 0, redis_stock: 0 });
-    expect(await durable(product.id)).toEqual({ shards: Array(K).fill(0), pooled: null });
-    expect(await audited(product.id)).toMatchObject({ sold: 100, db_stock: 0, redis_stock: 0, ok: true });
-  }, 120_000);
+  it.each([0, 1, 20])(
+    'never oversells to plain purchases racing the deal start (started once %i sales answered)',
+    async (answered) => {
+      const product = await api.product(100, { stockShards: K, price: 1500 });
+      let done = 0;
+      const racing = buyers.slice(0, 150).map((b) => buy(b.token, product.id).finally(() => (done += 1)));
+      while (done < answered) await sleep(1);
+      const [startReply, ...plain] = await Promise.all([start(product.id), ...racing]);
+      expect(startReply?.status).toBe(200);
+      const sold = plain.filter((r) => r.status === 200).length;
+      // Each refusal says why: the deal's, or sold out (a write that met its shard already pooled).
+      for (const r of plain.filter((r) => r.status !== 200))
+        expect(['DEAL_ACTIVE', 'INSUFFICIENT_STOCK']).toContain(r.body.code);
+      // Every unit no plain purchase got is the deal's: once the reconciler has aligned Redis with
+      // DynamoDB (a purchase durable but still held at the start counts as taken), orders get them all.
+      const { reconciler, productTable } = await services();
+      await reconciler.reconcileProduct((await productTable.get(product.id, true))!);
+      const orders: Reply[] = await Promise.all(
+        buyers.slice(150, 300).map((b) => order(b.token, product.id)),
+      );
+      const admitted = orders.filter((r) => r.status === 202).length;
+      expect(sold + admitted).toBe(100);
+      for (const [i, r] of orders.entries())
+        if (r.status === 202) await act(buyers[150 + i]!.token, r.body.id, 'confirm');
+      expect((await end(product.id)).body).toMatchObject({ db_stock: 0, redis_stock: 0 });
+      expect(await durable(product.id)).toEqual({ shards: Array(K).fill(0), pooled: null });
+      expect(await audited(product.id)).toMatchObject({ sold: 100, db_stock: 0, redis_stock: 0, ok: true });
+    },
+    120_000,
+  );
 
   it('puts adjustments during the deal into its pool, and spreads them over the shards at the end', async () => {
     const product = await api.product(16, { stockShards: K, price: 1500 });
