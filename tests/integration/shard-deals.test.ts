@@ -226,6 +226,32 @@ describe('a hot deal on a K = 8 product', () => {
     expect(await audited(product.id)).toMatchObject({ db_stock: 16, redis_stock: 16, held: 0, ok: true });
   });
 
+  it('finishes an end that died before returning the pool at the next reconciler pass, and deletes such a product whole', async () => {
+    const products = new ProductRepository(doc, 'products');
+    const { redis, reconciler, productTable } = await services();
+    const crashed = async (stock: number) => {
+      const product = await api.product(stock, { stockShards: K, price: 1500 });
+      const started = await start(product.id);
+      // The end's first steps alone: closed in Redis and DynamoDB, nothing reserved, pool still there.
+      await redis.hset(`deal:{${product.id}}`, 'open', 0);
+      await products.closeDeal(product.id, new Date().toISOString(), started.body.deal.generation);
+      expect(await durable(product.id)).toEqual({ shards: Array(K).fill(0), pooled: stock });
+      return product;
+    };
+    const first = await crashed(16);
+    await reconciler.reconcileProduct((await productTable.get(first.id, true))!);
+    expect(await durable(first.id)).toEqual({ shards: Array(K).fill(2), pooled: null });
+    expect(await live(first.id)).toEqual({ shards: Array(K).fill(2), available: 16 });
+    expect((await buy(buyers[0]!.token, first.id, 3)).status).toBe(200);
+    expect(await audited(first.id)).toMatchObject({ sold: 3, db_stock: 13, redis_stock: 13, ok: true });
+
+    const second = await crashed(8);
+    expect((await api.request('DELETE', `/api/products/${second.id}`, { token: admin })).status).toBe(204);
+    const gone = await durable(second.id);
+    expect(gone.pooled).toBeNull();
+    expect(gone.shards.every(Number.isNaN)).toBe(true);
+  });
+
   it('resumes a start that died after DynamoDB pooled the shards, and a second deal pools again', async () => {
     const product = await api.product(24, { stockShards: K, price: 1500 });
     const deal: DealState = {
