@@ -47,8 +47,14 @@ export interface ProductRecord {
    * spread over K items instead of queueing on one; `stock` is then their sum.
    */
   readonly stock_shards?: number;
-  /** With stock_shards > 1, as read: each shard item's durable stock (Σ = stock). Never written. */
+  /** With stock_shards > 1, as read: each shard item's durable stock (Σ = stock − pooled). Never written. */
   readonly shard_stock?: readonly number[];
+  /**
+   * With stock_shards > 1, as read: the units a hot deal moved from the shard items onto the product
+   * item (its `stock`), where the deal's orders take them; absent outside a deal. stock = Σ shards +
+   * pooled at every moment. Never written as such.
+   */
+  readonly pooled_stock?: number;
   /** A bundle's parts (an "A+B+C set"): buying one takes these too, all or nothing. */
   readonly components?: readonly Component[];
   /**

@@ -47,12 +47,15 @@ export const shardItemId = (productId: number, shard: number) => -(productId * S
 const shardKeys = (productId: number, shards: number) =>
   Array.from({ length: shards }, (_, shard) => ({ id: shardItemId(productId, shard) }));
 
-/** A sharded product as read: its stock is the Σ of its shards, its fence the highest any shard saw. */
+/**
+ * A sharded product as read: its stock is the Σ of its shards plus the units a hot deal pooled on the
+ * product item (`pooled_stock`, only during a deal), its fence the highest any shard saw.
+ */
 function withShards(
   item: Record<string, unknown>,
   shardItems: readonly Record<string, unknown>[],
 ): ProductRecord {
-  const product = item as unknown as ProductRecord;
+  const { stock: pooled, ...product } = item as unknown as ProductRecord;
   const shard_stock = Array.from({ length: shardsOf(product) }, () => 0);
   let fence = product.lock_fence;
   for (const shard of shardItems) {
@@ -61,8 +64,9 @@ function withShards(
   }
   return {
     ...product,
-    stock: shard_stock.reduce((a, b) => a + b, 0),
+    stock: shard_stock.reduce((a, b) => a + b, 0) + Number(pooled ?? 0),
     shard_stock,
+    ...(pooled !== undefined && { pooled_stock: Number(pooled) }),
     ...(fence !== undefined && { lock_fence: fence }),
   };
 }
@@ -81,6 +85,12 @@ function shardTermsUpdate(changes: ProductChanges): string {
   if (typeof changes.max_per_user === 'number') sets.push('max_per_user = :cap');
   return `SET ${sets.join(', ')}${changes.max_per_user === null ? ' REMOVE max_per_user' : ''}`;
 }
+
+/** A deal may open: none open, none reserved, and the generation the start read is still the last. */
+const openable = (previousGeneration: number) =>
+  'attribute_exists(id) AND (attribute_not_exists(deal) OR deal.#s <> :open) AND ' +
+  '(attribute_not_exists(deal_reserved) OR deal_reserved <= :zero) AND ' +
+  (previousGeneration > 0 ? 'deal.generation = :previous' : 'attribute_not_exists(deal.generation)');
 
 /** Added units per shard: the same even spread the product's creation used. */
 const spreadOf = (delta: number, shards: number): ShardTake[] =>
@@ -102,7 +112,7 @@ export class ProductRepository implements ProductStore, DealProductStore {
   /** The product and its audit row, together. */
   async create(product: ProductRecord, audit?: AuditEntry): Promise<void> {
     const shards = shardsOf(product);
-    const { stock, shard_stock: _read, ...rest } = product;
+    const { stock, shard_stock: _read, pooled_stock: _pooled, ...rest } = product;
     // Sharded: the stock lives in the shard items only, so no reader takes the product item's for it.
     const item = shards > 1 ? rest : { ...rest, stock };
     const put = { TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(id)' };
@@ -132,15 +142,24 @@ export class ProductRepository implements ProductStore, DealProductStore {
 
   /** The stock shard count of a product, from its item (fixed at creation); null when it does not exist. */
   private async shardCount(id: number): Promise<number | null> {
+    return (await this.layout(id))?.shards ?? null;
+  }
+
+  /**
+   * A product item's shard count and, on a sharded product, the units a hot deal pooled on it (its
+   * own `stock`, absent outside a deal: 0). One consistent read; null when it does not exist.
+   */
+  private async layout(id: number): Promise<{ shards: number; pooled: number | undefined } | null> {
     const { Item } = await this.doc.send(
       new GetCommand({
         TableName: this.tableName,
         Key: { id },
-        ProjectionExpression: 'id, stock_shards',
+        ProjectionExpression: 'id, stock_shards, stock',
         ConsistentRead: true,
       }),
     );
-    return Item ? shardsOf(Item as ProductRecord) : null;
+    if (!Item) return null;
+    return { shards: shardsOf(Item as ProductRecord), pooled: Item.stock as number | undefined };
   }
 
   /** The shard items of a sharded product, by shard (consistent reads when asked). */
@@ -231,12 +250,16 @@ export class ProductRepository implements ProductStore, DealProductStore {
    */
   async remove(id: number, stock: number, audit: AuditEntry): Promise<RemoveOutcome> {
     if (id <= SEQUENCE_ID) return 'not-found';
-    const shards = (await this.shardCount(id)) ?? 1;
+    const layout = await this.layout(id);
+    const shards = layout?.shards ?? 1;
+    // A deal's end that has not returned its pooled units yet: the product item holds them.
+    const pooled = shards > 1 ? layout?.pooled : undefined;
     // Sharded: every shard item goes too, each only while it still holds what was read.
     const shardDeletes: { Delete: Record<string, unknown> }[] = [];
     if (shards > 1) {
       const items = await this.shardItems(id, shards, true);
-      if (items.reduce((sum, item) => sum + Number(item.stock), 0) !== stock) return 'changed';
+      if (items.reduce((sum, item) => sum + Number(item.stock), 0) + (pooled ?? 0) !== stock)
+        return 'changed';
       for (const item of items)
         shardDeletes.push({
           Delete: {
@@ -255,9 +278,12 @@ export class ProductRepository implements ProductStore, DealProductStore {
             Delete: {
               TableName: this.tableName,
               Key: { id },
-              ConditionExpression: `attribute_exists(id) AND ${shards > 1 ? '' : 'stock = :stock AND '}(attribute_not_exists(deal) OR deal.#s <> :open)`,
+              ConditionExpression: `attribute_exists(id) AND ${shards > 1 && pooled === undefined ? 'attribute_not_exists(stock)' : 'stock = :stock'} AND (attribute_not_exists(deal) OR deal.#s <> :open)`,
               ExpressionAttributeNames: { '#s': 'status' },
-              ExpressionAttributeValues: { ':open': 'open', ...(shards === 1 && { ':stock': stock }) },
+              ExpressionAttributeValues: {
+                ':open': 'open',
+                ...((shards === 1 || pooled !== undefined) && { ':stock': shards === 1 ? stock : pooled }),
+              },
               ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
             },
           },
@@ -294,15 +320,19 @@ export class ProductRepository implements ProductStore, DealProductStore {
     onDeal = false,
   ): Promise<AdjustOutcome> {
     const shards = id > SEQUENCE_ID ? ((await this.shardCount(id)) ?? 1) : 1;
-    if (shards > 1) return this.adjustShards(id, delta, audit, perShard ?? spreadOf(delta, shards));
     // The pool is decided by the condition, not by a read that a deal's start or end could overtake:
     // each attempt requires the state it writes for, and a refusal's item (ALL_OLD) names the pool to
     // try next. The pool changes only at a start or an end, so a second attempt is rare and a third
     // rarer still. A new attempt needs a new token (the first one's parameters differ); the audit
     // row's own condition (attribute_not_exists) still lets at most one attempt land.
+    // A sharded product during a deal is an unsharded one: the deal pooled its units on the product
+    // item (openDeal), so its 'deal' pool is the product item's; its 'stock' pool is its shard items.
     let pool: 'stock' | 'deal' = onDeal ? 'deal' : 'stock';
     for (let attempt = 0; ; attempt++) {
-      const outcome = await this.adjustPool(id, delta, audit, pool, attempt);
+      const outcome =
+        shards > 1 && pool === 'stock'
+          ? await this.adjustShards(id, delta, audit, perShard ?? spreadOf(delta, shards), attempt)
+          : await this.adjustPool(id, delta, audit, pool, attempt);
       if (outcome.status !== 'other-pool') return outcome;
       if (attempt >= 3) return { status: 'busy' };
       pool = outcome.pool;
@@ -360,20 +390,22 @@ export class ProductRepository implements ProductStore, DealProductStore {
   }
 
   /**
-   * A sharded product's adjustment: `adjusted` on the product item, each shard's units on its item
-   * (never below zero), the audit row, in one transaction.
+   * A sharded product's adjustment outside a deal: `adjusted` on the product item, each shard's units
+   * on its item (never below zero), the audit row, in one transaction. While a deal holds the product
+   * the product item refuses it and names the deal's pool instead.
    */
   private async adjustShards(
     id: number,
     delta: number,
     audit: AuditEntry,
     perShard: readonly ShardTake[],
-  ): Promise<AdjustOutcome> {
+    attempt: number,
+  ): Promise<AdjustOutcome | { readonly status: 'other-pool'; readonly pool: 'deal' }> {
     const sign = delta < 0 ? -1 : 1;
     const takes = perShard.filter((t) => t.quantity > 0);
     try {
       await transactWrite(this.doc, {
-        ClientRequestToken: audit.id,
+        ClientRequestToken: attempt === 0 ? audit.id : `${audit.id}-${attempt}`,
         TransactItems: [
           {
             Update: {
@@ -409,7 +441,8 @@ export class ProductRepository implements ProductStore, DealProductStore {
       const current = cancelledItems(error)?.[0];
       if (codes[0] === 'ConditionalCheckFailed') {
         if (!current) return { status: 'not-found' };
-        return { status: 'deal-active' };
+        // A deal holds it: its units are pooled on the product item, where the change goes.
+        return { status: 'other-pool', pool: 'deal' };
       }
       return { status: 'insufficient', stock: (await this.get(id, true))?.stock ?? 0 };
     }
@@ -496,7 +529,8 @@ export class ProductRepository implements ProductStore, DealProductStore {
    * Open `deal` unless a deal is open, another start won the generation, or units of the last deal
    * are still reserved (PENDING orders it did not settle: its end must run again). From here on
    * DynamoDB refuses ordinary purchases of the product (their condition) and gates its orders by
-   * deal_free, which starts as the whole durable stock.
+   * deal_free, which starts as the whole durable stock. A sharded product's shard items give all
+   * their units to the product item in the same transaction (openShardedDeal).
    */
   async openDeal(
     productId: number,
@@ -504,19 +538,16 @@ export class ProductRepository implements ProductStore, DealProductStore {
     previousGeneration: number,
     audit?: AuditEntry,
   ): Promise<OpenDealOutcome> {
+    const shards = (await this.shardCount(productId)) ?? 1;
+    if (shards > 1) return this.openShardedDeal(productId, shards, deal, previousGeneration, audit);
     const update = {
       TableName: this.tableName,
       Key: { id: productId },
       UpdateExpression:
         'SET deal = :deal, deal_free = stock - if_not_exists(deal_reserved, :zero), ' +
         'deal_reserved = if_not_exists(deal_reserved, :zero), updated_at = :now',
-      // Never on a sharded product: deal_free gates orders on the product item alone (DealService
-      // refuses first, with a clear answer; this keeps the rule where the data is).
-      ConditionExpression:
-        'attribute_exists(id) AND (attribute_not_exists(deal) OR deal.#s <> :open) AND ' +
-        '(attribute_not_exists(deal_reserved) OR deal_reserved <= :zero) AND ' +
-        '(attribute_not_exists(stock_shards) OR stock_shards <= :one) AND ' +
-        (previousGeneration > 0 ? 'deal.generation = :previous' : 'attribute_not_exists(deal.generation)'),
+      // A sharded product opens through openShardedDeal: this write knows nothing of its shard items.
+      ConditionExpression: `${openable(previousGeneration)} AND (attribute_not_exists(stock_shards) OR stock_shards <= :one)`,
       ExpressionAttributeNames: { '#s': 'status' },
       ExpressionAttributeValues: {
         ':deal': deal,
@@ -554,6 +585,137 @@ export class ProductRepository implements ProductStore, DealProductStore {
       const item = (error as { Item?: Record<string, AttributeValue> }).Item;
       return { status: 'refused', product: item ? (unmarshall(item) as DealProduct) : null };
     }
+  }
+
+  /**
+   * A sharded product's deal opens by pooling: one transaction moves every shard item's stock onto
+   * the product item (each shard only while it still holds what was read, set to 0; the product
+   * item's stock = Σ, plus any units a crashed end had not returned yet) and opens the deal there
+   * with deal_free = that Σ. For the whole deal the product is then an unsharded one: orders, confirms
+   * and adjustments touch the product item alone, and a plain purchase's shard write fails on
+   * `stock >= q` (Redis's deal gate refuses it first). A sale landing between the read and the write
+   * fails a shard's condition: read again (a few times; then the product is busy).
+   */
+  private async openShardedDeal(
+    productId: number,
+    shards: number,
+    deal: DealState,
+    previousGeneration: number,
+    audit?: AuditEntry,
+  ): Promise<OpenDealOutcome> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const layout = await this.layout(productId);
+      if (!layout) return { status: 'refused', product: null };
+      const items = await this.shardItems(productId, shards, true);
+      const units = items.map((item) => Number(item.stock));
+      const total = units.reduce((a, b) => a + b, 0) + (layout.pooled ?? 0);
+      try {
+        await transactWrite(this.doc, {
+          ...(audit && { ClientRequestToken: attempt === 0 ? audit.id : `${audit.id}-${attempt}` }),
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: { id: productId },
+                UpdateExpression:
+                  'SET deal = :deal, stock = :total, deal_free = :total, deal_reserved = :zero, updated_at = :now',
+                // No deal units reserved at all (not merely none): deal_free is the whole pool.
+                ConditionExpression: `${openable(previousGeneration)} AND (attribute_not_exists(deal_reserved) OR deal_reserved = :zero) AND ${layout.pooled === undefined ? 'attribute_not_exists(stock)' : 'stock = :pooled'}`,
+                ExpressionAttributeNames: { '#s': 'status' },
+                ExpressionAttributeValues: {
+                  ':deal': deal,
+                  ':open': 'open',
+                  ':zero': 0,
+                  ':total': total,
+                  ':now': deal.started_at,
+                  ...(previousGeneration > 0 && { ':previous': previousGeneration }),
+                  ...(layout.pooled !== undefined && { ':pooled': layout.pooled }),
+                },
+              },
+            },
+            ...items.map((item) => ({
+              Update: {
+                TableName: this.tableName,
+                Key: { id: item.id },
+                UpdateExpression: 'SET stock = :zero, updated_at = :now',
+                ConditionExpression: 'stock = :was',
+                ExpressionAttributeValues: { ':zero': 0, ':was': item.stock, ':now': deal.started_at },
+              },
+            })),
+            ...(audit ? [auditPut(this.auditTable, audit)] : []),
+          ],
+        });
+        return { status: 'opened', product: (await this.get(productId, true)) as DealProduct };
+      } catch (error) {
+        const codes = cancellationCodes(error);
+        if (!codes?.includes('ConditionalCheckFailed')) throw error;
+        const current = (await this.get(productId, true)) as DealProduct | null;
+        // The product item refused: a deal is open, another start won, or units are still reserved.
+        if (codes[0] === 'ConditionalCheckFailed' && (current?.pooled_stock ?? 0) === (layout.pooled ?? 0))
+          return { status: 'refused', product: current };
+        // A shard (a sale, an adjustment) or the pool moved under the read: read again.
+      }
+    }
+    return { status: 'refused', product: (await this.get(productId, true)) as DealProduct | null };
+  }
+
+  /**
+   * The end of a sharded product's deal, once nothing is reserved: the units pooled on the product
+   * item go back to the shard items (spread evenly, each ADDs its part) and the product item's stock
+   * is removed, in one transaction, only while the pool still holds what was read and no deal holds
+   * the product. Returns the product as read after; a no-op on an unsharded product or with no pool.
+   * Safe to run again (a crashed end, the reconciler).
+   */
+  async returnPool(productId: number, at: string): Promise<DealProduct | null> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const layout = await this.layout(productId);
+      if (!layout || layout.shards <= 1 || layout.pooled === undefined)
+        return (await this.get(productId, true)) as DealProduct | null;
+      const parts = splitAcrossShards(Math.max(0, layout.pooled), layout.shards);
+      try {
+        await transactWrite(this.doc, {
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: { id: productId },
+                UpdateExpression: 'REMOVE stock SET updated_at = :now',
+                ConditionExpression: `stock = :pooled AND ${NO_DEAL}`,
+                ExpressionAttributeNames: { '#s': 'status' },
+                ExpressionAttributeValues: {
+                  ':pooled': layout.pooled,
+                  ':zero': 0,
+                  ':open': 'open',
+                  ':now': at,
+                },
+              },
+            },
+            ...parts.flatMap((units, shard) =>
+              units > 0
+                ? [
+                    {
+                      Update: {
+                        TableName: this.tableName,
+                        Key: { id: shardItemId(productId, shard) },
+                        UpdateExpression: 'SET stock = stock + :units, updated_at = :now',
+                        ConditionExpression: 'attribute_exists(id)',
+                        ExpressionAttributeValues: { ':units': units, ':now': at },
+                      },
+                    },
+                  ]
+                : [],
+            ),
+          ],
+        });
+        return (await this.get(productId, true)) as DealProduct | null;
+      } catch (error) {
+        if (!cancellationCodes(error)?.includes('ConditionalCheckFailed')) throw error;
+        // Moved under the read (an adjustment: look again), or a deal holds it again (its pool now).
+        const current = (await this.get(productId, true)) as DealProduct | null;
+        if (current?.deal?.status === 'open' || (current?.deal_reserved ?? 0) > 0) return current;
+      }
+    }
+    return (await this.get(productId, true)) as DealProduct | null;
   }
 
   /**

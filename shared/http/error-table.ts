@@ -17,7 +17,6 @@ import { LockLostError, LockNotAcquiredError, LockQuorumUnavailableError } from 
 import {
   DealAlreadyActiveError,
   DealNotActiveError,
-  DealOnShardedProductError,
   OrderExpiredError,
   OrderNotFoundError,
   OrderNotPendingError,
@@ -227,7 +226,6 @@ export const errorTable: readonly Rule[] = [
     }),
   ],
   [DealAlreadyActiveError, plain(409, 'DEAL_ALREADY_ACTIVE')],
-  [DealOnShardedProductError, plain(409, 'SHARDED_PRODUCT')],
   [
     PurchaseLimitError,
     (e: PurchaseLimitError) => ({

@@ -74,7 +74,7 @@ export const operations = {
     params: schemas.idParams,
     body: schemas.hotDealStartBody,
     response: responses.dealStarted,
-    errors: { ...notFound, 409: 'DEAL_ALREADY_ACTIVE, or SHARDED_PRODUCT (stock_shards > 1: no hot deal)' },
+    errors: { ...notFound, 409: 'DEAL_ALREADY_ACTIVE' },
   },
   'end-hotdeal': { params: schemas.idParams, response: responses.dealEnded, errors: notFound },
   'create-order': {

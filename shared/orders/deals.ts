@@ -16,7 +16,7 @@ import {
 import { ProductNotFoundError } from '../stock/errors.ts';
 import type { EventLog, LiveStockStore } from '../stock/ports.ts';
 import type { DealReconcilePort } from '../stock/reconciler.ts';
-import { DealAlreadyActiveError, DealOnShardedProductError } from './errors.ts';
+import { DealAlreadyActiveError } from './errors.ts';
 import type { OrderService } from './orders.ts';
 import type { DealProductStore, LiveDeals, OrderStore, Reservation } from './ports.ts';
 import { type DealRestore, dealOrders } from './restore.ts';
@@ -84,11 +84,12 @@ export class DealService implements DealReconcilePort {
    *    from here, orders gated by deal_free = the durable stock).
    * 2. Redis opens it in one script from that deal_free: a purchase between the reads cannot leave a
    *    stale stock, because none lands after step 1.
+   * A sharded product's step 1 also moves every shard's units onto the product item (its pool), and
+   * step 2 zeroes its shard counters: for the whole deal it is an unsharded product.
    * A start that died between the steps is finished by the next start (step 2 alone, once).
    */
   async start(productId: number, input: DealStart, actor = 'system'): Promise<DealView> {
     let product = await this.product(productId);
-    if (shardsOf(product) > 1) throw new DealOnShardedProductError(productId, shardsOf(product));
     const resuming = product.deal?.status === 'open';
     if (!resuming) {
       const previous = product.deal?.generation ?? 0;
@@ -125,6 +126,7 @@ export class DealService implements DealReconcilePort {
     const started = await this.deps.deals.start(productId, {
       generation: deal.generation ?? 0,
       free: product.deal_free ?? product.stock,
+      shards: shardsOf(product),
       price: product.price,
       strategy: product.strategy,
       components: JSON.stringify(product.components ?? []),
@@ -204,7 +206,11 @@ export class DealService implements DealReconcilePort {
         reserved: durable.deal_reserved,
       });
     } else {
-      await this.deps.deals.finish(productId, durable.stock);
+      // A sharded product's pool goes back to its shards first (DynamoDB), then Redis learns them.
+      if (durable.pooled_stock !== undefined)
+        durable =
+          (await this.deps.products.returnPool(productId, iso(await this.deps.deals.time()))) ?? durable;
+      await this.deps.deals.finish(productId, durable.stock, durable.shard_stock);
     }
     return { released, durable };
   }
@@ -243,7 +249,11 @@ export class DealService implements DealReconcilePort {
     // Redis holds deal state only for a product DynamoDB opened a deal on: nothing to read otherwise.
     if (!deal) return 0;
     const settings = await this.deps.deals.settings(productId);
-    if (deal.status === 'closed' && (settings || ((product as DealProduct).deal_reserved ?? 0) > 0)) {
+    // A closed deal not finished: Redis still has its state, DynamoDB still counts units reserved, or
+    // a sharded product's pool has not gone back to its shards.
+    const unfinished =
+      settings || ((product as DealProduct).deal_reserved ?? 0) > 0 || product.pooled_stock !== undefined;
+    if (deal.status === 'closed' && unfinished) {
       const before = (product as DealProduct).deal_reserved ?? 0;
       const { durable } = await this.expireAll(product as DealProduct);
       return before - (durable.deal_reserved ?? 0);

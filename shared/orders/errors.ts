@@ -16,23 +16,6 @@ export class DealAlreadyActiveError extends Error {
   }
 }
 
-/**
- * Hot deals gate their orders by `deal_free` on the product item, a single item: on a product whose
- * durable stock is sharded that gate would bring back the one-item ceiling the shards remove, so a
- * deal is not started on one.
- */
-export class DealOnShardedProductError extends Error {
-  override readonly name = 'DealOnShardedProductError';
-  constructor(
-    readonly productId: number,
-    readonly shards: number,
-  ) {
-    super(
-      `Product ${productId} keeps its stock in ${shards} shards; hot deals run only on products with stock_shards 1`,
-    );
-  }
-}
-
 /** The buyer's pending and confirmed units plus this order would pass the deal's max_per_user. */
 export { PurchaseLimitError } from '../stock/errors.ts';
 

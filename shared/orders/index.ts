@@ -8,7 +8,6 @@ export {
 export {
   DealAlreadyActiveError,
   DealNotActiveError,
-  DealOnShardedProductError,
   OrderExpiredError,
   OrderNotFoundError,
   OrderNotPendingError,

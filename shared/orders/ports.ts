@@ -66,6 +66,11 @@ export interface DealProductStore {
   ): Promise<OpenDealOutcome>;
   /** Close deal `generation` (no order of it lands any more); a no-op when it is closed already. */
   closeDeal(productId: number, now: string, generation: number, audit?: AuditEntry): Promise<void>;
+  /**
+   * A sharded product's units pooled for its deal go back to its shards, once nothing is reserved
+   * (a no-op otherwise, and on an unsharded product). The product as read after.
+   */
+  returnPool(productId: number, at: string): Promise<DealProduct | null>;
 }
 
 export type OrderReserveResult =
@@ -112,6 +117,8 @@ export interface DealSettings {
 export interface DealLaunch extends DealSettings {
   /** DynamoDB's deal_free, read after the deal opened there. */
   readonly free: number;
+  /** The product's stock shard count: on K > 1 the shard counters are zeroed (their units are the deal's). */
+  readonly shards: number;
   readonly price: number;
   readonly strategy: string;
   readonly components: string;
@@ -119,6 +126,8 @@ export interface DealLaunch extends DealSettings {
 
 export interface DealRebuild extends DealSettings {
   readonly open: boolean;
+  /** The product's stock shard count (K > 1: the shard counters are rebuilt at 0, the units pooled). */
+  readonly shards: number;
   readonly available: number;
   readonly price: number;
   readonly strategy: string;
@@ -146,8 +155,11 @@ export interface LiveDeals {
   start(productId: number, launch: DealLaunch): Promise<boolean>;
   /** No new order gets in; reservations and the buyers' counts stay until settled. */
   close(productId: number): Promise<void>;
-  /** The deal is over and nothing is reserved: an ordinary product again, available = durable stock. */
-  finish(productId: number, durableStock: number): Promise<void>;
+  /**
+   * The deal is over and nothing is reserved: an ordinary product again, available = durable stock
+   * (a sharded product's counters = `shardStock`, its durable stock per shard).
+   */
+  finish(productId: number, durableStock: number, shardStock?: readonly number[]): Promise<void>;
   /** The reconciler's place in a product's work, kept between passes (null: from the start). */
   cursor(productId: number, name: string): Promise<string | null>;
   setCursor(productId: number, name: string, value: string | null): Promise<void>;

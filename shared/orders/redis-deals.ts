@@ -155,6 +155,7 @@ export class RedisDeals implements LiveDeals {
       launch.endsAtMs,
       launch.maxPerUser,
       launch.reservationTtlMs,
+      launch.shards,
     );
     return started === 1;
   }
@@ -164,8 +165,8 @@ export class RedisDeals implements LiveDeals {
     await this.redis.hset(dealKey(productId, this.ns), 'open', 0);
   }
 
-  async finish(productId: number, durableStock: number): Promise<void> {
-    await this.redis.dealFinish(...this.dealKeys(productId), durableStock);
+  async finish(productId: number, durableStock: number, shardStock: readonly number[] = []): Promise<void> {
+    await this.redis.dealFinish(...this.dealKeys(productId), durableStock, ...shardStock);
   }
 
   async cursor(productId: number, name: string): Promise<string | null> {
@@ -230,6 +231,7 @@ export class RedisDeals implements LiveDeals {
       state.maxPerUser,
       state.reservationTtlMs,
       state.generation,
+      state.shards,
       state.reservations.length,
       ...state.reservations.flatMap((r) => [r.orderId, reservationValue(r)]),
       ...[...state.users].flat(),

@@ -9,7 +9,7 @@
  *
  * Orders, purchases, deals and the reconciler all call it; it depends on none of them.
  */
-import type { DealProduct, OrderRecord, ProductRecord } from '../model.ts';
+import { type DealProduct, type OrderRecord, type ProductRecord, shardsOf } from '../model.ts';
 import type { EventLog, LiveStockStore } from '../stock/ports.ts';
 import type { DealProductStore, LiveDeals, OrderStore } from './ports.ts';
 
@@ -47,9 +47,11 @@ export class DealRestore {
   /** True when this call put the product back. */
   async restore(product: ProductRecord): Promise<boolean> {
     const deal = (product as DealProduct).deal;
-    // No deal, or one that is over and settled: an ordinary product.
-    if (!deal || (deal.status === 'closed' && ((product as DealProduct).deal_reserved ?? 0) <= 0))
-      return this.deps.stock.load(product);
+    // No deal, or one that is over and settled: an ordinary product. (A sharded product whose pool
+    // has not gone back to its shards yet is rebuilt as on its deal: the end's finish, run by the
+    // reconciler, returns the pool and then makes it ordinary.)
+    const settled = deal?.status === 'closed' && ((product as DealProduct).deal_reserved ?? 0) <= 0;
+    if (!deal || (settled && product.pooled_stock === undefined)) return this.deps.stock.load(product);
     // The live stock is there: nothing to rebuild, and no DynamoDB read (the reconciler asks every pass).
     if (await this.deps.stock.peek(product.id)) return false;
     const orders = await dealOrders(this.deps.orders, product as DealProduct);
@@ -69,6 +71,7 @@ export class DealRestore {
       maxPerUser: deal.max_per_user ?? 0,
       reservationTtlMs: deal.reservation_ttl_seconds * 1000,
       generation,
+      shards: shardsOf(durable),
       available: Math.max(0, available),
       price: durable.price,
       strategy: durable.strategy,

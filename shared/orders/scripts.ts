@@ -10,6 +10,9 @@
  * holds:{42} as it does outside one (shared/stock/adjustments.ts): a removal's hold, an addition's
  * 0-unit mark. dealStart, dealFinish and dealRestore count holds out of the units they load and drop
  * the marks (dropMarks).
+ * A sharded product (shared/stock/scripts.ts) is an unsharded one during its deal: dealStart and
+ * dealRestore set its shard counters to 0 (DynamoDB pooled their units on the product item) and
+ * dealFinish writes them from the shards the units went back to.
  * Reservations are not holds (holds:{42}) on purpose: the core reconciler releases a hold after 60 s,
  * a reservation lives for its TTL. Times come from Redis's clock (TIME): expires_at and every
  * decision about it use that one clock. Redis is the fast gate; DynamoDB's counters (deal_free, the
@@ -34,6 +37,17 @@ end`;
 const dropMarks = (holdsKey: string) => `local marks = redis.call('HGETALL', ${holdsKey})
 for i = 1, #marks, 2 do
   if string.sub(marks[i + 1], 1, 2) == '0:' then redis.call('HDEL', ${holdsKey}, marks[i]) end
+end`;
+
+/**
+ * Lua: a sharded product on a deal (`shards` > 1): its shard counters at 0, `shards` kept, because
+ * DynamoDB pooled every shard's units on the product item, where `available` counts them.
+ */
+const zeroShards = `
+local function zero_shards(key, shards)
+  if shards < 2 then return end
+  redis.call('HSET', key, 'shards', shards)
+  for i = 0, shards - 1 do redis.call('HSET', key, 's' .. i, 0) end
 end`;
 
 export const orderScripts = {
@@ -121,36 +135,82 @@ return now`,
    * units back), the stock marked as on a deal (ordinary purchases refused), the old deal's
    * reservations and counts dropped (DynamoDB had none PENDING). A second call for the same
    * generation changes nothing (a rerun after a crash never loads the stock twice).
+   * A sharded product's shard counters go to 0 (DynamoDB pooled their units on the product item).
    * KEYS stock, holds, deal, reservations, dealusers; ARGV generation, free, price, strategy,
-   * components, ends_at_ms, max_per_user, reservation_ttl_ms. 1 started, 0 already started.
+   * components, ends_at_ms, max_per_user, reservation_ttl_ms, shards. 1 started, 0 already started.
    */
   dealStart: {
     numberOfKeys: 5,
-    lua: `
+    lua: `${zeroShards}
 if redis.call('HGET', KEYS[3], 'generation') == ARGV[1] and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 ${heldUnits('KEYS[2]')}
 ${dropMarks('KEYS[2]')}
 redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
 redis.call('HSET', KEYS[1], 'available', math.max(0, tonumber(ARGV[2]) - held), 'price', ARGV[3],
   'strategy', ARGV[4], 'components', ARGV[5], 'deal', ARGV[1])
+zero_shards(KEYS[1], tonumber(ARGV[9]) or 1)
 redis.call('HSET', KEYS[3], 'open', 1, 'generation', ARGV[1], 'ends_at_ms', ARGV[6], 'max_per_user', ARGV[7],
   'reservation_ttl_ms', ARGV[8])
 return 1`,
   },
   /**
    * The end's last step, once DynamoDB has no PENDING order left: the product is an ordinary one again
-   * with available = durable stock minus ordinary purchases in flight. KEYS stock, holds, deal,
-   * reservations, dealusers; ARGV durable stock. 1 done, 0 no live stock (the next restore loads it).
+   * with available = durable stock minus ordinary purchases in flight. A sharded product (ARGV[2..]:
+   * its durable stock per shard, the pool already returned to them) gets its shard counters back,
+   * each minus the units held from it; a hold that names no shard (an adjustment's removal taken
+   * during the deal, from the pool) is taken from the fullest shards and rewritten to name them, so
+   * its release or its durable removal finds them. KEYS stock, holds, deal, reservations, dealusers;
+   * ARGV durable stock, then the shards'. 1 done, 0 no live stock (the next restore loads it).
    */
   dealFinish: {
     numberOfKeys: 5,
     lua: `
 redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-${heldUnits('KEYS[2]')}
 ${dropMarks('KEYS[2]')}
 redis.call('HDEL', KEYS[1], 'deal')
-redis.call('HSET', KEYS[1], 'available', math.max(0, tonumber(ARGV[1]) - held))
+local shards = #ARGV - 1
+if shards < 2 then
+  ${heldUnits('KEYS[2]')}
+  redis.call('HSET', KEYS[1], 'available', math.max(0, tonumber(ARGV[1]) - held))
+  return 1
+end
+local counts = {}
+for i = 1, shards do counts[i] = tonumber(ARGV[i + 1]) end
+local holds = redis.call('HGETALL', KEYS[2])
+local unnamed = {}
+for i = 1, #holds, 2 do
+  local spec = string.match(holds[i + 1], '^%d+:%d+:(.+)$')
+  if spec then
+    for shard, n in string.gmatch(spec, '(%d+)%.(%d+)') do
+      counts[tonumber(shard) + 1] = counts[tonumber(shard) + 1] - tonumber(n)
+    end
+  else
+    table.insert(unnamed, i)
+  end
+end
+for i = 1, shards do counts[i] = math.max(0, counts[i]) end
+for _, i in ipairs(unnamed) do
+  local qty, at = string.match(holds[i + 1], '^(%d+):(%d+)')
+  local left = tonumber(qty)
+  local parts = {}
+  while left > 0 do
+    local best = 1
+    for j = 2, shards do if counts[j] > counts[best] then best = j end end
+    local n = math.min(left, counts[best])
+    if n == 0 then break end
+    counts[best] = counts[best] - n
+    table.insert(parts, (best - 1) .. '.' .. n)
+    left = left - n
+  end
+  if #parts > 0 then redis.call('HSET', KEYS[2], holds[i], qty .. ':' .. at .. ':' .. table.concat(parts, ',')) end
+end
+local available = 0
+for i = 1, shards do
+  redis.call('HSET', KEYS[1], 's' .. (i - 1), counts[i])
+  available = available + counts[i]
+end
+redis.call('HSET', KEYS[1], 'available', available, 'shards', shards)
 return 1`,
   },
   /**
@@ -158,12 +218,12 @@ return 1`,
    * is DynamoDB's deal_free (one consistent read, exact whatever an index shows); the reservations
    * and counts come from the orders and only serve expiry and the fast cap check. KEYS stock, holds,
    * deal, reservations, dealusers; ARGV available, price, strategy, components, open, ends_at_ms,
-   * max_per_user, reservation_ttl_ms, generation, n (reservations), then n × (order id, value),
-   * then (user, units)...
+   * max_per_user, reservation_ttl_ms, generation, shards (a sharded product's counters are rebuilt
+   * at 0: its units are pooled), n (reservations), then n × (order id, value), then (user, units)...
    */
   dealRestore: {
     numberOfKeys: 5,
-    lua: `
+    lua: `${zeroShards}
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 ${heldUnits('KEYS[2]')}
 ${dropMarks('KEYS[2]')}
@@ -174,8 +234,9 @@ redis.call('HSET', KEYS[1], 'available', math.max(0, tonumber(ARGV[1]) - held), 
 redis.call('HSET', KEYS[1], 'deal', ARGV[9])
 redis.call('HSET', KEYS[3], 'open', ARGV[5], 'ends_at_ms', ARGV[6], 'max_per_user', ARGV[7],
   'reservation_ttl_ms', ARGV[8], 'generation', ARGV[9])
-local n = tonumber(ARGV[10])
-local i = 11
+zero_shards(KEYS[1], tonumber(ARGV[10]) or 1)
+local n = tonumber(ARGV[11])
+local i = 12
 for _ = 1, n do
   redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1])
   i = i + 2
@@ -282,6 +343,7 @@ declare module 'ioredis' {
       reservationsKey: string,
       dealUsersKey: string,
       durableStock: number,
+      ...shardStock: number[]
     ): Result<number, Context>;
     dealRestore(
       stockKey: string,

@@ -34,7 +34,6 @@ import {
   AdjustmentOutcomeUnknownError,
   InsufficientStockError,
   ProductBusyError,
-  ProductInDealError,
   ProductNotFoundError,
   StockUnavailableError,
 } from './errors.ts';
@@ -129,7 +128,6 @@ export class StockAdjustmentService {
     if (outcome.status !== 'adjusted') {
       if (live) await stock.release(productId, holdId);
       if (outcome.status === 'not-found') throw new ProductNotFoundError(productId);
-      if (outcome.status === 'deal-active') throw new ProductInDealError(productId);
       if (outcome.status === 'busy') throw new ProductBusyError(productId, 'adjusted');
       // Redis had the units unsold but DynamoDB does not (during a deal: not free): Redis is ahead,
       // and the reconciler lowers it.

@@ -34,8 +34,6 @@ export type AdjustOutcome =
    * units, those no PENDING order holds).
    */
   | { readonly status: 'insufficient'; readonly stock: number }
-  /** A sharded product claims a hot deal (none opens on one; the rule stays where the data is). */
-  | { readonly status: 'deal-active' }
   /** A hot deal kept starting or ending under the write (each attempt found the other pool). */
   | { readonly status: 'busy' };
 

@@ -11,6 +11,8 @@
  * first shard tried so consecutive buyers write different shard items. Its holds name their shards:
  * "<quantity>:<ms>:<shard>.<units>[,<shard>.<units>...]", so the durable write, the release and the
  * reconciler all go to the shards the units came from. Everything stays under the product's hash tag.
+ * During a hot deal the shard counters are 0: the deal pooled the units (shared/orders/scripts.ts),
+ * and releases and credits then go to `available` alone, until the deal's finish writes them again.
  */
 import type { Result } from 'ioredis';
 import { NOW_MS } from '../lua.ts';
@@ -108,7 +110,10 @@ end
 redis.call('HSET', KEYS[2], ARGV[2], qty .. ':' .. now)
 return {1, redis.call('HINCRBY', KEYS[1], 'available', -qty), ''}`,
   },
-  /** Return a hold's units (INCRBY, never SET), at most once: the hold is deleted in the same step. */
+  /**
+   * Return a hold's units (INCRBY, never SET), at most once: the hold is deleted in the same step.
+   * On a hot deal, a sharded product's units go to `available` alone: the deal pooled the shards'.
+   */
   stockRelease: {
     numberOfKeys: 2,
     lua: `${SHARDS_OF_HOLD}${GIVE_SHARDS}
@@ -117,7 +122,8 @@ if not hold then return 0 end
 redis.call('HDEL', KEYS[2], ARGV[1])
 if redis.call('EXISTS', KEYS[1]) == 0 then return 2 end
 local qty = tonumber(string.match(hold, '^(%d+):'))
-give_shards(KEYS[1], shards_of_hold(hold))
+-- During a hot deal a sharded product's units are pooled (the shard counters stay 0): the deal's.
+if redis.call('HEXISTS', KEYS[1], 'deal') == 0 then give_shards(KEYS[1], shards_of_hold(hold)) end
 redis.call('HINCRBY', KEYS[1], 'available', qty)
 return 1`,
   },
@@ -326,14 +332,15 @@ return 1`,
    * The added units go on sale once, with the mark: 1 credited; 0 the mark is gone (the reconciler
    * settled it, and its repair sets the live count from the durable one); 2 no live stock (a restore
    * loads the durable count, which has them). ARGV[3]: a sharded product's units per shard,
-   * "<shard>.<units>[,...]", the same spread its DynamoDB shards got.
+   * "<shard>.<units>[,...]", the same spread its DynamoDB shards got (not during a hot deal: the
+   * deal pooled the shards' units, so its additions go to `available` alone, as in DynamoDB).
    */
   stockCredit: {
     numberOfKeys: 2,
     lua: `${GIVE_SHARDS}
 if redis.call('HDEL', KEYS[2], ARGV[1]) == 0 then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 0 then return 2 end
-give_shards(KEYS[1], ARGV[3] or '')
+if redis.call('HEXISTS', KEYS[1], 'deal') == 0 then give_shards(KEYS[1], ARGV[3] or '') end
 redis.call('HINCRBY', KEYS[1], 'available', ARGV[2])
 return 1`,
   },

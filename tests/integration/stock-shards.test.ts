@@ -214,14 +214,15 @@ it('puts a new price on every shard, so a sale at the new price lands; a delete 
   expect(Item).toBeUndefined();
 });
 
-it('refuses a hot deal on a sharded product with 409 SHARDED_PRODUCT', async () => {
+it('opens a hot deal on a sharded product by pooling its shards (shard-deals.test.ts has the rest)', async () => {
   const product = await api.product(10, { stockShards: 2 });
   const reply = await api.request('POST', `/api/products/${product.id}/hotdeal/start`, {
     token: await api.admin(),
     body: {},
   });
-  expect(reply.status).toBe(409);
-  expect(reply.body).toMatchObject({ code: 'SHARDED_PRODUCT', detail: expect.stringContaining('shards') });
+  expect(reply.status).toBe(200);
+  expect(reply.body).toMatchObject({ db_stock: 10, redis_stock: 10 });
+  expect(await shardItems(product.id, 2)).toEqual([0, 0]);
 });
 
 describe.each(['lock', 'atomic'] as const)('%s strategy: a cart past one transaction', (strategy) => {

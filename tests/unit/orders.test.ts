@@ -6,7 +6,6 @@ import { orderView } from '../../shared/http/views.ts';
 import {
   DealAlreadyActiveError,
   DealNotActiveError,
-  DealOnShardedProductError,
   OrderExpiredError,
   OrderNotFoundError,
   OrderNotPendingError,
@@ -22,7 +21,6 @@ describe('hot-deal error mapping', () => {
   it.each([
     [new DealNotActiveError(7), 409, 'DEAL_NOT_ACTIVE'],
     [new DealAlreadyActiveError(7), 409, 'DEAL_ALREADY_ACTIVE'],
-    [new DealOnShardedProductError(7, 8), 409, 'SHARDED_PRODUCT'],
     [new DealActiveError([7]), 409, 'DEAL_ACTIVE'],
     [new PurchaseLimitError(7, 1, 1, 1), 409, 'PURCHASE_LIMIT'],
     [new OrderNotFoundError(ORDER_ID), 404, 'ORDER_NOT_FOUND'],
