@@ -15,7 +15,7 @@ import type { DealProductStore, LiveDeals, OrderStore } from './ports.ts';
 
 export interface DealRestoreDeps {
   readonly deals: Pick<LiveDeals, 'rebuild'>;
-  readonly stock: Pick<LiveStockStore, 'load' | 'peek'>;
+  readonly stock: Pick<LiveStockStore, 'load' | 'peek' | 'setCap'>;
   readonly products: Pick<DealProductStore, 'get'>;
   readonly orders: Pick<OrderStore, 'listByProduct'>;
   readonly log: EventLog;
@@ -86,6 +86,9 @@ export class DealRestore {
       users,
     });
     if (rebuilt) {
+      // The product's own per-buyer cap for plain purchases (after the deal), as stockLoad writes it:
+      // without it the first plain sale would be refused once by the durable cap and retried.
+      if (durable.max_per_user) await this.deps.stock.setCap(product.id, durable.max_per_user);
       this.deps.log.warn('hot deal rebuilt from DynamoDB', {
         repair: 'restore',
         product_id: product.id,

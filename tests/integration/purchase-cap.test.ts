@@ -418,4 +418,22 @@ describe('retries and a live store that is wrong', () => {
     expect(refused).toBeInstanceOf(PurchaseLimitError);
     expect(await healthy.stock.peek(product.id)).toMatchObject({ available: 9, maxPerUser: 1 });
   });
+
+  it('keeps the cap when the live store lost the product during a hot deal and rebuilt it', async () => {
+    const productId = await capped(10, 1);
+    const start = await api.request('POST', `/api/products/${productId}/hotdeal/start`, {
+      token: admin,
+      body: {},
+    });
+    expect(start.status).toBe(200);
+    await healthy.redis.del(stockKey(productId));
+    // An order finds the product gone and rebuilds the deal from DynamoDB.
+    const buyer = await api.user('capdeal');
+    const order = await api.request('POST', '/api/orders', {
+      token: buyer.token,
+      body: { product_id: productId, quantity: 1 },
+    });
+    expect(order.status).toBe(202);
+    expect(await healthy.stock.peek(productId)).toMatchObject({ maxPerUser: 1 });
+  });
 });
