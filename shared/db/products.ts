@@ -3,6 +3,7 @@
  * hot deal (its `deal` attribute).
  */
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
@@ -24,6 +25,7 @@ import {
   splitAcrossShards,
 } from '../model.ts';
 import type { DealProductStore, OpenDealOutcome } from '../orders/ports.ts';
+import { backoff } from '../retry.ts';
 import type { AdjustOutcome, ProductChanges, ProductStore, RemoveOutcome } from '../stock/ports.ts';
 import { auditPut } from './audit.ts';
 import { nextInSequence } from './counters.ts';
@@ -85,6 +87,12 @@ function shardTermsUpdate(changes: ProductChanges): string {
   if (typeof changes.max_per_user === 'number') sets.push('max_per_user = :cap');
   return `SET ${sets.join(', ')}${changes.max_per_user === null ? ' REMOVE max_per_user' : ''}`;
 }
+
+/**
+ * Reads and writes a sharded deal start may take while sales keep moving the shards (about 1.3 s of
+ * backoff in all); then the start answers that the product is busy, and the admin tries again.
+ */
+const SHARDED_DEAL_OPEN_ATTEMPTS = 12;
 
 /** A deal may open: none open, none reserved, and the generation the start read is still the last. */
 const openable = (previousGeneration: number) =>
@@ -603,7 +611,9 @@ export class ProductRepository implements ProductStore, DealProductStore {
     previousGeneration: number,
     audit?: AuditEntry,
   ): Promise<OpenDealOutcome> {
-    for (let attempt = 0; attempt < 5; attempt++) {
+    for (let attempt = 0; attempt < SHARDED_DEAL_OPEN_ATTEMPTS; attempt++) {
+      // A crowd buying the product moves its shards between this read and the write: give it a moment.
+      if (attempt > 0) await sleep(backoff(attempt, 5, 200));
       const layout = await this.layout(productId);
       if (!layout) return { status: 'refused', product: null };
       const items = await this.shardItems(productId, shards, true);

@@ -92,8 +92,9 @@ describe.skipIf(!hasChromium)(title, () => {
     );
     expect(sold.every((r) => r.status === 200)).toBe(true);
     await expect.poll(() => field(id, 'sold').textContent(), { timeout: 15_000 }).toBe('8');
-    expect(await field(id, 'db_stock').textContent()).toBe('12');
-    expect(await field(id, 'redis_stock').textContent()).toBe('12');
+    // The card's fields come from more than one read of the page's refresh: each settles on its own.
+    await expect.poll(() => field(id, 'db_stock').textContent(), { timeout: 15_000 }).toBe('12');
+    await expect.poll(() => field(id, 'redis_stock').textContent(), { timeout: 15_000 }).toBe('12');
     // The sparkline drew the sale: some point of the line is above the baseline.
     const points = await card(id).locator('polyline').getAttribute('points');
     const heights = (points ?? '').split(' ').map((p) => Number(p.split(',')[1]));
