@@ -4,6 +4,7 @@
  * CDK stack's definitions, all stopped at the end.
  */
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { TestProject } from 'vitest/node';
 import { startDynamoDbLocal, startRedisServer } from '../../bin/local/processes.ts';
@@ -29,23 +30,33 @@ export const SIGNED_UP_IDS_FROM = 1_000_000 * SEQUENCE_SHARDS;
 export async function startDynamoWithTables() {
   const dynamo = await startDynamoDbLocal();
   const config = { AWS_REGION: 'us-east-1', DYNAMODB_ENDPOINT: dynamo.url };
-  await createTables(createDynamoClient(config), {
-    users: 'users',
-    products: 'products',
-    purchases: 'purchases',
-    orders: 'orders',
-    audit: 'audit',
-  });
-  const doc = createDocumentClient(config);
-  for (let shard = 0; shard < SEQUENCE_SHARDS; shard++) {
-    await doc.send(
-      new PutCommand({
-        TableName: 'users',
-        Item: { pk: `SEQUENCE#${shard}`, next_id: SIGNED_UP_IDS_FROM / SEQUENCE_SHARDS },
-      }),
-    );
+  // A DynamoDB Local that has just started, on a busy machine, sometimes resets a connection: both
+  // steps are idempotent (existing tables are kept, the counters written again), so try again on a
+  // fresh client rather than fail every test of the run.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await createTables(createDynamoClient(config), {
+        users: 'users',
+        products: 'products',
+        purchases: 'purchases',
+        orders: 'orders',
+        audit: 'audit',
+      });
+      const doc = createDocumentClient(config);
+      for (let shard = 0; shard < SEQUENCE_SHARDS; shard++) {
+        await doc.send(
+          new PutCommand({
+            TableName: 'users',
+            Item: { pk: `SEQUENCE#${shard}`, next_id: SIGNED_UP_IDS_FROM / SEQUENCE_SHARDS },
+          }),
+        );
+      }
+      return dynamo;
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      await sleep(1_000);
+    }
   }
-  return dynamo;
 }
 
 export default async function setup(project: TestProject) {
