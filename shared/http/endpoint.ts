@@ -257,19 +257,24 @@ const errorMapping = (): MiddlewareObj<HttpEvent, HttpResult> => ({
  * and sees the answer: a 4xx is the caller's error (X-Ray's error flag, throttle for 429), only a 5xx
  * is the service's fault.
  */
-const tracing = (): MiddlewareObj<HttpEvent, HttpResult> => {
-  const capture = captureLambdaHandler(tracer, { captureResponse: false });
-  return {
-    ...capture,
-    onError: async (request) => {
-      const status = request.response?.statusCode ?? 500;
-      if (status >= 500) return capture.onError?.(request);
-      const segment = tracer.getSegment();
-      if (status === 429) segment?.addThrottleFlag();
-      segment?.addErrorFlag();
-      return capture.after?.(request);
+const tracing = (): MiddlewareObj<HttpEvent, HttpResult>[] => {
+  // Tracing off: the tracer is not loaded at all (shared/wiring/tracing.ts), and there is no step.
+  const active = tracer;
+  if (!active) return [];
+  const capture = captureLambdaHandler(active, { captureResponse: false });
+  return [
+    {
+      ...capture,
+      onError: async (request) => {
+        const status = request.response?.statusCode ?? 500;
+        if (status >= 500) return capture.onError?.(request);
+        const segment = active.getSegment();
+        if (status === 429) segment?.addThrottleFlag();
+        segment?.addErrorFlag();
+        return capture.after?.(request);
+      },
     },
-  };
+  ];
 };
 
 /** CORS on every answer, errors included (registered first, so its `after` runs last). */

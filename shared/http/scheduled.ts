@@ -29,11 +29,12 @@ export function scheduled<T>(
   const beyond = needsBeyond(service.needs, job.uses);
   if (beyond.length > 0)
     throw new Error(`${functionName} uses ${service.name}, which needs ${beyond.join(', ')}`);
-  return middy<ScheduledEvent, void, Error, Context>()
+  const chain = middy<ScheduledEvent, void, Error, Context>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics, { captureColdStartMetric: true }))
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
-    .handler(async (event, context) => {
+    .use(logMetrics(metrics, { captureColdStartMetric: true }));
+  // Tracing off: the tracer is not loaded at all (shared/wiring/tracing.ts).
+  if (tracer) chain.use(captureLambdaHandler(tracer, { captureResponse: false }));
+  return chain.handler(async (event, context) => {
       correlate(event?.id ?? context.awsRequestId);
       await run(await service.get());
     });

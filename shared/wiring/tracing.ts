@@ -5,17 +5,35 @@
  * and DynamoDB adapter call gets a subsegment named after the adapter and the method
  * ("Redis RedisStock.reserve"), so a slow purchase shows which step it waited on.
  *
- * Outside Lambda (no AWS_EXECUTION_ENV: the local runtime, the tests) Powertools switches tracing
- * off, and `traced` hands the adapter back unwrapped: the hot path pays nothing for it.
- * POWERTOOLS_TRACE_ENABLED=false turns it off in AWS too.
+ * Outside Lambda (no AWS_EXECUTION_ENV: the local runtime, the tests) tracing is off, and so it is
+ * with POWERTOOLS_TRACE_ENABLED=false in AWS: then the tracer is not even loaded, because loading it
+ * loads the X-Ray SDK, whose context tracking (cls-hooked) installs an async hook with destroy
+ * tracking on every promise of the process. That hook was 10% of a sold-out refusal's CPU in a
+ * function that never traced anything (docs/performance.md). `tracer` is then undefined, the
+ * handler middleware does nothing, and `traced` hands the adapter back unwrapped.
  */
-import { Tracer } from '@aws-lambda-powertools/tracer';
+import type { Tracer } from '@aws-lambda-powertools/tracer';
 
-export const tracer = new Tracer({ serviceName: 'flash-sale-inventory' });
+const SERVICE_NAME = 'flash-sale-inventory';
+
+/**
+ * Powertools' own rule (Tracer#setTracingEnabled): on in a Lambda execution environment, unless
+ * POWERTOOLS_TRACE_ENABLED is false or the process is SAM's or Amplify's local emulation.
+ */
+export function tracingWanted(env: NodeJS.ProcessEnv): boolean {
+  const executionEnv = env.AWS_EXECUTION_ENV ?? '';
+  if ((env.POWERTOOLS_TRACE_ENABLED ?? '').trim().toLowerCase() === 'false') return false;
+  return executionEnv !== '' && executionEnv !== 'AWS_Lambda_amplify-mock' && !env.AWS_SAM_LOCAL;
+}
+
+/** The process's tracer when tracing is on; undefined (and never loaded) when it is off. */
+export const tracer: Tracer | undefined = tracingWanted(process.env)
+  ? new (await import('@aws-lambda-powertools/tracer')).Tracer({ serviceName: SERVICE_NAME })
+  : undefined;
 
 /** The client with every call recorded as an X-Ray subsegment (unchanged when tracing is off). */
 export function tracedClient<C extends object>(client: C): C {
-  return tracer.isTracingEnabled() ? tracer.captureAWSv3Client(client) : client;
+  return tracer?.isTracingEnabled() ? tracer.captureAWSv3Client(client) : client;
 }
 
 /**
@@ -30,7 +48,8 @@ export function traced<T extends object>(
   isFault: (error: unknown) => boolean,
   pure: readonly (keyof T & string)[] = [],
 ): T {
-  if (!tracer.isTracingEnabled()) return adapter;
+  const active = tracer;
+  if (!active?.isTracingEnabled()) return adapter;
   return new Proxy(adapter, {
     get(object, property, receiver) {
       const value = Reflect.get(object, property, receiver);
@@ -39,8 +58,8 @@ export function traced<T extends object>(
       if ((pure as readonly string[]).includes(property)) return value.bind(object);
       return (...args: unknown[]) => {
         // No segment (a call outside an invocation, e.g. at module load): nothing to attach to.
-        if (!tracer.getSegment()) return value.apply(object, args);
-        return tracer.provider.captureAsyncFunc(`${name}.${property}`, (subsegment) => {
+        if (!active.getSegment()) return value.apply(object, args);
+        return active.provider.captureAsyncFunc(`${name}.${property}`, (subsegment) => {
           const failed = (error: unknown) => {
             if (isFault(error)) subsegment?.addError(error as Error);
             else subsegment?.addErrorFlag();
