@@ -220,10 +220,15 @@ async function main(hot: HotPath) {
     });
     hot.reserveShareOfEvalsha = library.reserveShareOfEvalsha;
     console.log(
-      `## library (one redis-server, ${CONCURRENCY} concurrent callers on one ioredis connection; redis-benchmark with as many connections)\n`,
+      `## library (one redis-server, ${CONCURRENCY} concurrent callers on ${library.connections} ioredis connections, REDIS_CONNECTIONS; redis-benchmark with ${CONCURRENCY} connections)\n`,
     );
     console.log('| measure | per second |\n|---|---|');
-    console.log(`| stockReserve (check-and-decrement + hold) | ${library.reservesPerSecond} |`);
+    console.log(
+      `| stockReserve (check-and-decrement + hold), ${library.connections} connections | ${library.reservesPerSecond} |`,
+    );
+    console.log(
+      `| stockReserve (check-and-decrement + hold), 1 connection | ${library.reservesPerSecondOneConnection} |`,
+    );
     console.log(`| lock acquire + release pairs | ${library.lockPairsPerSecond} |`);
     console.log(
       `| redis-benchmark EVALSHA of the same script (${CONCURRENCY} connections) | ${library.evalshaPerSecond} |`,

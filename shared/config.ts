@@ -71,6 +71,13 @@ export const configSchema = z.object({
   DYNAMODB_ITEM_WCU: z.coerce.number().int().positive().default(1_000),
   DYNAMODB_EMULATED_LATENCY_MS: z.coerce.number().min(0).max(1_000).default(4),
   REDIS_COMMAND_TIMEOUT_MS: int(2_000),
+  /**
+   * Connections the live stock (shared/stock RedisStock) spreads its commands over, on a standalone
+   * Redis. 1 in Lambda (one invocation at a time has nothing to overlap); 2 for a process serving
+   * many buyers at once, whose single auto-pipelined connection leaves Node and Redis each about half
+   * idle (docs/performance.md, "reserve against EVALSHA"). Ignored on Redis Cluster.
+   */
+  REDIS_CONNECTIONS: z.coerce.number().int().min(1).max(8).default(1),
 
   REDIS_URL: z.string().min(1).optional(),
   /**

@@ -1,6 +1,7 @@
 /**
  * The library's reserve against Redis's own ceiling for the same script: `RedisStock.reserve` from
- * `concurrency` callers on one ioredis connection (auto-pipelined, as the functions use it), then
+ * `concurrency` callers over `connections` auto-pipelined ioredis connections (REDIS_CONNECTIONS;
+ * one connection is measured too, and printed beside it), then
  * redis-benchmark (C) running EVALSHA of the same Lua with the same number of connections, on the
  * same private redis-server. Lock acquire + release pairs are measured beside them.
  */
@@ -30,6 +31,10 @@ export interface LibraryResult {
   readonly reservesPerSecond: number;
   readonly lockPairsPerSecond: number;
   readonly evalshaPerSecond: number;
+  /** The library's connections in `reservesPerSecond`. */
+  readonly connections: number;
+  /** The same reserve rate over one connection, measured in the same rounds. */
+  readonly reservesPerSecondOneConnection: number;
   /** reserve rate / EVALSHA rate, in percent. */
   readonly reserveShareOfEvalsha: number;
 }
@@ -58,20 +63,28 @@ export async function measureReserve(options: {
   operations: number;
   concurrency: number;
   rounds?: number;
+  /** @default 2 */
+  connections?: number;
 }): Promise<LibraryResult> {
   const { operations, concurrency } = options;
   const rounds = options.rounds ?? 2;
+  const connections = options.connections ?? 2;
   const redis = createRedis(options.redisUrl);
-  const stock = new RedisStock(redis);
+  const more = Array.from({ length: connections - 1 }, () => redis.duplicate());
+  const stock = new RedisStock([redis, ...more]);
+  const single = new RedisStock(redis);
   const locks = new RedisLock(redis, { waitBudgetMs: 5_000 });
   try {
     await stock.load({ id: 1, stock: 1_000_000_000, price: 1, strategy: 'atomic' });
     await timeOps(operations / 5, concurrency, (i) => stock.reserve(1, 1, `warm-${i}`));
     let reserveSeconds = 0;
+    let singleSeconds = 0;
     let evalshaSeconds = 0;
     for (let r = 0; r < rounds; r++) {
       reserveSeconds +=
         operations / (await timeOps(operations, concurrency, (i) => stock.reserve(1, 1, `h${r}-${i}`)));
+      singleSeconds +=
+        operations / (await timeOps(operations, concurrency, (i) => single.reserve(1, 1, `s${r}-${i}`)));
       evalshaSeconds += operations / evalshaRate(options.port, operations, concurrency);
     }
     const lockPairsPerSecond = await timeOps(operations, concurrency, async (i) => {
@@ -83,15 +96,18 @@ export async function measureReserve(options: {
     return {
       concurrency,
       reservesPerSecond: Math.round(reservesPerSecond),
+      connections,
+      reservesPerSecondOneConnection: Math.round((rounds * operations) / singleSeconds),
       lockPairsPerSecond: Math.round(lockPairsPerSecond),
       evalshaPerSecond: Math.round(evalshaPerSecond),
       reserveShareOfEvalsha: Number(((reservesPerSecond / evalshaPerSecond) * 100).toFixed(1)),
     };
   } finally {
-    redis.disconnect();
+    for (const connection of [redis, ...more]) connection.disconnect();
   }
 }
 
 /** The named ratio line `npm run bench` prints. */
 export const reserveLine = (r: LibraryResult) =>
-  `reserve: ${r.reserveShareOfEvalsha}% of EVALSHA (${r.reservesPerSecond}/s vs ${r.evalshaPerSecond}/s, ${r.concurrency} concurrent each)`;
+  `reserve: ${r.reserveShareOfEvalsha}% of EVALSHA (${r.reservesPerSecond}/s vs ${r.evalshaPerSecond}/s, ${r.concurrency} concurrent each; ` +
+  `library on ${r.connections} connections, ${r.reservesPerSecondOneConnection}/s on one)`;

@@ -35,7 +35,7 @@ export function scheduled<T>(
   // Tracing off: the tracer is not loaded at all (shared/wiring/tracing.ts).
   if (tracer) chain.use(captureLambdaHandler(tracer, { captureResponse: false }));
   return chain.handler(async (event, context) => {
-      correlate(event?.id ?? context.awsRequestId);
-      await run(await service.get());
-    });
+    correlate(event?.id ?? context.awsRequestId);
+    await run(await service.get());
+  });
 }

@@ -75,13 +75,31 @@ export interface RedisStockOptions {
 export class RedisStock implements LiveStockStore {
   private readonly multiKeyScripts: boolean;
   private readonly ns: string;
+  private readonly connections: readonly (Redis | Cluster)[];
+  private turn = 0;
 
-  constructor(
-    private readonly redis: Redis | Cluster,
-    options: RedisStockOptions = {},
-  ) {
-    this.multiKeyScripts = options.multiKeyScripts ?? !redis.isCluster;
+  /**
+   * `redis`: one client, or several connections to the same Redis. A process serving many callers
+   * at once (the in-process runtime, the benchmark) ping-pongs on one auto-pipelined connection:
+   * Redis runs a batch while Node waits, then Node handles the replies while Redis waits, each about
+   * half busy (docs/performance.md). With two connections taking turns, one batch runs in Redis while
+   * the other's replies are handled. Every operation is one command or one pipeline on one
+   * connection, and an operation starts after the one before it answered, so order is kept.
+   */
+  constructor(redis: Redis | Cluster | readonly (Redis | Cluster)[], options: RedisStockOptions = {}) {
+    this.connections = Array.isArray(redis) ? redis : [redis as Redis | Cluster];
+    const first = this.connections[0];
+    if (!first) throw new Error('RedisStock needs a Redis client');
+    this.multiKeyScripts = options.multiKeyScripts ?? !first.isCluster;
     this.ns = options.namespace ?? '';
+  }
+
+  /** The connection for the next command: the only one, or the next in turn. */
+  private get redis(): Redis | Cluster {
+    const { connections } = this;
+    if (connections.length === 1) return connections[0] as Redis | Cluster;
+    this.turn = (this.turn + 1) % connections.length;
+    return connections[this.turn] as Redis | Cluster;
   }
 
   private stockKeyOf(productId: number): string {

@@ -49,13 +49,30 @@ export const redisClient = provider('redis', { redis: true }, [], async (): Prom
   return client;
 });
 
+/**
+ * The main client, and REDIS_CONNECTIONS − 1 more connections to the same standalone Redis beside
+ * it (closed with it), for the live stock to spread its commands over (RedisStock).
+ */
+function stockConnections(redis: RedisClient): RedisClient[] {
+  const wanted = settings().REDIS_CONNECTIONS;
+  if (wanted <= 1 || isCluster(redis)) return [redis];
+  const more = Array.from({ length: wanted - 1 }, () => redis.duplicate());
+  for (const connection of more) {
+    connection.on('error', (error: Error) =>
+      logger.debug('redis connection error', { error: error.message }),
+    );
+    redis.once('end', () => connection.disconnect());
+  }
+  return [redis, ...more];
+}
+
 /** The live stock and holds (shared/stock). On a cluster, carts take per-product holds in order. */
 export const liveStock = provider('live-stock', {}, [redisClient], async () => {
   const redis = await redisClient.get();
   return behindBreaker(
     'redis',
     'RedisStock',
-    new RedisStock(redis, { namespace: namespace(), multiKeyScripts: !isCluster(redis) }),
+    new RedisStock(stockConnections(redis), { namespace: namespace(), multiKeyScripts: !isCluster(redis) }),
   );
 });
 
