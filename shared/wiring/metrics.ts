@@ -51,6 +51,61 @@ let requestId: string | undefined;
 export function correlate(id: string | undefined): void {
   requestId = id;
   if (id) metrics.addMetadata('request_id', id);
+  publishDueTallies();
+}
+
+/**
+ * Refusals (sold out, and each abuse limit's 429s) are the bulk of a flash sale's requests once the
+ * units are gone. Each is counted, but not with an EMF line of its own (a log line per refusal, 330
+ * bytes of CloudWatch Logs, and in the local runtime a message from the function's thread to the
+ * gateway's): the container adds them up and publishes the sum as one EMF line per metric when
+ * REFUSAL_TALLY_EVERY have gathered or a second has passed since the last publication, checked at
+ * every refusal and at the start of every invocation. Sums over lines are exact; what a container
+ * holds when Lambda retires it (at most its last second of refusals) is not published.
+ */
+const REFUSAL_TALLY_EVERY = 100;
+const REFUSAL_TALLY_MS = 1_000;
+
+interface Tally {
+  readonly name: SaleMetricName;
+  readonly dimension?: readonly [string, string];
+  count: number;
+}
+
+const tallies = new Map<string, Tally>();
+let talliedSince = 0;
+let tallied = 0;
+
+function tally(name: SaleMetricName, dimension?: readonly [string, string]): void {
+  const key = dimension ? `${name}:${dimension[1]}` : name;
+  let entry = tallies.get(key);
+  if (!entry) {
+    entry = { name, ...(dimension && { dimension }), count: 0 };
+    tallies.set(key, entry);
+  }
+  entry.count += 1;
+  tallied += 1;
+  publishDueTallies();
+}
+
+function publishDueTallies(now = Date.now()): void {
+  if (tallied === 0) return;
+  if (tallied < REFUSAL_TALLY_EVERY && now - talliedSince < REFUSAL_TALLY_MS) return;
+  publishTallies(now);
+}
+
+/** Publish every tally now (one EMF line per metric and dimension), whatever has gathered. */
+export function publishTallies(now = Date.now()): void {
+  for (const entry of tallies.values()) {
+    if (entry.count === 0) continue;
+    const single = metrics.singleMetric();
+    if (entry.dimension) single.addDimension(entry.dimension[0], entry.dimension[1]);
+    single.addMetadata('refusals_tallied', 'true');
+    single.addMetric(entry.name, units[saleMetrics[entry.name]], entry.count);
+    entry.count = 0;
+  }
+  tallied = 0;
+  talliedSince = now;
 }
 
 function add(name: SaleMetricName, value: number): void {
@@ -79,9 +134,9 @@ type SameSet<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const limitsListed: SameSet<LimitName, (typeof limitNames)[number]> = true;
 void limitsListed;
 
-/** A 429 from an abuse limit: every one is counted, though only a sample is logged (shared/http). */
+/** A 429 from an abuse limit: every one is counted (tallied), though only a sample is logged (shared/http). */
 export function limitReached(limit: LimitName): void {
-  addWith('LimitReached', LIMIT_DIMENSION, limit);
+  tally('LimitReached', [LIMIT_DIMENSION, limit]);
 }
 
 const purchaseOutcomes: Record<string, SaleMetricName> = {
@@ -107,6 +162,8 @@ const num = (value: unknown): number | undefined => (typeof value === 'number' ?
 export function recordEvent(message: string, fields: Record<string, unknown>): void {
   switch (message) {
     case 'purchase': {
+      // A sold-out refusal is tallied, and its latency (one Redis read) is not a purchase's.
+      if (fields.outcome === 'sold-out') return tally('SoldOut');
       const outcome = purchaseOutcomes[String(fields.outcome)];
       if (outcome) add(outcome, 1);
       for (const [field, name] of Object.entries(purchaseTimings)) {

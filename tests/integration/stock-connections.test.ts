@@ -9,8 +9,8 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { holdsKey, RedisStock, stockKey } from '../../shared/stock/index.ts';
 import { stack } from '../support/services.ts';
 
-const { redis } = stack();
-const second = redis.duplicate() as Redis;
+const redis = stack().redis as Redis;
+const second = redis.duplicate();
 afterAll(async () => {
   second.disconnect();
   await redis.quit();
