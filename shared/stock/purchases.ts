@@ -171,8 +171,17 @@ export class PurchaseService {
       }
       const purchaseId = id;
 
-      const sell = (held: readonly Lock[] = []) =>
-        this.reserveAndRecord(purchaseId, userId, request, plan, fingerprint, fencesOf(held), fields);
+      const sell = (held: readonly Lock[] = [], commits?: Promise<void>[]) =>
+        this.reserveAndRecord(
+          purchaseId,
+          userId,
+          request,
+          plan,
+          fingerprint,
+          fencesOf(held),
+          fields,
+          commits,
+        );
       if (plan.lockedProducts.length === 0) {
         const purchase = await sell();
         outcome = 'purchased';
@@ -180,10 +189,15 @@ export class PurchaseService {
       }
       if (this.deps.gate) leave.push(await this.deps.gate.joinLines(userId, plan.lockedProducts, purchaseId));
       const lockStarted = performance.now();
+      // The holds' commit is not the lock's business: the units are sold once DynamoDB has the
+      // purchase, and the next holder reserves from the live count, not from the holds. So the
+      // commit is sent as the critical section ends and travels with the lock's release (one round
+      // trip, auto-pipelined), and the answer still waits for both.
+      const commits: Promise<void>[] = [];
       const sellLocked = (held: readonly Lock[]) => {
         // Every lock of the sale is held from here: the wall time it took to get them all.
         fields.lock_acquire_ms = Math.round(performance.now() - lockStarted);
-        return sell(held);
+        return sell(held, commits);
       };
       const locked = await withLocks(this.deps.locks, plan.lockedProducts.map(String), sellLocked, {
         ...this.deps.lockOptions,
@@ -200,6 +214,7 @@ export class PurchaseService {
           if (shortages.length > 0) throw InsufficientStockError.of(shortages);
         },
       });
+      await Promise.all(commits);
       Object.assign(fields, lockFields(locked.locks), { lock_release: locked.release });
       if (locked.release === 'not-held')
         this.deps.log.warn('lock expired inside the critical section', fields);
@@ -319,6 +334,8 @@ export class PurchaseService {
     fingerprint: string | undefined,
     fences: ReadonlyMap<number, number>,
     fields: Record<string, unknown>,
+    /** Where the holds' commit goes when the caller awaits it later (after the lock's release). */
+    commits?: Promise<void>[],
     restored = false,
   ): Promise<PurchaseRecord> {
     const { lines } = plan;
@@ -333,7 +350,7 @@ export class PurchaseService {
       // again, once; a store that keeps losing data is an outage, not a race.
       if (restored) throw new StockUnavailableError(reserved.productId);
       await this.liveStock([reserved.productId]);
-      return this.reserveAndRecord(id, userId, request, plan, fingerprint, fences, fields, true);
+      return this.reserveAndRecord(id, userId, request, plan, fingerprint, fences, fields, commits, true);
     }
 
     const [first] = plan.items;
@@ -349,7 +366,7 @@ export class PurchaseService {
     };
     // A sharded product's hold names the shards its units came from: the durable write goes there.
     // The caps the sale saw go too: DynamoDB counts the buyer's units of each capped product.
-    return recordAndSettle(this.deps, purchase, lines, fences, fields, reserved.takes, plan.caps);
+    return recordAndSettle(this.deps, purchase, lines, fences, fields, reserved.takes, plan.caps, commits);
   }
 }
 

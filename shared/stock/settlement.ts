@@ -51,6 +51,12 @@ export async function recordAndSettle(
   shards?: ReadonlyMap<number, readonly ShardTake[]>,
   /** A buyer's plain purchase: the per-buyer cap of each capped product, as the sale saw it. */
   caps?: ReadonlyMap<number, number>,
+  /**
+   * Given, the holds' commit after a recorded write is started and put here rather than awaited:
+   * the caller awaits it once its lock is released (the commit never throws: a failed one is left
+   * to the reconciler, as below).
+   */
+  commits?: Promise<void>[],
 ): Promise<PurchaseRecord> {
   let recorded: Awaited<ReturnType<PurchaseStore['record']>>;
   const started = performance.now();
@@ -63,7 +69,9 @@ export async function recordAndSettle(
   }
 
   if (recorded.status === 'recorded') {
-    await commitHolds(deps, lines, purchase.id);
+    const committed = commitHolds(deps, lines, purchase.id);
+    if (commits) commits.push(committed);
+    else await committed;
     return purchase;
   }
   await deps.stock.releaseAll(lines, purchase.id);

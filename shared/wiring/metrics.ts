@@ -163,7 +163,10 @@ export function recordEvent(message: string, fields: Record<string, unknown>): v
   switch (message) {
     case 'purchase': {
       // A sold-out refusal is tallied, and its latency (one Redis read) is not a purchase's.
-      if (fields.outcome === 'sold-out') return tally('SoldOut');
+      if (fields.outcome === 'sold-out') {
+        tally('SoldOut');
+        return;
+      }
       const outcome = purchaseOutcomes[String(fields.outcome)];
       if (outcome) add(outcome, 1);
       for (const [field, name] of Object.entries(purchaseTimings)) {

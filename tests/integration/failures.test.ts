@@ -367,3 +367,39 @@ describe('Redis unavailable', () => {
     dead.disconnect();
   });
 });
+
+describe("the lock's critical section", () => {
+  it("sends the holds' commit with the lock's release, and answers only once both are done", async () => {
+    const product = await newProduct(3, 'lock');
+    const locks = new RedisLock(healthy.redis);
+    const steps: string[] = [];
+    const watched: DistributedLock = {
+      acquire: (resource, options) => locks.acquire(resource, options),
+      release: (lock) => {
+        steps.push('release sent');
+        return locks.release(lock);
+      },
+      extend: (lock, ttlMs) => locks.extend(lock, ttlMs),
+      advanceFence: (resource, fence) => locks.advanceFence(resource, fence),
+    };
+    const stock = Object.assign(Object.create(healthy.stock), {
+      commitAll: async (...args: Parameters<typeof healthy.stock.commitAll>) => {
+        steps.push('commit sent');
+        await healthy.stock.commitAll(...args);
+        steps.push('commit answered');
+      },
+    });
+    const service = new PurchaseService({
+      stock,
+      locks: watched,
+      products: healthy.products,
+      purchases: healthy.purchases,
+      log: quietLog,
+    });
+    await service.purchase({ userId: 3, items: [{ productId: product.id, quantity: 1 }] });
+    // The release went out before the commit's answer came back: both in one round trip. Had the
+    // commit been awaited inside the critical section, its answer would come first.
+    expect(steps).toEqual(['commit sent', 'release sent', 'commit answered']);
+    expect(await state(product.id)).toEqual({ redis: 2, holds: 0, db: 2 });
+  });
+});
