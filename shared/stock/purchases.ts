@@ -136,6 +136,9 @@ export class PurchaseService {
     let outcome = 'error';
     let claimed = false;
     const leave: (() => Promise<void>)[] = [];
+    // The holds' commit once DynamoDB has the purchase: sent at once, awaited at the end with the
+    // slot's release (and, under `lock`, sent with the lock's release): one round trip for all.
+    const commits: Promise<void>[] = [];
     try {
       let plan: SalePlan;
       if (id === undefined) {
@@ -171,7 +174,7 @@ export class PurchaseService {
       }
       const purchaseId = id;
 
-      const sell = (held: readonly Lock[] = [], commits?: Promise<void>[]) =>
+      const sell = (held: readonly Lock[] = []) =>
         this.reserveAndRecord(
           purchaseId,
           userId,
@@ -192,12 +195,11 @@ export class PurchaseService {
       // The holds' commit is not the lock's business: the units are sold once DynamoDB has the
       // purchase, and the next holder reserves from the live count, not from the holds. So the
       // commit is sent as the critical section ends and travels with the lock's release (one round
-      // trip, auto-pipelined), and the answer still waits for both.
-      const commits: Promise<void>[] = [];
+      // trip, auto-pipelined); the answer still waits for it (below, with the slot).
       const sellLocked = (held: readonly Lock[]) => {
         // Every lock of the sale is held from here: the wall time it took to get them all.
         fields.lock_acquire_ms = Math.round(performance.now() - lockStarted);
-        return sell(held, commits);
+        return sell(held);
       };
       const locked = await withLocks(this.deps.locks, plan.lockedProducts.map(String), sellLocked, {
         ...this.deps.lockOptions,
@@ -214,7 +216,6 @@ export class PurchaseService {
           if (shortages.length > 0) throw InsufficientStockError.of(shortages);
         },
       });
-      await Promise.all(commits);
       Object.assign(fields, lockFields(locked.locks), { lock_release: locked.release });
       if (locked.release === 'not-held')
         this.deps.log.warn('lock expired inside the critical section', fields);
@@ -239,7 +240,9 @@ export class PurchaseService {
       throw error;
     } finally {
       // The purchase has ended, whatever its outcome: its slot and its places in line are free.
-      if (leave.length > 0) await Promise.all(leave.map((free) => free().catch(() => undefined)));
+      // (A commit never throws: one that fails is left to the reconciler.)
+      if (leave.length > 0 || commits.length > 0)
+        await Promise.all([...commits, ...leave.map((free) => free().catch(() => undefined))]);
       this.logOutcome(outcome, fields, started);
     }
   }

@@ -368,7 +368,36 @@ describe('Redis unavailable', () => {
   });
 });
 
-describe("the lock's critical section", () => {
+describe("a bought unit's last round trip", () => {
+  it("sends the holds' commit with the buyer's in-flight slot's release (atomic), and answers once both are done", async () => {
+    const product = await newProduct(3, 'atomic');
+    const steps: string[] = [];
+    const stock = Object.assign(Object.create(healthy.stock), {
+      commitAll: async (...args: Parameters<typeof healthy.stock.commitAll>) => {
+        steps.push('commit sent');
+        await healthy.stock.commitAll(...args);
+        steps.push('commit answered');
+      },
+    });
+    const gate = {
+      enter: async () => async () => {
+        steps.push('slot freed');
+      },
+      joinLines: async () => async () => undefined,
+    };
+    const service = new PurchaseService({
+      stock,
+      gate,
+      locks: new RedisLock(healthy.redis),
+      products: healthy.products,
+      purchases: healthy.purchases,
+      log: quietLog,
+    });
+    await service.purchase({ userId: 3, items: [{ productId: product.id, quantity: 1 }] });
+    expect(steps).toEqual(['commit sent', 'slot freed', 'commit answered']);
+    expect(await state(product.id)).toEqual({ redis: 2, holds: 0, db: 2 });
+  });
+
   it("sends the holds' commit with the lock's release, and answers only once both are done", async () => {
     const product = await newProduct(3, 'lock');
     const locks = new RedisLock(healthy.redis);
