@@ -40,16 +40,9 @@ export class RedisDeals implements LiveDeals {
     orderId: string,
     userId: number,
   ): Promise<OrderReserveResult> {
+    const k = this.keysOf(productId);
     const [code, a = 0, b = 0, c = 0, generation = 0, nowMs = 0, maxPerUser = 0] =
-      await this.redis.orderReserve(
-        stockKey(productId, this.ns),
-        dealKey(productId, this.ns),
-        reservationsKey(productId, this.ns),
-        dealUsersKey(productId, this.ns),
-        quantity,
-        orderId,
-        userId,
-      );
+      await this.redis.orderReserve(k.stock, k.deal, k.reservations, k.users, quantity, orderId, userId);
     switch (code) {
       case 1:
         return { status: 'reserved', available: a, expiresAtMs: b, price: c, generation, nowMs, maxPerUser };
@@ -67,13 +60,8 @@ export class RedisDeals implements LiveDeals {
   }
 
   async release(productId: number, orderId: string): Promise<ReservationReleaseResult> {
-    const code = await this.redis.reservationRelease(
-      stockKey(productId, this.ns),
-      reservationsKey(productId, this.ns),
-      dealUsersKey(productId, this.ns),
-      dealKey(productId, this.ns),
-      orderId,
-    );
+    const k = this.keysOf(productId);
+    const code = await this.redis.reservationRelease(k.stock, k.reservations, k.users, k.deal, orderId);
     const result = RELEASE_CODES[code as keyof typeof RELEASE_CODES];
     if (!result) throw new Error(`reservationRelease returned unknown code ${code}`);
     return result;
@@ -134,14 +122,21 @@ export class RedisDeals implements LiveDeals {
     return Number(await this.redis.dealClock());
   }
 
+  /** A product's deal keys by name; each script takes the ones it touches, in its own order. */
+  private keysOf(productId: number) {
+    return {
+      stock: stockKey(productId, this.ns),
+      holds: holdsKey(productId, this.ns),
+      deal: dealKey(productId, this.ns),
+      reservations: reservationsKey(productId, this.ns),
+      users: dealUsersKey(productId, this.ns),
+    };
+  }
+
+  /** The five keys of the scripts that start, finish or rebuild a deal. */
   private dealKeys(productId: number) {
-    return [
-      stockKey(productId, this.ns),
-      holdsKey(productId, this.ns),
-      dealKey(productId, this.ns),
-      reservationsKey(productId, this.ns),
-      dealUsersKey(productId, this.ns),
-    ] as const;
+    const k = this.keysOf(productId);
+    return [k.stock, k.holds, k.deal, k.reservations, k.users] as const;
   }
 
   async start(productId: number, launch: DealLaunch): Promise<boolean> {
@@ -186,10 +181,11 @@ export class RedisDeals implements LiveDeals {
     target: number,
     reservations: readonly string[],
   ): Promise<boolean> {
+    const k = this.keysOf(productId);
     const code = await this.redis.dealRepair(
-      stockKey(productId, this.ns),
-      holdsKey(productId, this.ns),
-      reservationsKey(productId, this.ns),
+      k.stock,
+      k.holds,
+      k.reservations,
       String(observed),
       target,
       ...reservations,
@@ -198,11 +194,12 @@ export class RedisDeals implements LiveDeals {
   }
 
   async restoreReservation(productId: number, reservation: Reservation): Promise<ReservationRestoreResult> {
+    const k = this.keysOf(productId);
     const code = await this.redis.reservationRestore(
-      stockKey(productId, this.ns),
-      reservationsKey(productId, this.ns),
-      dealUsersKey(productId, this.ns),
-      dealKey(productId, this.ns),
+      k.stock,
+      k.reservations,
+      k.users,
+      k.deal,
       reservation.orderId,
       reservationValue(reservation),
       reservation.userId,
