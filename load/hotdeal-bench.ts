@@ -182,7 +182,7 @@ async function main() {
     );
     for (const [path, r] of [
       ['DynamoDB conditional decrement', a],
-      ['Redis reservation (Lua) + PENDING Put', b],
+      ['Redis reservation (Lua) + final gate (PENDING order, deal_free)', b],
     ] as const) {
       rows.push(
         `| ${label} | ${path} | ${r.requests} | ${r.succeeded} | ${r.refused} | ${r.errors} | ${r.throughput.toFixed(0)} | ${r.mean.toFixed(1)} | ${r.p95.toFixed(1)} | ${((100 * r.errors) / r.requests).toFixed(1)} % |`,
