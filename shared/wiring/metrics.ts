@@ -73,7 +73,8 @@ interface Tally {
 }
 
 const tallies = new Map<string, Tally>();
-let talliedSince = 0;
+/** When the tallies were last published (0: never, so a container's first refusal is published at once). */
+let lastPublishedAt = 0;
 let tallied = 0;
 
 function tally(name: SaleMetricName, dimension?: readonly [string, string]): void {
@@ -90,7 +91,7 @@ function tally(name: SaleMetricName, dimension?: readonly [string, string]): voi
 
 function publishDueTallies(now = Date.now()): void {
   if (tallied === 0) return;
-  if (tallied < REFUSAL_TALLY_EVERY && now - talliedSince < REFUSAL_TALLY_MS) return;
+  if (tallied < REFUSAL_TALLY_EVERY && now - lastPublishedAt < REFUSAL_TALLY_MS) return;
   publishTallies(now);
 }
 
@@ -105,7 +106,7 @@ export function publishTallies(now = Date.now()): void {
     entry.count = 0;
   }
   tallied = 0;
-  talliedSince = now;
+  lastPublishedAt = now;
 }
 
 function add(name: SaleMetricName, value: number): void {
